@@ -1,0 +1,163 @@
+"""Judge stage: check kinds, registered by name so that a rubric can use them.
+
+How to write a check kind
+-------------------------
+Subclass :class:`Check`, give it a unique ``kind`` name and a JSON schema for
+its ``params`` (the rubric is validated against it on load), decorate it with
+:func:`register`, and implement two methods:
+
+``plan(rng)``
+    Return the :class:`~grader.probe.ProbeCall` list this check needs from the
+    kernel. Draw every random input from ``rng`` (seeded from the rubric and the
+    submission, so a regrade asks the same questions). Ask for data only.
+
+``judge(calls, answers, ctx)``
+    A pure function of the calls, the kernel's answers (same order) and the
+    :class:`JudgeContext` (reference module, execution record). Return a
+    :class:`~grader.results.Verdict`. It runs in the grader's process and must
+    never trust a value it has not checked the shape and type of.
+
+Kinds in other packages are found through the ``grader.checks`` entry-point
+group, so a new assignment can bring its own kinds without touching the core.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, ClassVar
+
+from grader.execute import Execution
+from grader.probe import Answer, ProbeCall
+from grader.results import Verdict
+from grader.rubric import CheckSpec
+
+CHECK_KINDS: dict[str, type[Check]] = {}
+
+
+@dataclass(frozen=True)
+class JudgeContext:
+    """What a judge may consult besides the answers: the reference and the execution record."""
+
+    reference: ModuleType
+    execution: Execution
+    sources: dict[int, str]
+
+    def why_missing(self, name: str) -> str:
+        """A hint for a name the kernel did not have: the failed cell that mentions it, if any."""
+        import re
+
+        pattern = re.compile(rf"\b{re.escape(name)}\b")
+        for cell in self.execution.cells:
+            failed = cell.status in {"error", "timeout", "crashed", "skipped", "not_run"}
+            if failed and pattern.search(self.sources.get(cell.number, "")):
+                what = cell.error or cell.status.replace("_", " ")
+                return f" (cell {cell.number}, which defines it, did not finish: {what})"
+        return ""
+
+
+class Check(ABC):
+    """Base class of check kinds; see the module docstring for the contract."""
+
+    kind: ClassVar[str]
+    params_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+
+    def __init__(self, spec: CheckSpec) -> None:
+        self.spec = spec
+        self.params = spec.params
+
+    def names(self) -> set[str]:
+        """The submission's global names this check reads (to tell which cells an exercise depends on)."""
+        found: set[str] = set()
+        for key in ("name", "names", "function", "class_name", "model", "tensor", "chain_function"):
+            value = self.params.get(key)
+            if isinstance(value, str):
+                found.add(value)
+            elif isinstance(value, list):
+                found.update(v for v in value if isinstance(v, str))
+        return found
+
+    @abstractmethod
+    def plan(self, rng: random.Random) -> list[ProbeCall]:
+        """The probe calls this check needs."""
+
+    @abstractmethod
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        """The verdict, from the answers to :meth:`plan`'s calls."""
+
+
+def register(cls: type[Check]) -> type[Check]:
+    """Class decorator: make a check kind available to rubrics under ``cls.kind``."""
+    if cls.kind in CHECK_KINDS and CHECK_KINDS[cls.kind] is not cls:
+        raise ValueError(f"check kind {cls.kind!r} is registered twice")
+    CHECK_KINDS[cls.kind] = cls
+    return cls
+
+
+def answer_trouble(answer: Answer, name: str, ctx: JudgeContext) -> Verdict | None:
+    """The verdict for an answer that carries no usable value (or None when it does)."""
+    if answer.ok:
+        return None
+    if answer.missing:
+        return Verdict.error(f"no answer while checking `{name}`: the kernel died or ran out of time")
+    if answer.error_type == "NameError":
+        return Verdict.not_attempted(f"not found: the submission defines no `{name}`{ctx.why_missing(name)}")
+    if answer.error_type == "NotImplementedError":
+        return Verdict.not_attempted(f"not attempted: `{name}` still raises NotImplementedError")
+    if answer.error_type == "Timeout":
+        return Verdict.error(f"`{name}` did not finish in time ({answer.error_message})")
+    return Verdict.error(f"`{name}` raised {answer.error_type}: {answer.error_message}")
+
+
+def number_of(encoded: Any) -> float | None:
+    """The float in a wire-encoded number (``{"num": x}``), or None when it is not one."""
+    if isinstance(encoded, dict) and set(encoded) == {"num"} and type(encoded["num"]) in (int, float):
+        return float(encoded["num"])
+    return None
+
+
+def describe_non_number(encoded: Any) -> str:
+    """Why a wire-encoded value is not a usable number, in a student's words."""
+    if not isinstance(encoded, dict):
+        return "not a number"
+    if encoded.get("missing"):
+        return "not defined"
+    if "nonfinite" in encoded:
+        return f"{encoded['nonfinite']}, not a finite number"
+    if "rejected" in encoded:
+        return f"{encoded['rejected']}, not a number"
+    return "not a number"
+
+
+def close(got: float, expected: float, rtol: float, atol: float) -> bool:
+    """Tolerance test that never passes NaN or infinity."""
+    import math
+
+    if not (math.isfinite(got) and math.isfinite(expected)):
+        return False
+    return abs(got - expected) <= atol + rtol * abs(expected)
+
+
+def _load_builtin_kinds() -> None:
+    from grader.checks import dual, numbers  # noqa: F401
+
+    for module in ("graphs", "checkpointing", "text"):
+        try:
+            __import__(f"grader.checks.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"grader.checks.{module}":
+                raise
+
+
+def _load_plugin_kinds() -> None:
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="grader.checks"):
+        entry.load()
+
+
+_load_builtin_kinds()
+_load_plugin_kinds()

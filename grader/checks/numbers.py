@@ -1,0 +1,169 @@
+"""Check kinds for numbers: global values, and functions compared with a reference at fresh points."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from grader.checks import Check, JudgeContext, answer_trouble, close, describe_non_number, number_of, register
+from grader.probe import Answer, ProbeCall
+from grader.results import Verdict
+
+_TOLERANCE = {"rtol": {"type": "number", "minimum": 0}, "atol": {"type": "number", "minimum": 0}}
+_LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
+
+
+def _label(params: dict[str, Any], key: str) -> str:
+    return str(params.get("labels", {}).get(key, key))
+
+
+@register
+class GlobalNumbers(Check):
+    """Global names must hold numbers equal to the reference module's values of the same names.
+
+    Credit is proportional to the names that are right. A name still ``None``
+    everywhere means the exercise was not attempted.
+    """
+
+    kind = "global_numbers"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["names"],
+        "properties": {"names": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "labels": _LABELS, **_TOLERANCE},
+    }
+
+    def plan(self, rng: random.Random) -> list[ProbeCall]:  # noqa: ARG002
+        return [ProbeCall("numbers", {"names": list(self.params["names"])})]
+
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        names: list[str] = self.params["names"]
+        trouble = answer_trouble(answers[0], names[0], ctx)
+        if trouble is not None:
+            return trouble
+        observed = answers[0].value if isinstance(answers[0].value, dict) else {}
+        rtol, atol = self.params.get("rtol", 1e-6), self.params.get("atol", 1e-6)
+        if all(observed.get(name, {}).get("rejected") == "None" for name in names):
+            return Verdict.not_attempted(f"not attempted: {', '.join(names)} are still None")
+        problems = []
+        for name in names:
+            got = number_of(observed.get(name))
+            label = _label(self.params, name)
+            if got is None:
+                why = describe_non_number(observed.get(name))
+                problems.append(f"{label} is {why}{ctx.why_missing(name) if why == 'not defined' else ''}")
+            elif not close(got, float(getattr(ctx.reference, name)), rtol, atol):
+                problems.append(f"{label} is wrong (you have {got:g})")
+        right = len(names) - len(problems)
+        if not problems:
+            return Verdict.passed(f"all {len(names)} values are right")
+        return Verdict.partial(right / len(names), f"{right} of {len(names)} right; " + "; ".join(problems))
+
+
+@register
+class FunctionVersusReference(Check):
+    """A student function is called at fresh random points and compared key by key with a reference function.
+
+    The reference function runs in the grader's process. With ``forbid_autograd``
+    the autograd engine is switched off in the kernel during each call, and a
+    function that tries to use it earns nothing. Credit is the share of ``keys``
+    that are right at every point.
+    """
+
+    kind = "function_vs_reference"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["function", "reference", "arity", "keys"],
+        "properties": {
+            "function": {"type": "string"},
+            "reference": {"type": "string"},
+            "arity": {"type": "integer", "minimum": 0},
+            "keys": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+            "points": {"type": "integer", "minimum": 1},
+            "low": {"type": "number"},
+            "high": {"type": "number"},
+            "forbid_autograd": {"type": "boolean"},
+            "labels": _LABELS,
+            **_TOLERANCE,
+        },
+    }
+
+    def plan(self, rng: random.Random) -> list[ProbeCall]:
+        low, high = self.params.get("low", -5.0), self.params.get("high", 5.0)
+        points = [
+            [round(rng.uniform(low, high), 3) for _ in range(self.params["arity"])]
+            for _ in range(self.params.get("points", 6))
+        ]
+        args = {
+            "function": self.params["function"],
+            "args_list": points,
+            "keys": list(self.params["keys"]),
+            "forbid_autograd": bool(self.params.get("forbid_autograd", False)),
+        }
+        return [ProbeCall("call_numeric", args)]
+
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        name = self.params["function"]
+        trouble = answer_trouble(answers[0], name, ctx)
+        if trouble is not None:
+            return trouble
+        value = answers[0].value if isinstance(answers[0].value, dict) else {}
+        if "not_callable" in value:
+            return Verdict.failed(f"`{name}` is {value['not_callable']}, not a function")
+        results = value.get("results")
+        points = calls[0].args["args_list"]
+        if not isinstance(results, list) or len(results) != len(points):
+            return Verdict.failed(f"`{name}` gave no usable results")
+        early = self._call_problem(name, results, points)
+        if early is not None:
+            return early
+        reference = getattr(ctx.reference, self.params["reference"])
+        expected = [reference(*point) for point in points]
+        keys: list[str] = self.params["keys"]
+        rtol, atol = self.params.get("rtol", 1e-6), self.params.get("atol", 1e-6)
+        problems = [p for key in keys if (p := self._key_problem(key, name, results, expected, points, rtol, atol))]
+        right = len(keys) - len(problems)
+        if not problems:
+            return Verdict.passed(f"right at all {len(points)} random points")
+        return Verdict.partial(right / len(keys), "; ".join(problems))
+
+    def _call_problem(self, name: str, results: list[Any], points: list[list[float]]) -> Verdict | None:
+        for result, point in zip(results, points, strict=True):
+            if not isinstance(result, dict):
+                return Verdict.failed(f"`{name}` gave no usable result")
+            if result.get("autograd"):
+                return Verdict.failed(
+                    f"`{name}` used autograd (.backward(), torch.autograd.grad or torch.func), which is switched off "
+                    "for this check: compute the gradient with the chain rule yourself"
+                )
+            if "raised" in result:
+                error = result["raised"] if isinstance(result["raised"], dict) else {}
+                if error.get("type") == "NotImplementedError":
+                    return Verdict.not_attempted(f"not attempted: `{name}` still raises NotImplementedError")
+                return Verdict.error(
+                    f"`{name}{tuple(point)}` raised {error.get('type', 'an error')}: {str(error.get('message', ''))[:200]}"
+                )
+            if "not_dict" in result:
+                return Verdict.failed(f"`{name}` must return a dict, it returned {result['not_dict']}")
+        return None
+
+    def _key_problem(
+        self, key: str, name: str, results: list[Any], expected: list[dict[str, float]],
+        points: list[list[float]], rtol: float, atol: float,
+    ) -> str:
+        label = _label(self.params, key)
+        wrong = []
+        for result, want, point in zip(results, expected, points, strict=True):
+            encoded = result.get("values", {}).get(key)
+            got = number_of(encoded)
+            if got is None:
+                return f"{label}: the returned dict's {key!r} is {describe_non_number(encoded)}"
+            if not close(got, float(want[key]), rtol, atol):
+                wrong.append((point, got))
+        if not wrong:
+            return ""
+        point, got = wrong[0]
+        args = ", ".join(f"{p:g}" for p in point)
+        return f"{label} is wrong at {len(wrong)} of {len(points)} random points (e.g. {name}({args}) gives {key} = {got:g})"

@@ -1,0 +1,180 @@
+"""Load stage for submissions: a notebook or a Python module -> :class:`Submission`.
+
+Everything is checked before anything runs: size (before parsing), binary
+content, encoding, JSON, nbformat version and schema, Python syntax. A file
+that fails gets a :class:`SubmissionError` with a one-line reason. Stored
+outputs, metadata and tags are dropped: only the code is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.errors import SubmissionError
+
+SUFFIXES = (".ipynb", ".py")
+MAX_CELLS = 2000
+_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a zip archive",
+    b"\x1f\x8b": "a gzip archive",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\x7fELF": "an executable",
+    b"\xff\xfe": "UTF-16 text",
+    b"\xfe\xff": "UTF-16 text",
+}
+_CELL_MARKER = re.compile(r"^#\s*%%")
+
+
+@dataclass(frozen=True)
+class CodeCell:
+    """A code cell; ``number`` is its 1-based place among all cells of the file."""
+
+    number: int
+    source: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A readable submission, ready to run."""
+
+    path: Path
+    kind: str  # "notebook" or "module"
+    raw: bytes
+    code_cells: tuple[CodeCell, ...]
+    sha256: str
+
+    @property
+    def student(self) -> str:
+        return self.path.stem
+
+
+def load_submission(path: Path | str, max_mb: float = 20.0) -> Submission:
+    """Read and check ``path``; raise :class:`SubmissionError` with a one-line reason if it cannot be used."""
+    path = Path(path)
+    raw = _read(path, max_mb)
+    text = _decode(raw)
+    if path.suffix == ".ipynb":
+        cells = _notebook_cells(text)
+        kind = "notebook"
+    else:
+        cells = _module_cells(text)
+        kind = "module"
+    return Submission(path, kind, raw, tuple(cells), hashlib.sha256(raw).hexdigest())
+
+
+def _read(path: Path, max_mb: float) -> bytes:
+    if not path.exists() and not path.is_symlink():
+        raise SubmissionError(f"{path.name}: no such file")
+    if path.is_dir():
+        raise SubmissionError(f"{path.name}: is a folder, expected a .ipynb or .py file")
+    if path.suffix not in SUFFIXES:
+        raise SubmissionError(f"{path.name}: unknown file type {path.suffix or '(no extension)'!r}, expected .ipynb or .py")
+    if not path.is_file():
+        raise SubmissionError(f"{path.name}: not a regular file")
+    size = path.stat().st_size
+    if size > max_mb * 1024 * 1024:
+        raise SubmissionError(f"{path.name}: file is {size / 1024 / 1024:.1f} MB, over the {max_mb:g} MB limit")
+    with open(path, "rb") as handle:
+        raw = handle.read(int(max_mb * 1024 * 1024) + 1)
+    if not raw.strip():
+        raise SubmissionError(f"{path.name}: the file is empty")
+    for magic, what in _MAGIC.items():
+        if raw.startswith(magic):
+            raise SubmissionError(f"{path.name}: this is {what}, not a {'notebook' if path.suffix == '.ipynb' else 'Python file'}")
+    if b"\x00" in raw:
+        raise SubmissionError(f"{path.name}: binary content (the file contains null bytes)")
+    return raw
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SubmissionError(f"not UTF-8 text (invalid byte at line {line}, column {column})") from None
+    return text.removeprefix("\ufeff")
+
+
+def _notebook_cells(text: str) -> list[CodeCell]:
+    data = _parse_json(text)
+    if not isinstance(data, dict) or "cells" not in data:
+        raise SubmissionError(f"not a notebook: the JSON holds {_json_kind(data)}, expected an object with 'cells'")
+    version = data.get("nbformat")
+    if version != 4:
+        raise SubmissionError(f"notebook format version {version!r} is not supported (expected 4; re-save it with a current Jupyter)")
+    _validate_notebook(data)
+    cells = data["cells"]
+    if not cells:
+        raise SubmissionError("the notebook has no cells")
+    if len(cells) > MAX_CELLS:
+        raise SubmissionError(f"the notebook has {len(cells)} cells, over the limit of {MAX_CELLS}")
+    code = [
+        CodeCell(number, _source(cell))
+        for number, cell in enumerate(cells, start=1)
+        if cell.get("cell_type") == "code"
+    ]
+    if not code:
+        raise SubmissionError("the notebook has no code cells")
+    return code
+
+
+def _parse_json(text: str) -> Any:
+    def reject_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not valid JSON")
+
+    try:
+        return json.loads(text, parse_constant=reject_constant)
+    except json.JSONDecodeError as exc:
+        raise SubmissionError(f"not a valid notebook: JSON error at line {exc.lineno} column {exc.colno} ({exc.msg})") from None
+    except ValueError as exc:
+        raise SubmissionError(f"not a valid notebook: {exc}") from None
+    except RecursionError:
+        raise SubmissionError("not a valid notebook: the JSON is nested too deeply") from None
+
+
+def _json_kind(data: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}
+    return names.get(type(data), "null")
+
+
+def _validate_notebook(data: dict[str, Any]) -> None:
+    import nbformat
+    from nbformat.validator import ValidationError
+
+    try:
+        nbformat.validate(data, version=4)
+    except ValidationError as exc:
+        where = "/".join(str(p) for p in getattr(exc, "absolute_path", []) or [])
+        message = str(getattr(exc, "message", exc)).splitlines()[0][:160]
+        raise SubmissionError(f"not a valid notebook: {message}" + (f" (at {where})" if where else "")) from None
+    except RecursionError:
+        raise SubmissionError("not a valid notebook: the JSON is nested too deeply") from None
+
+
+def _source(cell: dict[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _module_cells(text: str) -> list[CodeCell]:
+    try:
+        compile(text, "submission.py", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise SubmissionError(f"SyntaxError at line {exc.lineno}: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise SubmissionError(f"cannot compile the module: {type(exc).__name__}") from None
+    chunks: list[list[str]] = [[]]
+    for line in text.splitlines(keepends=True):
+        if _CELL_MARKER.match(line) and any(part.strip() for part in chunks[-1]):
+            chunks.append([])
+        chunks[-1].append(line)
+    cells = [CodeCell(number, "".join(chunk)) for number, chunk in enumerate(chunks, start=1) if "".join(chunk).strip()]
+    return cells

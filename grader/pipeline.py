@@ -1,0 +1,198 @@
+"""The orchestrator: load -> execute -> probe -> judge -> score, for one submission."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import random
+import re
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from grader import __version__
+from grader.checks import CHECK_KINDS, Check, JudgeContext
+from grader.errors import ReferenceError_, SubmissionError
+from grader.execute import Execution, execute_submission
+from grader.load import Submission, load_submission
+from grader.probe import Answer, ProbeCall, ProbeRequest, parse_answers
+from grader.results import CheckResult, ExerciseResult, SubmissionResult, Verdict
+from grader.rubric import ExerciseSpec, Limits, Rubric
+from grader.scoring import check_result, exercise_result, total
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to grade: which exercises, which limits, what to keep out of the kernel's sight."""
+
+    only: tuple[str, ...] = ()
+    limits: Limits | None = None
+    hide: tuple[Path, ...] = ()
+    student: str = ""
+
+
+@dataclass
+class _Planned:
+    """A check with the slice of the probe request that holds its calls."""
+
+    exercise: ExerciseSpec
+    check: Check
+    calls: list[ProbeCall] = field(default_factory=list)
+    start: int = 0
+
+
+def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -> SubmissionResult:  # noqa: B008
+    """Grade one submission file against ``rubric``. Never raises for anything the submission does."""
+    started = time.monotonic()
+    limits = options.limits or rubric.limits
+    try:
+        submission = load_submission(path, limits.max_submission_mb)
+    except SubmissionError as exc:
+        return unusable(path, rubric, exc.message, started, options.student)
+    exercises = [ex for ex in rubric.exercises if not options.only or ex.id in options.only]
+    seed = derive_seed(rubric, submission)
+    planned, request = plan_probes(exercises, seed)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the reference's torch import overlaps the kernel's run
+        reference = pool.submit(load_reference, rubric.reference_path)
+        execution = execute_submission(
+            submission, request.prelude(seed, limits.probe_timeout_s), request.cell_source, limits, request.mime,
+            hide=[*default_hidden(rubric), *options.hide],
+        )
+        if execution.kernel_failed:
+            return unusable(path, rubric, f"grader infrastructure: {execution.kernel_failed}", started, options.student)
+        answers = parse_answers(execution.probe_outputs, len(request.calls))
+        sources = {cell.number: cell.source for cell in submission.code_cells}
+        context = JudgeContext(_reference(reference), execution, sources)
+    results = [
+        exercise_result(item_ex, [judged for p, judged in checks])
+        for item_ex, checks in _judge_all(planned, answers, context, exercises)
+    ]
+    score, max_score = total(tuple(results))
+    return SubmissionResult(
+        submission=str(path),
+        student=options.student or submission.student,
+        assignment=rubric.assignment,
+        status="graded",
+        score=score,
+        max_score=max_score,
+        exercises=tuple(results),
+        errors=tuple(fault_lines(execution, planned, sources)),
+        duration_s=round(time.monotonic() - started, 3),
+        sha256=submission.sha256,
+        rubric_sha256=rubric.sha256,
+        grader_version=__version__,
+        seed=seed,
+        environment=dict(execution.isolation),
+    )
+
+
+def unusable(path: Path, rubric: Rubric, reason: str, started: float, student: str = "") -> SubmissionResult:
+    """The result for a submission that could not be used at all: every exercise 0, one reason."""
+    exercises = tuple(
+        ExerciseResult(ex.id, ex.title, 0.0, ex.max_score, tuple(check_result(c, Verdict.error(reason)) for c in ex.checks))
+        for ex in rubric.exercises
+    )
+    return SubmissionResult(
+        submission=str(path),
+        student=student or Path(path).stem,
+        assignment=rubric.assignment,
+        status="error",
+        score=0.0,
+        max_score=rubric.max_score,
+        exercises=exercises,
+        errors=(reason,),
+        duration_s=round(time.monotonic() - started, 3),
+        reason=reason,
+        rubric_sha256=rubric.sha256,
+        grader_version=__version__,
+    )
+
+
+def derive_seed(rubric: Rubric, submission: Submission) -> int:
+    """Random test points depend on the rubric's seed and the submission, never on the clock."""
+    digest = hashlib.sha256(f"{rubric.assignment}:{rubric.seed}:{submission.sha256}".encode()).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
+def plan_probes(exercises: list[ExerciseSpec], seed: int) -> tuple[list[_Planned], ProbeRequest]:
+    """Instantiate every check and gather their probe calls into one request."""
+    planned: list[_Planned] = []
+    calls: list[ProbeCall] = []
+    for exercise in exercises:
+        for spec in exercise.checks:
+            check = CHECK_KINDS[spec.kind](spec)
+            rng = random.Random(f"{seed}:{exercise.id}:{spec.id}")
+            own = check.plan(rng)
+            planned.append(_Planned(exercise, check, own, len(calls)))
+            calls.extend(own)
+    return planned, ProbeRequest(tuple(calls))
+
+
+def load_reference(path: Path) -> ModuleType:
+    """Import the rubric's reference module from its file (in the grader's process only)."""
+    spec = importlib.util.spec_from_file_location(f"grader_reference_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ReferenceError_(f"{path}: cannot load the reference module")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def default_hidden(rubric: Rubric) -> list[Path]:
+    """Folders the kernel must not see: the rubric's and the reference's."""
+    return sorted({rubric.path.resolve().parent, rubric.reference_path.parent})
+
+
+def _reference(future: Future[ModuleType]) -> ModuleType:
+    try:
+        return future.result()
+    except ReferenceError_:
+        raise
+    except Exception as exc:
+        raise ReferenceError_(f"the reference module failed to load: {type(exc).__name__}: {exc}") from None
+
+
+def _judge_all(
+    planned: list[_Planned], answers: list[Answer], context: JudgeContext, exercises: list[ExerciseSpec]
+) -> list[tuple[ExerciseSpec, list[tuple[_Planned, CheckResult]]]]:
+    by_exercise: dict[str, list[tuple[_Planned, CheckResult]]] = {ex.id: [] for ex in exercises}
+    for item in planned:
+        own_answers = answers[item.start : item.start + len(item.calls)]
+        verdict = _judge_one(item, own_answers, context)
+        by_exercise[item.exercise.id].append((item, check_result(item.check.spec, verdict)))
+    return [(ex, by_exercise[ex.id]) for ex in exercises]
+
+
+def _judge_one(item: _Planned, answers: list[Answer], context: JudgeContext) -> Verdict:
+    try:
+        return item.check.judge(item.calls, answers, context)
+    except Exception as exc:  # noqa: BLE001 - a grader bug must not cost the rest of the submission
+        return Verdict.broken(
+            f"the grader failed on this check ({type(exc).__name__}: {exc}); this is not your fault, please tell your instructor"
+        )
+
+
+def fault_lines(execution: Execution, planned: list[_Planned], sources: dict[int, str]) -> list[str]:
+    """One plain line per fault: which cell, what happened, what it may cost."""
+    lines = []
+    for cell in execution.cells:
+        if cell.status in ("ok", "not_run", "skipped"):
+            continue
+        what = {"error": f"raised {cell.error}", "timeout": cell.error, "crashed": f"stopped the kernel: {cell.error}"}[cell.status]
+        affected = _exercises_using(sources.get(cell.number, ""), planned)
+        cost = f"it may cost {', '.join(affected)}" if affected else "no graded answer is defined there"
+        lines.append(f"cell {cell.number} {what} ({cost})")
+    lines.extend(execution.events)
+    return lines
+
+
+def _exercises_using(source: str, planned: list[_Planned]) -> list[str]:
+    found: list[str] = []
+    for item in planned:
+        if item.exercise.id in found:
+            continue
+        if any(re.search(rf"\b{re.escape(name)}\b", source) for name in item.check.names()):
+            found.append(item.exercise.id)
+    return found

@@ -1,0 +1,115 @@
+"""Probe stage: what the judge asks the kernel, and the strict reading of its answers.
+
+The checks plan *probe calls* (a probe name from ``kernel_probe.PROBES`` and
+JSON arguments). They are sent to the kernel as one request in one cell; each
+answer comes back as its own display output tagged with a random per-run token,
+so the answers given before a crash or a timeout are kept. Answers are parsed
+here, in the grader's process, with size limits and a fixed shape.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+_RUNTIME_SOURCE = Path(__file__).with_name("kernel_probe.py")
+
+
+@dataclass(frozen=True)
+class ProbeCall:
+    """One question for the kernel: run probe ``probe`` with ``args``."""
+
+    probe: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"probe": self.probe, "args": self.args}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The kernel's answer to one call: a value, or an error the student's code raised."""
+
+    ok: bool
+    value: Any = None
+    error_type: str = ""
+    error_message: str = ""
+
+    @property
+    def missing(self) -> bool:
+        return self.error_type == "NoAnswer"
+
+    @classmethod
+    def no_answer(cls) -> Answer:
+        return cls(False, None, "NoAnswer", "the kernel gave no answer (it died or ran out of time while this was checked)")
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """All calls of one submission, and the random token their answers must carry."""
+
+    calls: tuple[ProbeCall, ...]
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    @property
+    def mime(self) -> str:
+        return f"application/vnd.grader.{self.token}+json"
+
+    def prelude(self, seed: int, probe_timeout_s: float) -> str:
+        """The first cell of every run: installs the probe runtime before any student code."""
+        source = _RUNTIME_SOURCE.read_text(encoding="utf-8")
+        module = f"_grader_probe_{self.token}"
+        return (
+            "import builtins as _gb, sys as _gs, types as _gt\n"
+            f"_gm = _gt.ModuleType({module!r})\n"
+            "_gm.__dict__['__builtins__'] = dict(_gb.__dict__)\n"
+            f"exec(compile({source!r}, '<grader probe>', 'exec'), _gm.__dict__)\n"
+            f"_gm.install({self.token!r}, get_ipython().user_ns, {int(seed)}, {float(probe_timeout_s)!r})\n"
+            f"_gs.modules[{module!r}] = _gm\n"
+            "del _gb, _gs, _gt, _gm\n"
+        )
+
+    def cell_source(self, start: int = 0) -> str:
+        """The probe cell: runs the calls from ``start`` on."""
+        request = json.dumps([call.as_json() for call in self.calls])
+        module = f"_grader_probe_{self.token}"
+        return f"__import__('sys').modules[{module!r}].run({request!r}, {int(start)})\n"
+
+
+def parse_answers(outputs: Iterable[str], count: int) -> list[Answer]:
+    """Turn the tagged outputs into one :class:`Answer` per call (``no_answer`` where none came)."""
+    answers: list[Answer | None] = [None] * count
+    for text in outputs:
+        parsed = _parse_one(text, count)
+        if parsed is not None and answers[parsed[0]] is None:
+            answers[parsed[0]] = parsed[1]
+    return [answer if answer is not None else Answer.no_answer() for answer in answers]
+
+
+def _parse_one(text: str, count: int) -> tuple[int, Answer] | None:
+    if len(text) > MAX_ANSWER_BYTES:
+        return None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    index = data.get("i")
+    if type(index) is not int or not 0 <= index < count or type(data.get("ok")) is not bool:
+        return None
+    if data["ok"]:
+        return index, Answer(True, data.get("value"))
+    error = data.get("error")
+    if not isinstance(error, dict):
+        return index, Answer(False, None, "Error", "")
+    return index, Answer(False, None, str(error.get("type", "Error"))[:100], str(error.get("message", ""))[:500])
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)

@@ -1,0 +1,59 @@
+"""The terminal report: per exercise, per check, points and feedback a student can act on."""
+
+from __future__ import annotations
+
+from grader.reporters import clean_text
+from grader.results import CheckResult, Outcome, SubmissionResult
+
+_MARKS = {
+    Outcome.PASSED: "PASS",
+    Outcome.PARTIAL: "PART",
+    Outcome.FAILED: "FAIL",
+    Outcome.NOT_ATTEMPTED: "TODO",
+    Outcome.ERROR: "ERR ",
+    Outcome.BROKEN: "BUG ",
+}
+
+
+def render_text(result: SubmissionResult, color: bool = False) -> str:
+    """A plain-text report; ``color`` adds ANSI colours for a terminal."""
+    lines = [f"{clean_text(result.student, 80)}  ({clean_text(result.submission, 200)})"]
+    if result.status != "graded":
+        lines.append(_paint(f"Could not grade this submission: {clean_text(result.reason)}", "red", color))
+        lines.append(f"Score: 0 / {result.max_score:g}")
+        return "\n".join(lines) + "\n"
+    for exercise in result.exercises:
+        lines.append("")
+        lines.append(f"{exercise.id}  {exercise.title}  {exercise.score:g} / {exercise.max_score:g}")
+        lines.extend(_check_lines(check, color) for check in exercise.checks if not check.hidden)
+    if result.errors:
+        lines.append("")
+        lines.append("While running your submission:")
+        lines.extend(f"  - {clean_text(line)}" for line in result.errors)
+    lines.append("")
+    lines.append(_paint(f"Score: {result.score:g} / {result.max_score:g}", "bold", color) + f"   ({result.duration_s:.1f}s)")
+    return "\n".join(lines) + "\n"
+
+
+def _check_lines(check: CheckResult, color: bool) -> str:
+    mark = _MARKS[check.outcome] if check.override is None else "EDIT"
+    colour = "green" if check.passed else ("yellow" if check.score > 0 else "red")
+    head = f"  [{_paint(mark, colour, color)}] {clean_text(check.title, 120)}  {check.score:g}/{check.max_score:g}"
+    parts = [head]
+    if check.message and not check.passed:
+        parts.append(f"         {clean_text(check.message)}")
+    for hint in check.hints:
+        parts.append(f"         hint: {clean_text(hint)}")
+    if check.review:
+        parts.append("         (scored automatically; your instructor may review it)")
+    if check.override is not None:
+        note = f" - {clean_text(check.override.comment)}" if check.override.comment else ""
+        parts.append(f"         instructor set {check.override.score:g} (automatic score {check.override.auto_score:g}){note}")
+    return "\n".join(parts)
+
+
+_CODES = {"red": "31", "green": "32", "yellow": "33", "bold": "1"}
+
+
+def _paint(text: str, colour: str, enabled: bool) -> str:
+    return f"\x1b[{_CODES[colour]}m{text}\x1b[0m" if enabled else text

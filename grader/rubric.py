@@ -1,0 +1,304 @@
+"""Load stage for rubrics: YAML -> validated :class:`Rubric`.
+
+A rubric is validated twice over: its own shape against ``RUBRIC_SCHEMA``, then
+each check's ``params`` against the JSON schema of the check kind it names.
+Errors read like ``rubrics/x.yaml: exercises[1].checks[2].params.tol: expected
+a number, got 'tight'``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from grader.errors import RubricError
+
+LIMITS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "cell_timeout_s": {"type": "number", "exclusiveMinimum": 0},
+        "probe_timeout_s": {"type": "number", "exclusiveMinimum": 0},
+        "submission_timeout_s": {"type": "number", "exclusiveMinimum": 0},
+        "memory_mb": {"type": "integer", "minimum": 64},
+        "cpu_time_s": {"type": "integer", "minimum": 1},
+        "file_size_mb": {"type": "integer", "minimum": 1},
+        "max_processes": {"type": "integer", "minimum": 1},
+        "max_submission_mb": {"type": "number", "exclusiveMinimum": 0},
+        "cell_output_kb": {"type": "integer", "minimum": 1},
+        "total_output_kb": {"type": "integer", "minimum": 1},
+    },
+}
+
+CHECK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "kind", "points"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+        "kind": {"type": "string"},
+        "title": {"type": "string"},
+        "points": {"type": "number", "minimum": 0},
+        "params": {"type": "object"},
+        "feedback": {"type": "string"},
+        "hints": {"type": "array", "items": {"type": "string"}},
+        "hidden": {"type": "boolean"},
+        "review": {"type": "boolean"},
+    },
+}
+
+RUBRIC_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["assignment", "title", "reference", "exercises"],
+    "properties": {
+        "assignment": {"type": "string", "minLength": 1},
+        "title": {"type": "string"},
+        "reference": {"type": "string", "minLength": 1},
+        "notebook": {"type": "string"},
+        "seed": {"type": "integer"},
+        "limits": LIMITS_SCHEMA,
+        "exercises": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "title", "checks"],
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+                    "title": {"type": "string"},
+                    "checks": {"type": "array", "minItems": 1, "items": CHECK_SCHEMA},
+                },
+            },
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for running one submission (rubric defaults, overridable by flags)."""
+
+    cell_timeout_s: float = 30.0
+    probe_timeout_s: float = 20.0
+    submission_timeout_s: float = 300.0
+    memory_mb: int = 4096
+    cpu_time_s: int = 600
+    file_size_mb: int = 64
+    max_processes: int = 256
+    max_submission_mb: float = 20.0
+    cell_output_kb: int = 256
+    total_output_kb: int = 2048
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check as the rubric states it."""
+
+    id: str
+    kind: str
+    title: str
+    points: float
+    params: dict[str, Any]
+    feedback: str = ""
+    hints: tuple[str, ...] = ()
+    hidden: bool = False
+    review: bool = False
+
+
+@dataclass(frozen=True)
+class ExerciseSpec:
+    """One exercise: an id such as ``ex1``, a title and its checks."""
+
+    id: str
+    title: str
+    checks: tuple[CheckSpec, ...]
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """A validated rubric."""
+
+    path: Path
+    assignment: str
+    title: str
+    reference_path: Path
+    exercises: tuple[ExerciseSpec, ...]
+    seed: int = 0
+    notebook: str = ""
+    limits: Limits = field(default_factory=Limits)
+    sha256: str = ""
+
+    @property
+    def max_score(self) -> float:
+        return sum(ex.max_score for ex in self.exercises)
+
+    def exercise(self, exercise_id: str) -> ExerciseSpec:
+        for ex in self.exercises:
+            if ex.id == exercise_id:
+                return ex
+        raise KeyError(exercise_id)
+
+
+def default_rubric_path() -> Path:
+    """The bundled assignment-04 rubric of a source checkout or editable install."""
+    return Path(__file__).resolve().parent.parent / "rubrics" / "04_automatic_differentiation.yaml"
+
+
+def load_rubric(path: Path | str) -> Rubric:
+    """Read, validate and build the rubric at ``path``; raise :class:`RubricError` naming the place."""
+    path = Path(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        raise RubricError(f"{path}: cannot read rubric ({exc.strerror or exc})") from None
+    data = _parse_yaml(path, raw_bytes)
+    _validate(path, data, RUBRIC_SCHEMA, prefix="")
+    _validate_checks(path, data)
+    _check_unique_ids(path, data)
+    reference_path = (path.parent / data["reference"]).resolve()
+    if not reference_path.is_file():
+        raise RubricError(f"{path}: reference: no such file {data['reference']!r} (resolved to {reference_path})")
+    return Rubric(
+        path=path,
+        assignment=data["assignment"],
+        title=data.get("title", data["assignment"]),
+        reference_path=reference_path,
+        exercises=tuple(_exercise(ex) for ex in data["exercises"]),
+        seed=data.get("seed", 0),
+        notebook=data.get("notebook", ""),
+        limits=Limits(**data.get("limits", {})),
+        sha256=hashlib.sha256(raw_bytes).hexdigest(),
+    )
+
+
+def _parse_yaml(path: Path, raw: bytes) -> Any:
+    try:
+        return yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RubricError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise RubricError(f"{path}{where}: invalid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise RubricError(f"{path}: invalid YAML: {exc}") from None
+
+
+def _validate(path: Path, data: Any, schema: dict[str, Any], prefix: str) -> None:
+    import jsonschema  # imported here: the CLI's --help must stay fast
+
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        err = errors[0]
+        raise RubricError(f"{path}: {_place(prefix, list(err.absolute_path))}: {_describe(err)}")
+
+
+def _place(prefix: str, parts: list[Any]) -> str:
+    text = prefix
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+_TYPE_WORDS = {
+    "number": "a number",
+    "integer": "an integer",
+    "string": "a string",
+    "object": "a mapping",
+    "array": "a list",
+    "boolean": "true or false",
+}
+
+
+def _describe(err: Any) -> str:
+    value = _short(err.instance)
+    if err.validator == "type":
+        expected = err.validator_value
+        words = " or ".join(_TYPE_WORDS.get(t, t) for t in ([expected] if isinstance(expected, str) else expected))
+        return f"expected {words}, got {value}"
+    if err.validator == "required":
+        missing = [name for name in err.validator_value if name not in err.instance]
+        return f"missing required field {missing[0]!r}"
+    if err.validator == "additionalProperties":
+        allowed = set(err.schema.get("properties", {}))
+        extra = sorted(k for k in err.instance if k not in allowed)
+        hint = _did_you_mean(extra[0], allowed) if extra else ""
+        return f"unknown field {extra[0]!r}{hint}" if extra else err.message
+    if err.validator == "enum":
+        return f"expected one of {', '.join(map(repr, err.validator_value))}, got {value}"
+    if err.validator in {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}:
+        return f"{err.validator} is {err.validator_value}, got {value}"
+    if err.validator in {"minItems", "minLength"}:
+        return f"must not be empty, got {value}"
+    if err.validator == "pattern":
+        return f"must match {err.validator_value}, got {value}"
+    return err.message[:200]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _validate_checks(path: Path, data: dict[str, Any]) -> None:
+    from grader.checks import CHECK_KINDS
+
+    for i, ex in enumerate(data["exercises"]):
+        for j, check in enumerate(ex["checks"]):
+            place = f"exercises[{i}].checks[{j}]"
+            kind = CHECK_KINDS.get(check["kind"])
+            if kind is None:
+                hint = _did_you_mean(check["kind"], CHECK_KINDS)
+                raise RubricError(f"{path}: {place}.kind: unknown check kind {check['kind']!r}{hint}")
+            _validate(path, check.get("params", {}), kind.params_schema, prefix=f"{place}.params")
+
+
+def _check_unique_ids(path: Path, data: dict[str, Any]) -> None:
+    seen: set[str] = set()
+    for i, ex in enumerate(data["exercises"]):
+        if ex["id"] in seen:
+            raise RubricError(f"{path}: exercises[{i}].id: duplicate exercise id {ex['id']!r}")
+        seen.add(ex["id"])
+        check_ids: set[str] = set()
+        for j, check in enumerate(ex["checks"]):
+            if check["id"] in check_ids:
+                raise RubricError(f"{path}: exercises[{i}].checks[{j}].id: duplicate check id {check['id']!r}")
+            check_ids.add(check["id"])
+
+
+def _exercise(data: dict[str, Any]) -> ExerciseSpec:
+    return ExerciseSpec(
+        id=data["id"],
+        title=data["title"],
+        checks=tuple(
+            CheckSpec(
+                id=c["id"],
+                kind=c["kind"],
+                title=c.get("title", c["id"]),
+                points=float(c["points"]),
+                params=dict(c.get("params", {})),
+                feedback=c.get("feedback", ""),
+                hints=tuple(c.get("hints", ())),
+                hidden=c.get("hidden", False),
+                review=c.get("review", False),
+            )
+            for c in data["checks"]
+        ),
+    )

@@ -1,0 +1,85 @@
+"""Shared fixtures: the bundled rubric, notebook builders and a grading helper.
+
+Integration tests build small real notebooks (the lesson's setup cell plus the
+answer cells under test) and grade them in a real kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.pipeline import Options, grade_submission
+from grader.results import CheckResult, SubmissionResult
+from grader.rubric import Rubric, load_rubric
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTION = ROOT / "reference" / "solution.ipynb"
+TEMPLATE = ROOT / "exercises" / "04_automatic_differentiation.ipynb"
+RUBRIC = ROOT / "rubrics" / "04_automatic_differentiation.yaml"
+SETUP = "import math\nimport numpy as np\nimport torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+
+
+def solution_answers() -> dict[str, str]:
+    """The solved answer cells of the reference notebook, by exercise id."""
+    nb = nbformat.read(SOLUTION, as_version=4)
+    return {cell["id"].split("-")[0]: cell["source"] for cell in nb.cells if cell.get("id", "").endswith("-answer")}
+
+
+@pytest.fixture(scope="session")
+def rubric() -> Rubric:
+    return load_rubric(RUBRIC)
+
+
+@pytest.fixture(scope="session")
+def answers() -> dict[str, str]:
+    return solution_answers()
+
+
+MakeNotebook = Callable[..., Path]
+
+
+@pytest.fixture
+def make_notebook(tmp_path: Path) -> MakeNotebook:
+    """Write a small notebook: the setup cell, then the given code cells (dedented), in order."""
+
+    def make(name: str, *cells: str, setup: bool = True) -> Path:
+        sources = ([SETUP] if setup else []) + [textwrap.dedent(c).strip("\n") for c in cells]
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+        path = tmp_path / f"{name}.ipynb"
+        path.write_text(json.dumps(nb), encoding="utf-8")
+        return path
+
+    return make
+
+
+Grade = Callable[..., SubmissionResult]
+
+
+@pytest.fixture
+def grade(rubric: Rubric) -> Grade:
+    """Grade a file with the bundled rubric (optionally only some exercises)."""
+
+    def run(path: Path, *only: str) -> SubmissionResult:
+        return grade_submission(path, rubric, Options(only=tuple(only)))
+
+    return run
+
+
+def check(result: SubmissionResult, exercise: str, check_id: str) -> CheckResult:
+    """One check's result, by exercise and check id."""
+    for ex in result.exercises:
+        if ex.id == exercise:
+            for c in ex.checks:
+                if c.id == check_id:
+                    return c
+    raise KeyError(f"{exercise}/{check_id}")
+
+
+def exercise_score(result: SubmissionResult, exercise: str) -> float:
+    return next(ex.score for ex in result.exercises if ex.id == exercise)
