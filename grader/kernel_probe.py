@@ -19,8 +19,8 @@ import math
 import signal
 import sys
 
-_state = {}
-PROBES = {}
+_state: dict = {}
+PROBES: dict = {}
 
 
 class ProbeTimeout(BaseException):

@@ -43,7 +43,7 @@ class _Planned:
     start: int = 0
 
 
-def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -> SubmissionResult:  # noqa: B008
+def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -> SubmissionResult:
     """Grade one submission file against ``rubric``. Never raises for anything the submission does."""
     started = time.monotonic()
     limits = options.limits or rubric.limits
@@ -150,7 +150,7 @@ def _reference(future: Future[ModuleType]) -> ModuleType:
         return future.result()
     except ReferenceError_:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to import the reference is a rubric fault
         raise ReferenceError_(f"the reference module failed to load: {type(exc).__name__}: {exc}") from None
 
 

@@ -279,7 +279,8 @@ class DualArgumentUnchanged(_DualCheck):
         raised = self._raised(records, "sin/cos")
         if raised is not None:
             return raised
-        changed = sorted({case["expr"][0] for record, case in zip(records, calls[0].args["cases"], strict=True) if record.get("unchanged") is not True})
+        cases = calls[0].args["cases"]
+        changed = sorted({case["expr"][0] for record, case in zip(records, cases, strict=True) if record.get("unchanged") is not True})
         if changed:
             return Verdict.failed(f"{' and '.join(changed)} changed the DualNumber it was given: return a new one instead")
         return Verdict.passed("sin and cos leave their argument unchanged")

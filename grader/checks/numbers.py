@@ -34,7 +34,7 @@ class GlobalNumbers(Check):
         "properties": {"names": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "labels": _LABELS, **_TOLERANCE},
     }
 
-    def plan(self, rng: random.Random) -> list[ProbeCall]:  # noqa: ARG002
+    def plan(self, rng: random.Random) -> list[ProbeCall]:
         return [ProbeCall("numbers", {"names": list(self.params["names"])})]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:

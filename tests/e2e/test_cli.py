@@ -1,0 +1,88 @@
+"""The `grade` command as students and CI meet it: real process, real kernel, exit statuses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.conftest import ROOT, SOLUTION, TEMPLATE
+
+pytestmark = pytest.mark.kernel
+
+
+def grade(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_solution_scores_full_marks_as_one_json_object() -> None:
+    done = grade(str(SOLUTION), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "graded"
+    assert report["score"] == report["max_score"] == 100
+    assert [ex["id"] for ex in report["exercises"]] == ["ex1", "ex2", "ex3", "ex4"]
+    failed = [(ex["id"], c["id"], c["message"]) for ex in report["exercises"] for c in ex["checks"] if not c["passed"]]
+    assert failed == []
+    assert report["errors"] == []
+    assert set(report) >= {"submission", "assignment", "score", "max_score", "status", "exercises", "errors", "duration_s"}
+
+
+def test_template_scores_zero_with_not_attempted_messages_and_no_traceback() -> None:
+    done = grade(str(TEMPLATE), "--fail-under", "10")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "Score: 0 / 100" in done.stdout
+    assert done.stdout.count("not attempted") >= 8
+    assert "[PASS]" not in done.stdout
+
+
+def test_python_module_split_at_cell_markers(tmp_path: Path) -> None:
+    nb = nbformat.read(SOLUTION, as_version=4)
+    source = "\n\n".join("# %%\n" + cell.source for cell in nb.cells if cell.cell_type == "code")
+    module = tmp_path / "my_solution.py"
+    module.write_text(source)
+    done = grade(str(module), "--only", "ex1", "--only", "ex2", "--format", "json")
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["score"] == report["max_score"] == 50, report
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('{"cells": [', "not a valid notebook: JSON error at line 1 column 12"),
+        ('{"cells": [], "metadata": {}, "nbformat": 3, "nbformat_minor": 0}', "notebook format version 3 is not supported"),
+    ],
+)
+def test_unusable_file_exits_2_with_one_line_reason(tmp_path: Path, content: str, reason: str) -> None:
+    path = tmp_path / "broken.ipynb"
+    path.write_text(content)
+    done = grade(str(path), "--format", "json")
+    assert done.returncode == 2
+    report = json.loads(done.stdout)
+    assert report["status"] == "error" and report["score"] == 0
+    assert reason in report["reason"] and "\n" not in report["reason"]
+
+
+def test_bad_arguments_exit_2() -> None:
+    done = grade(str(SOLUTION), "--only", "ex9")
+    assert done.returncode == 2
+    assert "--only ex9: no such exercise (choose from ex1, ex2, ex3, ex4)" in done.stderr
+
+
+def test_help_does_not_import_torch() -> None:
+    code = "import sys; from grader.cli import main; assert 'torch' not in sys.modules and 'nbclient' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+    assert grade("--help").returncode == 0
+
+
+def test_student_file_is_never_modified(tmp_path: Path) -> None:
+    path = tmp_path / "mine.ipynb"
+    path.write_bytes(TEMPLATE.read_bytes())
+    before = path.read_bytes(), path.stat().st_mtime_ns
+    grade(str(path), "--only", "ex1")
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before

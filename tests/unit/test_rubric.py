@@ -1,0 +1,90 @@
+"""Rubric loading: the bundled rubric is valid, and a broken one is refused with file, place and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader.errors import RubricError
+from grader.rubric import load_rubric
+from tests.conftest import RUBRIC
+
+
+def test_bundled_rubric_is_valid_and_each_exercise_is_worth_25() -> None:
+    rubric = load_rubric(RUBRIC)
+    assert [ex.id for ex in rubric.exercises][:2] == ["ex1", "ex2"]
+    assert all(ex.max_score == 25 for ex in rubric.exercises)
+    assert rubric.reference_path.name == "autodiff04.py"
+    assert len(rubric.sha256) == 64
+
+
+def _broken(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load(RUBRIC.read_text())
+    change(data)
+    data["reference"] = str(RUBRIC.parent / data["reference"])
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _set(path: list, value):  # type: ignore[no-untyped-def,type-arg]
+    def change(data):  # type: ignore[no-untyped-def]
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_set(["exercises", 0, "checks", 0, "params", "atol"], "tight"),
+         "exercises[0].checks[0].params.atol: expected a number, got 'tight'"),
+        (_set(["exercises", 0, "checks", 1, "params", "points"], "six"),
+         "exercises[0].checks[1].params.points: expected an integer, got 'six'"),
+        (_set(["exercises", 1, "checks", 0, "kind"], "dual_rul"),
+         "exercises[1].checks[0].kind: unknown check kind 'dual_rul' (did you mean 'dual_rule'?)"),
+        (_set(["exercises", 0, "checks", 0, "pionts"], 3),
+         "exercises[0].checks[0]: unknown field 'pionts' (did you mean 'points'?)"),
+        (_set(["exercises", 1, "checks", 0, "params", "function"], "tan"),
+         "exercises[1].checks[0].params.function: expected one of 'sin', 'cos', got 'tan'"),
+        (_set(["limits", "cell_timeout_s"], -1), "limits.cell_timeout_s: exclusiveMinimum is 0, got -1"),
+        (lambda d: d["exercises"][0]["checks"][0].pop("points"), "exercises[0].checks[0]: missing required field 'points'"),
+        (lambda d: d["exercises"][0]["checks"].append(dict(d["exercises"][0]["checks"][0])),
+         "exercises[0].checks[3].id: duplicate check id 'values'"),
+    ],
+)
+def test_broken_rubric_names_file_place_and_field(tmp_path: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = _broken(tmp_path, change)
+    with pytest.raises(RubricError) as info:
+        load_rubric(path)
+    assert info.value.message == f"{path}: {message}"
+
+
+def test_yaml_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("assignment: x\nexercises: [\n")
+    with pytest.raises(RubricError, match=r"bad.yaml:3:1: invalid YAML"):
+        load_rubric(path)
+
+
+def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
+    path = tmp_path / "evil.yaml"
+    path.write_text("assignment: !!python/object/apply:os.system ['touch pwned']\n")
+    with pytest.raises(RubricError, match="invalid YAML"):
+        load_rubric(path)
+    assert not Path("pwned").exists()
+
+
+def test_missing_rubric_and_missing_reference(tmp_path: Path) -> None:
+    with pytest.raises(RubricError, match="cannot read rubric"):
+        load_rubric(tmp_path / "nope.yaml")
+    path = _broken(tmp_path, lambda d: None)
+    text = path.read_text().replace(str(RUBRIC.parent / "../reference/autodiff04.py"), "no_such.py")
+    path.write_text(text)
+    with pytest.raises(RubricError, match=r"reference: no such file 'no_such\.py'"):
+        load_rubric(path)
