@@ -1,0 +1,351 @@
+"""Check kinds for gradient (activation) checkpointing of an ``nn.Sequential``.
+
+The judge draws a Sequential (Linear layers with one activation between them)
+with explicit float64 weights, an input and an upstream gradient. The kernel's
+``checkpoint_run`` probe builds it, runs ``function(model, x, segments)`` for
+each segment count and then backward, and reports per run:
+
+* the output, ``x.grad`` and every parameter's gradient;
+* ``saved_bytes``: the bytes of the tensors saved for backward while the
+  function ran (``saved_tensors_hooks``; one count per storage, parameters
+  left out), next to the same count for a plain ``model(x)``;
+* ``backward_order``: the positions of the layers that ran (forward pre-hooks)
+  during the backward pass, i.e. the recomputed ones.
+
+Plain forward/backward numbers come from the grader's own torch. Checkpointing
+over ``s`` segments recomputes one ascending run of layers per checkpointed
+segment: ``s - 1`` runs with ``checkpoint_sequential`` (its last segment is not
+checkpointed), ``s`` when every segment is.
+
+Measured with torch 2.13 on the default specs (6 or 7 Linear layers, s = 2, 3),
+every honest style saves at most about 85% of the plain bytes; with fewer
+layers or more segments the boundaries kept can cost as much as the plain
+forward saves, so keep ``depths`` >= 6 when ``segments`` goes up to 3.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from grader.checks import Check, JudgeContext, answer_trouble, register
+from grader.probe import Answer, ProbeCall
+from grader.results import Verdict
+
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "gelu")
+Expected = tuple[list[int], list[float]]
+
+
+def random_sequential(rng: random.Random, depths: Sequence[int], activations: Sequence[str]) -> dict[str, Any]:
+    """A Sequential spec with explicit weights: layers, input ``x`` and the ``upstream`` gradient."""
+    depth = rng.choice(list(depths))
+    width, batch = rng.randint(5, 8), rng.randint(3, 5)
+    sizes = [rng.randint(3, 6)] + [width] * (depth - 1) + [rng.randint(2, 4)]
+    activation = rng.choice(list(activations))
+    layers: list[dict[str, Any]] = []
+    for number, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        scale = 1.5 / math.sqrt(fan_in)
+        weight = [[round(rng.uniform(-scale, scale), 6) for _ in range(fan_in)] for _ in range(fan_out)]
+        bias = [round(rng.uniform(-0.5, 0.5), 6) for _ in range(fan_out)]
+        layers.append({"linear": [weight, bias]})
+        if number < depth - 1:
+            layers.append({"activation": activation})
+    return {
+        "layers": layers,
+        "x": [[round(rng.gauss(0, 1), 6) for _ in range(sizes[0])] for _ in range(batch)],
+        "upstream": [[round(rng.gauss(0, 1), 6) for _ in range(sizes[-1])] for _ in range(batch)],
+    }
+
+
+def plain_reference(spec: dict[str, Any]) -> dict[str, Expected | dict[str, Expected]]:
+    """Output, input gradient and parameter gradients of a plain forward/backward, in the grader's process."""
+    import torch
+    from torch import nn
+
+    kinds = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
+    modules: list[nn.Module] = []
+    for layer in spec["layers"]:
+        if "linear" in layer:
+            weight, bias = (torch.tensor(v, dtype=torch.float64) for v in layer["linear"])
+            linear = nn.Linear(weight.shape[1], weight.shape[0], dtype=torch.float64)
+            with torch.no_grad():
+                linear.weight.copy_(weight)
+                linear.bias.copy_(bias)
+            modules.append(linear)
+        else:
+            modules.append(kinds[layer["activation"]]())
+    model = nn.Sequential(*modules)
+    x = torch.tensor(spec["x"], dtype=torch.float64, requires_grad=True)
+    output = model(x)
+    output.backward(torch.tensor(spec["upstream"], dtype=torch.float64))
+
+    def plain(t: Any) -> Expected:
+        return list(t.shape), t.detach().reshape(-1).tolist()
+
+    grads = {name: plain(p.grad) for name, p in model.named_parameters()}
+    return {"output": plain(output), "x_grad": plain(x.grad), "param_grads": grads}
+
+
+def tensor_problem(label: str, encoded: Any, expected: Expected, rtol: float, atol: float) -> str:
+    """What is wrong with an encoded tensor against the expected one ('' when it matches)."""
+    shape, values = expected
+    if encoded is None:
+        return f"{label} is None"
+    if not isinstance(encoded, dict) or "rejected" in encoded:
+        what = encoded.get("rejected", "value") if isinstance(encoded, dict) else "value"
+        return f"{label} is {what}, not a tensor"
+    if encoded.get("shape") != shape:
+        return f"{label} has shape {tuple(encoded.get('shape') or ())}, expected {tuple(shape)}"
+    got = encoded.get("values")
+    if encoded.get("nonfinite") or not isinstance(got, list) or len(got) != len(values):
+        return f"{label} contains NaN or infinity" if encoded.get("nonfinite") else f"{label} could not be read"
+    worst = max((abs(float(g) - e) for g, e in zip(got, values, strict=True) if abs(float(g) - e) > atol + rtol * abs(e)), default=0.0)
+    return f"{label} differs from a plain forward/backward (largest difference {worst:.3g})" if worst else ""
+
+
+def recompute_groups(order: Sequence[int]) -> int:
+    """The number of ascending runs of layer positions: one per segment recomputed during backward."""
+    groups, previous = 0, None
+    for position in order:
+        if previous is None or position <= previous:
+            groups += 1
+        previous = position
+    return groups
+
+
+def by_segments(problems: Sequence[tuple[Any, str]]) -> str:
+    """Problems per segment count, the counts that share a problem named together ("with segments=2 and 3: ...")."""
+    grouped: dict[str, list[str]] = {}
+    for segments, problem in problems:
+        grouped.setdefault(problem, []).append(str(segments))
+    return "; ".join(f"with segments={' and '.join(counts)}: {problem}" for problem, counts in grouped.items())
+
+
+def _layer_names(spec: dict[str, Any]) -> list[str]:
+    return ["Linear" if "linear" in layer else str(layer["activation"]) for layer in spec["layers"]]
+
+
+class _CheckpointCheck(Check):
+    """Shared plumbing: one ``checkpoint_run`` call and the reading of its runs."""
+
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["function"],
+        "properties": {
+            "function": {"type": "string"},
+            "depths": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 2, "maximum": 12}},
+            "segments": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 8}},
+            "activations": {"type": "array", "minItems": 1, "items": {"enum": list(ACTIVATIONS)}},
+            "rtol": {"type": "number", "minimum": 0},
+            "atol": {"type": "number", "minimum": 0},
+        },
+    }
+
+    def plan(self, rng: random.Random) -> list[ProbeCall]:
+        spec = random_sequential(rng, self.params.get("depths", [6, 7]), self.params.get("activations", ACTIVATIONS))
+        segments = list(self.params.get("segments", [2, 3]))
+        return [ProbeCall("checkpoint_run", {"function": self.params["function"], "spec": spec, "segments": segments})]
+
+    def _runs(self, answer: Answer, ctx: JudgeContext) -> tuple[dict[str, Any], list[dict[str, Any]]] | Verdict:
+        name = self.params["function"]
+        trouble = answer_trouble(answer, name, ctx)
+        if trouble is not None:
+            return trouble
+        value = answer.value if isinstance(answer.value, dict) else {}
+        if "missing" in value:
+            return Verdict.not_attempted(f"not found: the submission defines no `{name}`{ctx.why_missing(name)}")
+        if value.get("rejected") == "None":
+            return Verdict.not_attempted(f"not attempted: `{name}` is still None")
+        if "not_callable" in value:
+            return Verdict.failed(f"`{name}` must be a function (it is of type {value['not_callable']})")
+        plain, runs = value.get("plain"), value.get("runs")
+        if not isinstance(plain, dict) or not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
+            return Verdict.failed(f"the checkpointing probe gave no usable results for `{name}`")
+        if all(run.get("not_implemented") for run in runs):
+            return Verdict.not_attempted(f"not attempted: `{name}` still raises NotImplementedError")
+        return plain, runs
+
+    def _raised(self, run: dict[str, Any]) -> str:
+        if "raised" not in run:
+            return ""
+        error = run["raised"] if isinstance(run["raised"], dict) else {}
+        if error.get("type") == "Timeout":
+            return f"{self.params['function']}(model, x, {run.get('segments')}) did not finish in time"
+        return f"{self.params['function']}(model, x, {run.get('segments')}) raised {error.get('type', 'an error')}: " + str(
+            error.get("message", "")
+        )[:200]
+
+    def _all_raised(self, runs: list[dict[str, Any]]) -> Verdict | None:
+        if all("raised" in run for run in runs):
+            return Verdict.error(self._raised(runs[0]))
+        return None
+
+    @staticmethod
+    def _backward_problem(run: dict[str, Any]) -> str:
+        error = run.get("backward_error")
+        if not isinstance(error, dict):
+            return ""
+        if error.get("type") == "NoGraph":
+            return "the output is not attached to a graph, so no gradient flows back"
+        return f"backward through the output failed ({error.get('type', 'an error')}: {str(error.get('message', ''))[:160]})"
+
+
+@register
+class CheckpointNumbers(_CheckpointCheck):
+    """Output, input gradient and parameter gradients must match a plain forward/backward, for every segment count.
+
+    Each run earns a third for the output, a third for ``x.grad`` and a third
+    for the parameter gradients; the credit is the mean over segment counts.
+    """
+
+    kind = "checkpoint_numbers"
+
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        read = self._runs(answers[0], ctx)
+        if isinstance(read, Verdict):
+            return read
+        _, runs = read
+        raised = self._all_raised(runs)
+        if raised is not None:
+            return raised
+        spec = calls[0].args["spec"]
+        expected = plain_reference(spec)
+        scores: list[float] = []
+        problems: list[tuple[Any, str]] = []
+        for run in runs:
+            score, problem = self._run_score(run, expected, _layer_names(spec))
+            scores.append(score)
+            if problem:
+                problems.append((run.get("segments"), problem))
+        if not problems:
+            counts = " and ".join(str(run.get("segments")) for run in runs)
+            n_params = len(expected["param_grads"])
+            return Verdict.passed(f"output, x.grad and all {n_params} parameter gradients match a plain forward/backward (segments = {counts})")
+        return Verdict.partial(sum(scores) / len(scores), by_segments(problems))
+
+    def _run_score(self, run: dict[str, Any], expected: dict[str, Any], layers: list[str]) -> tuple[float, str]:
+        if "raised" in run:
+            return 0.0, self._raised(run)
+        rtol, atol = self.params.get("rtol", 1e-6), self.params.get("atol", 1e-9)
+        output = tensor_problem("the output", run.get("output"), expected["output"], rtol, atol)
+        if output:
+            output += _skipped(run, layers)
+        backward = self._backward_problem(run)
+        if not backward and run.get("upstream") == "ones":
+            backward = "the gradients cannot be compared (the output has the wrong shape)"
+        x_grad = backward or tensor_problem("x.grad", run.get("x_grad"), expected["x_grad"], rtol, atol)
+        grads = _dict(run.get("param_grads"))
+        wrong = [
+            problem
+            for name, want in expected["param_grads"].items()
+            if (problem := tensor_problem(f"the gradient of {name}", grads.get(name), want, rtol, atol))
+        ]
+        params = "" if backward or not wrong else (
+            f"{len(wrong)} of {len(expected['param_grads'])} parameter gradients are wrong (e.g. {wrong[0]})"
+        )
+        score = sum((not output, not x_grad, not backward and not wrong)) / 3
+        return score, "; ".join(p for p in (output, x_grad, params) if p)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _skipped(run: dict[str, Any], layers: list[str]) -> str:
+    calls = run.get("forward_calls")
+    if not isinstance(calls, list) or len(calls) != len(layers):
+        return ""
+    never = [f"{position} ({layers[position]})" for position, count in enumerate(calls) if count == 0]
+    if not never or len(never) == len(layers):
+        return ""
+    return f"; layer{'s' if len(never) > 1 else ''} {', '.join(never)} never ran in the forward pass"
+
+
+@register
+class CheckpointSavesMemory(_CheckpointCheck):
+    """Each run must save fewer bytes for backward than a plain forward and re-run layers during backward."""
+
+    kind = "checkpoint_saves_memory"
+
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        read = self._runs(answers[0], ctx)
+        if isinstance(read, Verdict):
+            return read
+        plain, runs = read
+        raised = self._all_raised(runs)
+        if raised is not None:
+            return raised
+        baseline = plain.get("saved_bytes")
+        if type(baseline) is not int or baseline <= 0:
+            return Verdict.broken("the grader could not measure a plain forward's saved activations")
+        good, notes = 0, []
+        problems: list[tuple[Any, str]] = []
+        for run in runs:
+            problem, note = self._run_problem(run, baseline)
+            if problem:
+                problems.append((run.get("segments"), problem))
+            else:
+                good += 1
+                notes.append(f"segments={run.get('segments')}: {note}")
+        if not problems:
+            return Verdict.passed("; ".join(notes))
+        return Verdict.partial(good / len(runs), by_segments(problems))
+
+    def _run_problem(self, run: dict[str, Any], baseline: int) -> tuple[str, str]:
+        if "raised" in run:
+            return self._raised(run), ""
+        backward = self._backward_problem(run)
+        if backward:
+            return f"cannot measure: {backward}", ""
+        saved, order = run.get("saved_bytes"), run.get("backward_order")
+        if type(saved) is not int or not isinstance(order, list):
+            return "the grader could not measure this run", ""
+        measured = f"{saved:,} bytes saved for backward against {baseline:,} in a plain forward"
+        if saved >= baseline and not order:
+            return f"{measured}, and no layer ran again during the backward pass: nothing was checkpointed", ""
+        if saved >= baseline:
+            return f"{measured}: layers were recomputed but no activations were dropped", ""
+        if not order:
+            return f"{measured}, but no layer ran again during the backward pass, so the dropped activations were never recomputed", ""
+        return "", f"{measured}, {len(order)} layer calls recomputed during backward"
+
+
+@register
+class CheckpointSegments(_CheckpointCheck):
+    """The backward pass must recompute one group of layers per checkpointed segment (``s - 1`` or ``s`` groups)."""
+
+    kind = "checkpoint_segments"
+
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        read = self._runs(answers[0], ctx)
+        if isinstance(read, Verdict):
+            return read
+        _, runs = read
+        raised = self._all_raised(runs)
+        if raised is not None:
+            return raised
+        good = 0
+        problems: list[tuple[Any, str]] = []
+        for run in runs:
+            segments = run.get("segments")
+            problem = self._raised(run) or self._backward_problem(run)
+            order = run.get("backward_order")
+            groups = recompute_groups([p for p in order if type(p) is int] if isinstance(order, list) else [])
+            if not problem and not groups:
+                problem = "no layer ran again during the backward pass, so there are no checkpointed segments"
+            elif not problem and type(segments) is int and groups not in (segments - 1, segments):
+                problem = (
+                    f"the backward pass recomputed {groups} group{'s' if groups != 1 else ''} of layers, "
+                    f"but checkpointing over {segments} segments recomputes {segments - 1} or {segments}"
+                )
+            if problem:
+                problems.append((segments, problem))
+            else:
+                good += 1
+        if not problems:
+            return Verdict.passed("the layers are recomputed segment by segment for every segment count")
+        return Verdict.partial(good / len(runs), by_segments(problems))

@@ -1,0 +1,606 @@
+"""Check kinds for autograd graphs: a model's linear layers, the graph behind a tensor, and a grad_fn chain.
+
+The kernel serialises the graph behind a tensor (``grad_graph`` probe) as a list
+of nodes, each with its type name, its ``name()`` and the indexes of its
+``next_functions`` (``None`` entries left out), node 0 being ``t.grad_fn``. The
+judge then checks a student's list of names against that graph: it must be a
+path from the root along those edges that ends at a node with nothing left to
+follow. The grader designs fresh graphs of its own (an MLP of another depth, a
+chain of elementwise operations) so that names typed in by hand fail.
+
+When is a linear layer "passed through"? A node *uses* a layer when one of its
+next_functions leads, through nodes that have a single next function (such as
+``TBackward0`` or ``ViewBackward0``), to the ``AccumulateGrad`` leaf of that
+layer's weight or bias. ``AddmmBackward0``, ``MmBackward0`` + ``AddBackward0``
+(3-d inputs, no bias, ...) all qualify, whatever names this torch version uses.
+A path passes through the layers its nodes use; it must pass through as many as
+the best path in the graph does (all of them, for a stack of layers).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from grader.checks import Check, JudgeContext, answer_trouble, register
+from grader.probe import Answer, ProbeCall
+from grader.results import Verdict
+
+_REPR = re.compile(r"^<\s*([A-Za-z_][\w.:]*) object at 0x[0-9a-fA-F]+\s*>$")
+_SINGLE_CHILD_DEPTH = 6
+_UNARY = ("sin", "cos", "exp", "tanh", "sigmoid")
+_BINARY = ("mul_leaf", "leaf_mul", "mul_const", "add_const", "pow2")
+_SHOWN = {
+    "sin": "sin({})", "cos": "cos({})", "exp": "exp({})", "tanh": "tanh({})", "sigmoid": "sigmoid({})",
+    "mul_leaf": "{} * w", "leaf_mul": "w * {}", "mul_const": "{} * 2.5", "add_const": "{} + 1.5", "pow2": "({})**2",
+    "sum": "sum({})", "mean": "mean({})",
+}
+
+
+# ---------------------------------------------------------------- the graph and paths in it
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A serialised autograd graph: node names (type name and ``name()``) and edges to next_functions."""
+
+    names: tuple[str, ...]
+    aliases: tuple[str, ...]
+    edges: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def parse(cls, data: Any) -> Graph | None:
+        """The graph in a probe answer, or None when it is not well formed."""
+        nodes = data.get("nodes") if isinstance(data, dict) else None
+        if not isinstance(nodes, list) or not nodes:
+            return None
+        names, aliases, edges = [], [], []
+        for node in nodes:
+            if not isinstance(node, dict) or not isinstance(node.get("name"), str) or not isinstance(node.get("next"), list):
+                return None
+            children = node["next"]
+            if not all(type(c) is int and 0 <= c < len(nodes) for c in children):
+                return None
+            names.append(node["name"])
+            aliases.append(str(node.get("alias", "")))
+            edges.append(tuple(children))
+        return cls(tuple(names), tuple(aliases), tuple(edges))
+
+    def matches(self, node: int, name: str) -> bool:
+        wanted = normalise_name(name)
+        return wanted in (self.names[node], normalise_name(self.aliases[node]))
+
+    def child_names(self, nodes: set[int]) -> list[str]:
+        return sorted({self.names[c] for n in nodes for c in self.edges[n]})
+
+
+def normalise_name(name: str) -> str:
+    """A node name as students may write it: ``AddmmBackward0``, ``torch::autograd::AccumulateGrad`` or a repr."""
+    name = name.strip()
+    found = _REPR.match(name)
+    if found:
+        name = found.group(1)
+    return name.rsplit("::", 1)[-1].rsplit(".", 1)[-1]
+
+
+def follow(graph: Graph, chain: Sequence[str], complete: bool = True) -> list[set[int]] | str:
+    """The candidate nodes at each step of ``chain`` read as a path from the root, or what breaks it.
+
+    Names are not unique (three ``AddmmBackward0`` nodes in a 3-layer MLP), so
+    every node a step could mean is kept. With ``complete`` the path must end
+    at a node with no next_functions.
+    """
+    if not chain:
+        return f"it returned an empty list, but the tensor has a grad_fn ('{graph.names[0]}')"
+    if not graph.matches(0, chain[0]):
+        return f"the first name '{chain[0]}' is not the tensor's grad_fn ('{graph.names[0]}')"
+    steps = [{0}]
+    for number, name in enumerate(chain[1:], start=2):
+        current = steps[-1]
+        following = {c for n in current for c in graph.edges[n] if graph.matches(c, name)}
+        if not following:
+            options = graph.child_names(current)
+            previous = chain[number - 2]
+            if not options:
+                return f"step {number} '{name}' comes after '{previous}', which has no next_functions (the path had already ended)"
+            return f"step {number} '{name}' is not one of the next_functions of step {number - 1} '{previous}' ({', '.join(options)})"
+        steps.append(following)
+    if complete and not any(not graph.edges[n] for n in steps[-1]):
+        options = graph.child_names(steps[-1])
+        return f"the chain stops at '{chain[-1]}', which still has next_functions ({', '.join(options)}): it must go on until no step is left"
+    return steps
+
+
+def layer_uses(graph: Graph, leaves: dict[int, str]) -> list[frozenset[str]]:
+    """For each node, the layers whose weight or bias it takes as an input (see the module docstring)."""
+
+    def leaf_layer(node: int) -> str | None:
+        for _ in range(_SINGLE_CHILD_DEPTH):
+            if node in leaves:
+                return leaves[node]
+            if len(graph.edges[node]) != 1:
+                return None
+            node = graph.edges[node][0]
+        return None
+
+    return [frozenset(layer for c in children if (layer := leaf_layer(c)) is not None) for children in graph.edges]
+
+
+def best_layers_on_path(graph: Graph, steps: list[set[int]], uses: list[frozenset[str]]) -> frozenset[str]:
+    """The most layers a walk matching the chain's names can pass through."""
+    covered: dict[int, frozenset[str]] = {0: uses[0]}
+    for following in steps[1:]:
+        reached: dict[int, frozenset[str]] = {}
+        for node, layers in covered.items():
+            for child in graph.edges[node]:
+                if child in following:
+                    candidate = layers | uses[child]
+                    if child not in reached or len(candidate) > len(reached[child]):
+                        reached[child] = candidate
+        covered = reached
+    return max(covered.values(), key=len, default=frozenset())
+
+
+def most_layers_possible(graph: Graph, uses: list[frozenset[str]]) -> int:
+    """The most layers any root-to-end path of the graph passes through."""
+    order = _post_order(graph)
+    below: dict[int, set[frozenset[str]]] = {}
+    for node in order:
+        if not graph.edges[node]:
+            below[node] = {uses[node]}
+            continue
+        sets = {uses[node] | s for c in graph.edges[node] for s in below[c]}
+        below[node] = set(sorted(sets, key=len, reverse=True)[:64])
+    return max((len(s) for s in below[0]), default=0)
+
+
+def _post_order(graph: Graph) -> list[int]:
+    order: list[int] = []
+    seen = {0}
+    stack: list[tuple[int, int]] = [(0, 0)]
+    while stack:
+        node, position = stack.pop()
+        if position < len(graph.edges[node]):
+            stack.append((node, position + 1))
+            child = graph.edges[node][position]
+            if child not in seen:
+                seen.add(child)
+                stack.append((child, 0))
+        else:
+            order.append(node)
+    return order
+
+
+# ---------------------------------------------------------------- the judge's own graphs
+
+
+def random_mlp(rng: random.Random, depths: Sequence[int], all_bias: bool = False) -> dict[str, Any]:
+    """An MLP spec for the ``grad_graph`` probe: depth, widths, activation, bias per layer, input grad, reduction."""
+    depth = rng.choice(list(depths))
+    return {
+        "kind": "mlp",
+        "seed": rng.randrange(2**31),
+        "sizes": [rng.randint(2, 6) for _ in range(depth + 1)],
+        "activation": rng.choice(["tanh", "relu", "sigmoid"]),
+        "batch": rng.randint(2, 4),
+        # The top layer always has a bias, so that "always take next_functions[0]" reaches a leaf at once (a real path).
+        "bias": [True if all_bias else rng.random() < 0.7 for _ in range(depth - 1)] + [True],
+        "input_grad": False if all_bias else rng.random() < 0.5,
+        "reduce": rng.choice(["sum", "mean", None]),
+    }
+
+
+def random_ops(rng: random.Random) -> dict[str, Any]:
+    """A chain of elementwise operations on two leaves x and w, ending in a reduction."""
+    ops = [rng.choice(_UNARY)]
+    for _ in range(rng.randint(2, 4)):
+        ops.append(rng.choice(_BINARY if ops[-1] in _UNARY else _UNARY))
+    ops.append(rng.choice(["sum", "mean"]))
+    return {"kind": "ops", "seed": rng.randrange(2**31), "size": rng.randint(2, 5), "ops": ops}
+
+
+def describe(spec: dict[str, Any]) -> str:
+    """A fresh graph's spec in a student's words."""
+    if spec["kind"] == "mlp":
+        depth = len(spec["sizes"]) - 1
+        return f"a {depth}-layer {spec['activation']} MLP the grader built"
+    shown = "x"
+    for op in spec["ops"]:
+        shown = _SHOWN[op].format(shown)
+    return f"the grader's tensor {shown}"
+
+
+# ---------------------------------------------------------------- reading the probe's records
+
+
+def record_trouble(answer: Answer, name: str, ctx: JudgeContext) -> Verdict | dict[str, Any]:
+    """The answer's record (a dict), or the verdict when a global name is missing or still None."""
+    trouble = answer_trouble(answer, name, ctx)
+    if trouble is not None:
+        return trouble
+    value = answer.value if isinstance(answer.value, dict) else {}
+    if isinstance(value.get("missing"), str):
+        missing = value["missing"]
+        return Verdict.not_attempted(f"not found: the submission defines no `{missing}`{ctx.why_missing(missing)}")
+    if value.get("rejected") == "None":
+        return Verdict.not_attempted(f"not attempted: `{name}` is still None")
+    return value
+
+
+def tensor_problem(value: dict[str, Any], tensor: str, model: str = "model") -> str:
+    """Why the record of a global tensor has no usable graph ('' when it has one)."""
+    if "not_tensor" in value:
+        extra = " (having a grad_fn attribute is not enough)" if value.get("grad_fn_attribute") else ""
+        return f"`{tensor}` is a {value['not_tensor']}, not a torch.Tensor{extra}"
+    if "model_not_module" in value:
+        return f"`{model}` is {_article(value['model_not_module'])}, not a torch.nn.Module"
+    if value.get("no_grad_fn"):
+        if value.get("requires_grad"):
+            return f"`{tensor}` has no grad_fn: it is a leaf tensor, not a result computed by the model"
+        return f"`{tensor}` is detached: it has no grad_fn (it was computed without gradient tracking, or detached)"
+    graph = value.get("graph")
+    if isinstance(graph, dict) and "too_big" in graph:
+        return f"the graph behind `{tensor}` has more than {graph['too_big']} nodes, too many to check"
+    if Graph.parse(graph) is None:
+        return f"the grader could not read the graph behind `{tensor}`"
+    return ""
+
+
+def chain_names(record: Any, function: str) -> list[str] | str:
+    """The names a chain function returned, or what went wrong (as a phrase)."""
+    if not isinstance(record, dict):
+        return f"`{function}` gave no usable answer"
+    if "not_callable" in record:
+        return f"`{function}` is {_article(record['not_callable'])}, not a function"
+    if "raised" in record:
+        error = record["raised"] if isinstance(record["raised"], dict) else {}
+        if error.get("type") == "Timeout":
+            return f"`{function}` did not finish in time"
+        return f"`{function}` raised {error.get('type', 'an error')}: {str(error.get('message', ''))[:200]}"
+    if "not_list" in record:
+        return f"`{function}` returned {_article(record['not_list'])}, not a list of names"
+    if "not_strings" in record:
+        what = "node objects" if record.get("node") else f"{record['not_strings']} objects"
+        return f"`{function}` returned a list of {what}, not strings (names such as 'AddmmBackward0')"
+    names = record.get("names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return f"`{function}` gave no usable answer"
+    return names
+
+
+def _article(type_name: str) -> str:
+    if type_name == "None":
+        return "None"
+    return ("an " if type_name[:1].lower() in "aeiou" else "a ") + type_name
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _not_implemented(record: Any) -> bool:
+    return isinstance(record, dict) and record.get("not_implemented") is True
+
+
+def _leaves(value: dict[str, Any]) -> tuple[dict[int, str], list[str]]:
+    """Parameter leaves as node index -> layer name, and the linear layers' names, from a ``params`` record."""
+    params = _dict(value.get("params"))
+    layer_of: dict[str, str] = {}
+    names: list[str] = []
+    for layer in params.get("layers", []):
+        if isinstance(layer, dict) and isinstance(layer.get("name"), str) and isinstance(layer.get("params"), list):
+            names.append(layer["name"])
+            layer_of.update({str(p): layer["name"] for p in layer["params"]})
+    leaves = {}
+    for key, param in _dict(params.get("leaves")).items():
+        if str(key).isdigit() and isinstance(param, str) and param in layer_of:
+            leaves[int(key)] = layer_of[param]
+    return leaves, names
+
+
+# ---------------------------------------------------------------- check kinds
+
+_NAME = {"type": "string"}
+
+
+@register
+class LinearLayerCount(Check):
+    """A global ``nn.Module`` must contain exactly ``count`` ``nn.Linear`` layers, wherever they sit in its tree."""
+
+    kind = "linear_layer_count"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["model", "count"],
+        "properties": {"model": _NAME, "count": {"type": "integer", "minimum": 1}},
+    }
+
+    def plan(self, rng: random.Random) -> list[ProbeCall]:
+        return [ProbeCall("module_summary", {"model": self.params["model"]})]
+
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        name, count = self.params["model"], self.params["count"]
+        value = record_trouble(answers[0], name, ctx)
+        if isinstance(value, Verdict):
+            return value
+        if "not_module" in value:
+            return Verdict.failed(f"`{name}` is {_article(str(value['not_module']))}, not a torch.nn.Module")
+        modules = value.get("modules")
+        if not isinstance(modules, list):
+            return Verdict.failed(f"the grader could not read the layers of `{name}`")
+        linear = [m.get("name") or "(the model itself)" for m in modules if isinstance(m, dict) and m.get("linear") is True]
+        where = f" ({', '.join(repr(n) for n in linear)})" if linear else ""
+        if len(linear) == count:
+            return Verdict.passed(f"`{name}` has {count} nn.Linear layers{where}")
+        return Verdict.failed(f"found {len(linear)} nn.Linear layer{'s' if len(linear) != 1 else ''} in `{name}`{where}, expected {count}")
+
+
+@register
+class GraphReachesModule(Check):
+    """A global tensor must carry a graph whose AccumulateGrad leaves are a global model's own parameters.
+
+    Credit is the share of the model's trainable parameters the graph reaches.
+    """
+
+    kind = "graph_reaches_module"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["tensor", "model"],
+        "properties": {"tensor": _NAME, "model": _NAME},
+    }
+
+    def plan(self, rng: random.Random) -> list[ProbeCall]:
+        return [ProbeCall("grad_graph", {"tensor": self.params["tensor"], "model": self.params["model"]})]
+
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        tensor, model = self.params["tensor"], self.params["model"]
+        value = record_trouble(answers[0], tensor, ctx)
+        if isinstance(value, Verdict):
+            return value
+        problem = tensor_problem(value, tensor, model)
+        if problem:
+            return Verdict.failed(problem)
+        params = _dict(value.get("params"))
+        trainable = [str(p) for p in params.get("trainable", []) if isinstance(p, str)]
+        reached = set(_dict(params.get("leaves")).values())
+        if not trainable:
+            return Verdict.failed(f"`{model}` has no parameters that require grad")
+        hit = [p for p in trainable if p in reached]
+        if not hit:
+            return Verdict.failed(
+                f"the graph behind `{tensor}` reaches none of `{model}`'s parameters: it was not computed by `{model}`"
+            )
+        if len(hit) == len(trainable):
+            return Verdict.passed(f"the graph behind `{tensor}` reaches all {len(trainable)} parameters of `{model}`")
+        missed = [p for p in trainable if p not in reached]
+        return Verdict.partial(
+            len(hit) / len(trainable),
+            f"the graph behind `{tensor}` reaches {len(hit)} of `{model}`'s {len(trainable)} trainable parameters "
+            f"(not {', '.join(missed[:6])})",
+        )
+
+
+class _ChainCheck(Check):
+    """Shared plumbing: ``grad_graph`` calls that also run the student's chain function."""
+
+    def _output_call(self, with_model: bool = False) -> ProbeCall:
+        args: dict[str, Any] = {"tensor": self.params.get("tensor", "output"), "function": self.params["function"]}
+        if with_model:
+            args["model"] = self.params.get("model", "model")
+        return ProbeCall("grad_graph", args)
+
+    def _fresh_call(self, spec: dict[str, Any]) -> ProbeCall:
+        return ProbeCall("grad_graph", {"build": spec, "function": self.params["function"]})
+
+    def _label(self, call: ProbeCall) -> str:
+        build = call.args.get("build")
+        return describe(build) if isinstance(build, dict) else f"`{call.args['tensor']}`"
+
+
+@register
+class GradChainPaths(_ChainCheck):
+    """The chain function's names must be a real path in every graph it is given.
+
+    It runs on the submission's own tensor (when it has a graph) and on
+    ``fresh`` graphs the judge designs; identical answers for different graphs
+    mean hard-coded names. Credit is the share of graphs with a real path, and
+    nothing when no graph of the grader's is right.
+    """
+
+    kind = "grad_chain_paths"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["function"],
+        "properties": {
+            "function": _NAME,
+            "tensor": _NAME,
+            "fresh": {"type": "integer", "minimum": 2, "maximum": 6},
+            "depths": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 8}},
+        },
+    }
+
+    def plan(self, rng: random.Random) -> list[ProbeCall]:
+        calls = [self._output_call()] if "tensor" in self.params else []
+        depths = self.params.get("depths", [2, 4, 5])
+        for number in range(self.params.get("fresh", 3)):
+            calls.append(self._fresh_call(random_mlp(rng, depths) if number % 2 == 0 else random_ops(rng)))
+        return calls
+
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        function = self.params["function"]
+        results: list[tuple[ProbeCall, tuple[str, ...], str, bool]] = []
+        for call, answer in zip(calls, answers, strict=True):
+            trouble = answer_trouble(answer, function, ctx)
+            if trouble is not None:
+                return trouble
+            value = answer.value if isinstance(answer.value, dict) else {}
+            if value.get("missing") == function:
+                return Verdict.not_attempted(f"not found: the submission defines no `{function}`{ctx.why_missing(function)}")
+            if "build" not in call.args and ("missing" in value or "rejected" in value or tensor_problem(value, call.args["tensor"])):
+                continue  # the submission's tensor has no graph (other checks say why): judge the grader's graphs only
+            if _not_implemented(value.get("chain")):
+                return Verdict.not_attempted(f"not attempted: `{function}` still raises NotImplementedError")
+            results.append((call, *self._one(value, function)))
+        return self._verdict(results)
+
+    @staticmethod
+    def _one(value: dict[str, Any], function: str) -> tuple[tuple[str, ...], str, bool]:
+        """The names, the problem ('' if none) and whether the function raised, for one graph."""
+        chain = value.get("chain")
+        names = chain_names(chain, function)
+        if isinstance(names, str):
+            return (), names, isinstance(chain, dict) and "raised" in chain
+        graph = Graph.parse(value.get("graph"))
+        if graph is None:
+            return tuple(names), "the grader could not read the graph", False
+        found = follow(graph, names)
+        return tuple(names), found if isinstance(found, str) else "", False
+
+    def _verdict(self, results: list[tuple[ProbeCall, tuple[str, ...], str, bool]]) -> Verdict:
+        function = self.params["function"]
+        raised = [problem for _, _, problem, did_raise in results if did_raise]
+        if raised and len(raised) == len(results):
+            return Verdict.error(raised[0])
+        chains = {names for _, names, _, _ in results}
+        if len(results) >= 2 and len(chains) == 1 and results[0][1]:
+            return Verdict.failed(f"`{function}` returns the same names for every tensor: it looks hard-coded")
+        problems = [(self._label(call), problem) for call, _, problem, _ in results if problem]
+        if not problems:
+            return Verdict.passed(f"a real path in all {len(results)} graphs it was given")
+        fresh_right = any(not problem and "build" in call.args for call, _, problem, _ in results)
+        fraction = (len(results) - len(problems)) / len(results) if fresh_right else 0.0
+        if len(problems) == len(results) and len({problem for _, problem in problems}) == 1:
+            return Verdict.partial(fraction, problems[0][1])
+        return Verdict.partial(fraction, f"the names are not a path in {len(problems)} of {len(results)} graphs: {merge(problems)}")
+
+
+@register
+class GradChainLayers(_ChainCheck):
+    """On the submission's tensor (and on an MLP of the grader's) the chain must pass through every linear layer.
+
+    See the module docstring for what "passing through a layer" means. Both
+    graphs must be right for the points.
+    """
+
+    kind = "grad_chain_layers"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["function", "tensor", "model"],
+        "properties": {
+            "function": _NAME,
+            "tensor": _NAME,
+            "model": _NAME,
+            "fresh_mlp": {"type": "boolean"},
+            "depths": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 2, "maximum": 8}},
+        },
+    }
+
+    def plan(self, rng: random.Random) -> list[ProbeCall]:
+        calls = [self._output_call(with_model=True)]
+        if self.params.get("fresh_mlp", True):
+            calls.append(self._fresh_call(random_mlp(rng, self.params.get("depths", [4, 5]), all_bias=True)))
+        return calls
+
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        function, tensor = self.params["function"], self.params["tensor"]
+        problems: list[tuple[str, str]] = []
+        for number, (call, answer) in enumerate(zip(calls, answers, strict=True)):
+            value = record_trouble(answer, tensor if number == 0 else function, ctx)
+            if isinstance(value, Verdict):
+                return value
+            if number == 0 and tensor_problem(value, tensor, self.params["model"]):
+                return Verdict.failed(f"cannot check: {tensor_problem(value, tensor, self.params['model'])}")
+            if _not_implemented(value.get("chain")):
+                return Verdict.not_attempted(f"not attempted: `{function}` still raises NotImplementedError")
+            problem = self._problem(value, function)
+            if problem:
+                problems.append((self._label(call), problem))
+        if problems:
+            return Verdict.failed(merge(problems, every=len(calls)))
+        also = " and of the grader's MLP" if len(calls) > 1 else ""
+        return Verdict.passed(f"the chain passes through every linear layer of `{tensor}`'s model{also}")
+
+    @staticmethod
+    def _problem(value: dict[str, Any], function: str) -> str:
+        names = chain_names(value.get("chain"), function)
+        if isinstance(names, str):
+            return names
+        graph = Graph.parse(value.get("graph"))
+        if graph is None:
+            return "the grader could not read the graph"
+        steps = follow(graph, names, complete=False)  # how the chain ends is chain_is_path's business
+        if isinstance(steps, str):
+            return f"the names are not a path in the graph ({steps})"
+        leaves, layers = _leaves(value)
+        uses = layer_uses(graph, leaves)
+        possible = most_layers_possible(graph, uses)
+        if possible == 0:
+            return "the graph passes through none of the model's linear layers"
+        passed = best_layers_on_path(graph, steps, uses)
+        if len(passed) >= possible:
+            return ""
+        missed = [layer for layer in layers if layer not in passed]
+        total = f"{possible} linear layers" if possible == len(layers) else f"{possible} linear layers a path can reach"
+        return (
+            f"the chain passes through {len(passed)} of the {total}; it ends at '{names[-1]}' after {len(names)} "
+            f"name{'s' if len(names) != 1 else ''} without reaching {', '.join(repr(m) for m in missed[:6])}"
+        )
+
+
+@register
+class GradChainPrinted(_ChainCheck):
+    """The notebook's printed output must show the chain of the submission's tensor (its names, in order)."""
+
+    kind = "grad_chain_printed"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["function", "tensor"],
+        "properties": {"function": _NAME, "tensor": _NAME},
+    }
+
+    def plan(self, rng: random.Random) -> list[ProbeCall]:
+        return [self._output_call()]
+
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        function, tensor = self.params["function"], self.params["tensor"]
+        value = record_trouble(answers[0], tensor, ctx)
+        if isinstance(value, Verdict):
+            return value
+        problem = tensor_problem(value, tensor)
+        if problem:
+            return Verdict.failed(f"cannot check: {problem}")
+        if _not_implemented(value.get("chain")):
+            return Verdict.not_attempted(f"not attempted: `{function}` still raises NotImplementedError")
+        names = chain_names(value.get("chain"), function)
+        if isinstance(names, str):
+            return Verdict.failed(f"cannot check: {names}")
+        if not names:
+            return Verdict.failed(f"cannot check: `{function}({tensor})` returned no names")
+        if in_order(ctx.execution.printed_text, names):
+            return Verdict.passed(f"the printed output shows the {len(names)} names of `{function}({tensor})` in order")
+        return Verdict.failed(f"the notebook's printed output does not show the names of `{function}({tensor})` in order")
+
+
+def merge(problems: Sequence[tuple[str, str]], every: int = 0, shown: int = 3) -> str:
+    """Problems as "on <label>: <problem>" (once, without labels, when every graph has the same one)."""
+    if len(problems) == every and len({problem for _, problem in problems}) == 1:
+        return problems[0][1]
+    return "; ".join(f"on {label}: {problem}" for label, problem in problems[:shown])
+
+
+def in_order(text: str, names: Sequence[str]) -> bool:
+    """Whether every name occurs in ``text``, each after the previous one."""
+    position = 0
+    for name in names:
+        found = text.find(name, position)
+        if found < 0:
+            return False
+        position = found + len(name)
+    return True

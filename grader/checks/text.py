@@ -1,0 +1,130 @@
+"""Check kinds for written answers: a text scored against a rubric's key ideas.
+
+Each idea has an id, a neutral ``label`` (shown to the student: it says what is
+missing without giving the wording away), ``points`` and ``phrasings``:
+case-insensitive regular expressions (a plain phrase is one too), matched
+against the answer's words, lower-cased and joined by single spaces (hyphens
+and apostrophes stay inside words: ``re-compute``, ``model's``). Before
+matching, every run of five or more words copied from the rubric's
+``question`` is removed, so repeating the question earns nothing; an answer
+that is mostly the question, has fewer than ``min_words`` words of its own, or
+matches no idea scores 0. With ``topic`` (phrasings again) an answer must match
+at least one of them to count as on topic. The check is meant to be marked
+``review: true``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from grader.checks import Check, JudgeContext, answer_trouble, register
+from grader.probe import Answer, ProbeCall
+from grader.results import Verdict
+
+_WORD = re.compile(r"[a-z0-9]+(?:[-'’][a-z0-9]+)*")
+_COPY_RUN = 5
+
+
+def words_of(text: str) -> list[str]:
+    """The words of a text, lower-cased, hyphenated words kept whole."""
+    return [w.replace("’", "'") for w in _WORD.findall(text.lower())]
+
+
+def own_words(answer: list[str], question: list[str], run: int = _COPY_RUN) -> list[str]:
+    """The answer's words minus every run of ``run`` or more consecutive words that also occurs in the question."""
+    grams = {tuple(question[i : i + run]) for i in range(len(question) - run + 1)}
+    copied = [False] * len(answer)
+    for i in range(len(answer) - run + 1):
+        if tuple(answer[i : i + run]) in grams:
+            copied[i : i + run] = [True] * run
+    return [word for word, was_copied in zip(answer, copied, strict=True) if not was_copied]
+
+
+@register
+class KeyIdeas(Check):
+    """A global string scored against key ideas: the points of every idea one of whose phrasings it contains."""
+
+    kind = "key_ideas"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "ideas"],
+        "properties": {
+            "name": {"type": "string"},
+            "question": {"type": "string"},
+            "min_words": {"type": "integer", "minimum": 0},
+            "topic": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            "ideas": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["id", "label", "points", "phrasings"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "label": {"type": "string"},
+                        "points": {"type": "number", "exclusiveMinimum": 0},
+                        "phrasings": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                    },
+                },
+            },
+        },
+    }
+
+    def plan(self, rng: random.Random) -> list[ProbeCall]:
+        return [ProbeCall("text_value", {"name": self.params["name"]})]
+
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        name = self.params["name"]
+        trouble = answer_trouble(answers[0], name, ctx)
+        if trouble is not None:
+            return trouble
+        value = answers[0].value if isinstance(answers[0].value, dict) else {}
+        if "missing" in value:
+            return Verdict.not_attempted(f"not found: the submission defines no `{name}`{ctx.why_missing(name)}")
+        if value.get("rejected") == "None":
+            return Verdict.not_attempted(f"not attempted: `{name}` is still None")
+        if "rejected" in value or not isinstance(value.get("text"), str):
+            return Verdict.failed(f"`{name}` must be a string (it is of type {value.get('rejected', 'unknown')})")
+        try:
+            patterns = self._patterns()
+        except re.error as exc:
+            return Verdict.broken(f"the rubric's phrasings for `{name}` are not valid regular expressions ({exc})")
+        return self._score(value["text"], patterns)
+
+    def _patterns(self) -> list[list[re.Pattern[str]]]:
+        """One list of compiled phrasings per idea, then the topic's list (possibly empty)."""
+        lists = [idea["phrasings"] for idea in self.params["ideas"]] + [self.params.get("topic", [])]
+        return [[re.compile(p, re.IGNORECASE) for p in phrasings] for phrasings in lists]
+
+    def _score(self, text: str, patterns: list[list[re.Pattern[str]]]) -> Verdict:
+        name = self.params["name"]
+        answer = words_of(text)
+        if not answer:
+            return Verdict.not_attempted(f"not attempted: `{name}` is empty")
+        question = words_of(self.params.get("question", ""))
+        mine = own_words(answer, question)
+        min_words = self.params.get("min_words", 0)
+        if question and len(mine) < max(min_words, 1) and len(mine) <= len(answer) / 2:
+            return Verdict.failed("the answer repeats the question instead of answering it")
+        if len(mine) < min_words:
+            return Verdict.failed(f"the answer is too short: {len(mine)} words of your own, at least {min_words} expected")
+        joined = " ".join(mine)
+        *idea_patterns, topic = patterns
+        if topic and not any(r.search(joined) for r in topic):
+            return Verdict.failed("the answer does not seem to be about the question's topic")
+        ideas: list[dict[str, Any]] = self.params["ideas"]
+        found = [idea for idea, regexes in zip(ideas, idea_patterns, strict=True) if any(r.search(joined) for r in regexes)]
+        missing = [idea for idea in ideas if idea not in found]
+        total = sum(float(idea["points"]) for idea in ideas)
+        earned = sum(float(idea["points"]) for idea in found)
+        if not found:
+            return Verdict.failed("none of the key ideas was found; not mentioned: " + ", ".join(i["label"] for i in ideas))
+        message = f"{len(found)} of {len(ideas)} key ideas: " + ", ".join(i["label"] for i in found)
+        if missing:
+            message += "; not mentioned: " + ", ".join(i["label"] for i in missing)
+        return Verdict.partial(earned / total, message)
