@@ -1,0 +1,282 @@
+"""Batch grading: a class of submissions, graded in parallel processes or on a Dask cluster, with resume.
+
+:func:`run_batch` (called by ``grade SUBMISSIONS... --out RESULTS_DIR``):
+
+1. finds one candidate per student in files, folders and globs (:mod:`.discovery`);
+2. reuses every stored result whose resume key still matches, unless ``--force`` (:mod:`.store`);
+3. grades the rest, one submission at a time per worker process (:mod:`.workers`)
+   or per Dask task (:mod:`.remote`), appending each result to ``results.jsonl``
+   as it arrives, with a progress bar on stderr;
+4. writes ``gradebook.csv``, ``feedback/<student>.md|.html`` and ``summary.html``
+   (formatted by :mod:`grader.reporters`), and prints a summary table.
+
+Instructor overrides are applied to every result, new or reused (a stored
+result keeps the automatic scores under its overrides, so a changed overrides
+file needs no regrading).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from grader.batch.discovery import Candidate, discover, unmatched_globs
+from grader.batch.store import (
+    RESULTS_FILE,
+    Record,
+    ResumeKey,
+    Settings,
+    append_line,
+    exclusive,
+    load_records,
+    resume_key,
+    reusable,
+    write_atomic,
+)
+from grader.batch.workers import INFRASTRUCTURE, Job, LocalPool, Reply
+from grader.errors import UsageError
+from grader.results import SubmissionResult
+from grader.rubric import ExerciseSpec, Limits, Rubric
+
+__all__ = ["BatchOptions", "default_jobs", "discover", "plan", "run_batch", "write_outputs"]
+
+EXIT_DONE, EXIT_INTERRUPTED = 0, 130
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to grade a batch (built by the CLI from its flags; ``limits`` None means the rubric's)."""
+
+    out: Path
+    jobs: int | None = None
+    force: bool = False
+    dask_scheduler: str | None = None
+    limits: Limits | None = None
+    only: tuple[str, ...] = ()
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions) -> int:
+    """Grade every submission into ``options.out``; the exit status: 0 done (error rows included), 130 interrupted."""
+    started = time.monotonic()
+    if options.jobs is not None and options.jobs < 1:
+        raise UsageError(f"--jobs {options.jobs}: expected at least 1")
+    out = options.out
+    candidates = discover(submissions, rubric.notebook, exclude=out)
+    for pattern in unmatched_globs(submissions):
+        _say(f"warning: {pattern} matches no file")
+    if not candidates:
+        raise UsageError(f"no submissions found in {', '.join(submissions)}")
+    out.mkdir(parents=True, exist_ok=True)
+    with exclusive(out):
+        settings = Settings(options.only, options.limits or rubric.limits, hidden_folders(candidates, out))
+        stored = load_records(out / RESULTS_FILE)
+        records, jobs = plan(candidates, rubric, settings, stored, options)
+        _restart_results_file(out / RESULTS_FILE, records, [stored[j.student] for j in jobs if j.student in stored])
+        unusable_count = sum(1 for c in candidates if c.problem)
+        reused = len(records) - unusable_count
+        _say(f"{len(candidates)} students: {len(jobs)} to grade, {reused} unchanged since the last run, {unusable_count} without a usable file")
+        if not _grade_into(out / RESULTS_FILE, records, jobs, rubric, settings, options):
+            _say(f"interrupted: what was graded is kept in {out / RESULTS_FILE}; run the same command again to go on")
+            return EXIT_INTERRUPTED
+        ordered = _in_order(records)
+        write_outputs(out, ordered, rubric, options.only)
+    counts = f"graded now: {len(jobs)}, reused: {reused}, in {time.monotonic() - started:.1f}s"
+    _print_summary([r.result for r in ordered], graded_exercises(rubric, options.only), out, counts)
+    return EXIT_DONE
+
+
+def _restart_results_file(path: Path, records: dict[str, Record], superseded: list[dict[str, Any]]) -> None:
+    """Rewrite the results file without cut-off lines or students gone from the batch.
+
+    Old lines of submissions about to be regraded stay until their new line is
+    appended: a ``--force`` run cut short still leaves a result for everyone.
+    """
+    lines = [record.line() for record in records.values()] + [json.dumps(data, ensure_ascii=True) for data in superseded]
+    write_atomic(path, "".join(line + "\n" for line in lines))
+
+
+def _grade_into(
+    path: Path, records: dict[str, Record], jobs: Sequence[Job], rubric: Rubric, settings: Settings, options: BatchOptions
+) -> bool:
+    """Grade ``jobs``, appending each result to ``path`` as it arrives; False when interrupted (Ctrl-C, SIGTERM)."""
+    try:
+        with _terminate_like_interrupt(), contextlib.closing(_grade_all(jobs, rubric, settings, options, records)) as graded:
+            for record in graded:
+                records[record.result.student] = record
+                append_line(path, record.line())
+    except KeyboardInterrupt:
+        return False
+    return True
+
+
+def plan(
+    candidates: Sequence[Candidate], rubric: Rubric, settings: Settings, stored: dict[str, dict[str, Any]], options: BatchOptions
+) -> tuple[dict[str, Record], list[Job]]:
+    """Split the candidates into finished records (error rows, reusable results) and jobs to grade."""
+    from grader.pipeline import unusable
+
+    records: dict[str, Record] = {}
+    jobs: list[Job] = []
+    for candidate in candidates:
+        if candidate.problem:
+            result = unusable(candidate.path, rubric, candidate.problem, time.monotonic(), candidate.student)
+            records[candidate.student] = _record(result, None, options)
+            continue
+        key = resume_key(candidate.path, rubric, settings)
+        previous = stored.get(candidate.student)
+        reused = None if options.force else reusable(previous, key)
+        if reused is not None and previous is not None:
+            result = replace(reused, submission=str(candidate.path))
+            records[candidate.student] = _record(result, key, options, previous["batch"].get("graded_at", ""))
+        else:
+            jobs.append(Job(candidate.student, candidate.path, key, candidate.note))
+    return records, jobs
+
+
+def _grade_all(
+    jobs: Sequence[Job], rubric: Rubric, settings: Settings, options: BatchOptions, records: dict[str, Record]
+) -> Generator[Record, None, None]:
+    from tqdm import tqdm
+
+    if not jobs:
+        return
+    scores = [r.result.score for r in records.values() if r.result.status == "graded"]
+    with tqdm(total=len(jobs), desc="grading", unit="sub", file=sys.stderr, dynamic_ncols=True, smoothing=0.1) as bar:
+        for job, reply in _backend(jobs, rubric, settings, options):
+            record = _finish(job, reply, rubric, options)
+            if record.result.status == "graded":
+                scores.append(record.result.score)
+            bar.set_postfix_str(f"mean score {sum(scores) / len(scores):.1f}" if scores else "mean score -", refresh=False)
+            bar.update(1)
+            yield record
+
+
+def _backend(jobs: Sequence[Job], rubric: Rubric, settings: Settings, options: BatchOptions) -> Iterator[tuple[Job, Reply]]:
+    if options.dask_scheduler:
+        from grader.batch.remote import run_dask
+
+        yield from run_dask(options.dask_scheduler, jobs, rubric, settings)
+        return
+    with LocalPool(options.jobs or default_jobs(), rubric, settings) as pool:
+        yield from pool.run(jobs)
+
+
+def _finish(job: Job, reply: Reply, rubric: Rubric, options: BatchOptions) -> Record:
+    """A finished job's record: its result (or an error row), with the student's overrides applied."""
+    from grader.pipeline import unusable
+
+    status, payload = reply
+    if status == "ok":
+        result = SubmissionResult.from_dict(payload)
+    else:
+        result = unusable(job.path, rubric, payload, time.monotonic(), job.student)
+    result = replace(result, submission=str(job.path), student=job.student)
+    if job.note:
+        result = replace(result, errors=(*result.errors, job.note))
+    cacheable = status == "ok" and not result.reason.startswith(INFRASTRUCTURE)
+    return _record(result, job.key if cacheable else None, options)
+
+
+def _record(result: SubmissionResult, key: ResumeKey | None, options: BatchOptions, graded_at: str = "") -> Record:
+    from grader.scoring import apply_overrides
+
+    result = apply_overrides(result, options.overrides.get(result.student, {}))
+    return Record(result, key, graded_at or datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
+
+
+def _in_order(records: dict[str, Record]) -> list[Record]:
+    from grader.reporters.gradebook import student_sort_key
+
+    return [records[student] for student in sorted(records, key=student_sort_key)]
+
+
+@contextlib.contextmanager
+def _terminate_like_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a cancelled CI job) stops the batch as Ctrl-C does: workers and kernels stopped, results kept."""
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def default_jobs() -> int:
+    """The number of cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def hidden_folders(candidates: Sequence[Candidate], out: Path) -> tuple[Path, ...]:
+    """Folders no kernel may see: the results and every folder the submissions came from.
+
+    A folder that holds the grader's own Python, the temporary folder or the
+    package cannot be hidden from a kernel that needs them, so it is left out.
+    """
+    folders = {out.resolve()}
+    for candidate in candidates:
+        where = candidate.path.resolve()
+        folders.add(where if where.is_dir() else where.parent)
+    needed = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir())]
+    needed.append(Path(__file__).resolve().parent.parent)
+    safe = [f for f in folders if not any(n == f or f in n.parents for n in needed)]
+    return tuple(sorted(f for f in safe if not any(other in f.parents for other in safe)))
+
+
+def write_outputs(out: Path, records: Sequence[Record], rubric: Rubric, only: Sequence[str]) -> None:
+    """Write results.jsonl (compacted, in order), gradebook.csv, feedback/ and summary.html, each atomically."""
+    from grader.reporters.feedback import feedback_names, render_html, render_markdown
+    from grader.reporters.gradebook import render_gradebook
+    from grader.reporters.summary import render_summary_html
+
+    exercises = graded_exercises(rubric, only)
+    results = [record.result for record in records]
+    write_atomic(out / RESULTS_FILE, "".join(record.line() + "\n" for record in records))
+    write_atomic(out / "gradebook.csv", render_gradebook(results, [ex.id for ex in exercises]))
+    names = feedback_names(r.student for r in results)
+    for result in results:
+        write_atomic(out / "feedback" / f"{names[result.student]}.md", render_markdown(result))
+        write_atomic(out / "feedback" / f"{names[result.student]}.html", render_html(result))
+    links = {student: f"{name}.html" for student, name in names.items()}
+    write_atomic(out / "summary.html", render_summary_html(results, exercises, rubric.title, links))
+
+
+def graded_exercises(rubric: Rubric, only: Sequence[str]) -> list[ExerciseSpec]:
+    """The rubric's exercises that this batch grades, in rubric order."""
+    return [ex for ex in rubric.exercises if not only or ex.id in only]
+
+
+def _print_summary(results: Sequence[SubmissionResult], exercises: Sequence[ExerciseSpec], out: Path, counts: str) -> None:
+    from grader.reporters import clean_text
+    from grader.reporters.summary import problems, render_table
+
+    print(render_table(results, exercises), end="")
+    print(counts)
+    for result, kind in problems(results):
+        if kind == "could not be graded":
+            print(f"  {clean_text(result.student, 40)}: {clean_text(result.reason, 200)}")
+    print(f"wrote {out}/: gradebook.csv, {RESULTS_FILE}, feedback/, summary.html")
+
+
+def _say(message: str) -> None:
+    print(f"grade: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,239 @@
+"""Grading processes: each submission is graded behind a process boundary, one at a time per worker.
+
+The kernel sandbox derives its throw-away user id from the grading process id,
+so parallel grading needs separate processes, never threads. A worker that
+dies, or hangs past a watchdog, costs only the submission it held: it comes
+back as a failure and a fresh worker takes the next one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from grader.batch.store import ResumeKey, Settings
+from grader.rubric import Rubric
+
+# Prefix of reasons that are the grader's fault (the pipeline uses it too): such results are never reused.
+INFRASTRUCTURE = "grader infrastructure"
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Job:
+    """A submission to grade: who, where, its resume key and what to tell the student besides."""
+
+    student: str
+    path: Path
+    key: ResumeKey | None
+    note: str = ""
+
+
+Reply = tuple[str, Any]  # ("ok", SubmissionResult.as_dict()) | ("failed", reason)
+GradeFn = Callable[[Job, Rubric, Settings], dict[str, Any]]
+
+
+def grade_job(job: Job, rubric: Rubric, settings: Settings) -> dict[str, Any]:
+    """Grade one submission in this process; the result as plain data (``SubmissionResult.as_dict``)."""
+    from grader.pipeline import Options, grade_submission
+
+    options = Options(only=settings.only, limits=settings.limits, hide=settings.hide, student=job.student)
+    return grade_submission(job.path, rubric, options).as_dict()
+
+
+def attempt(grade: GradeFn, job: Job, rubric: Rubric, settings: Settings) -> Reply:
+    """Run ``grade``; a grader bug becomes a failure of this submission, not of the batch."""
+    try:
+        return ("ok", grade(job, rubric, settings))
+    except Exception as exc:  # noqa: BLE001
+        return ("failed", f"{INFRASTRUCTURE}: the grader failed on this submission ({type(exc).__name__}: {exc})")
+
+
+def _worker_main(conn: Connection, rubric: Rubric, settings: Settings, grade: GradeFn) -> None:
+    """A worker process: grade each job received until told to stop (None) or orphaned."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, _stop_worker)
+    _stop_with_parent()
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            conn.send(attempt(grade, job, rubric, settings))
+        except OSError:
+            return
+
+
+def _stop_worker(signum: int, _frame: Any) -> None:
+    # Kernels run in sessions of their own: a stopped worker must take them along. Then the
+    # exception unwinds the grading in progress, whose cleanup removes its temporary folders.
+    kill_descendants()
+    raise SystemExit(128 + signum)
+
+
+def _stop_with_parent() -> None:
+    """Ask Linux for SIGTERM when the batch process dies, even by SIGKILL (elsewhere: an idle worker sees EOF)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent was already gone
+        raise SystemExit(1)
+
+
+def kill_descendants() -> None:
+    """SIGKILL every descendant of this process and their process groups (Linux /proc; elsewhere a no-op)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [os.getpid()]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    for pid in found:
+        for kill in (os.killpg, os.kill):  # killpg takes a kernel's whole session; kill covers the others
+            try:
+                kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+@dataclass
+class _Worker:
+    process: Any  # multiprocessing's SpawnProcess
+    conn: Connection
+    job: Job | None = None
+    started: float = 0.0
+
+
+class LocalPool:
+    """``size`` spawned worker processes, each grading one submission at a time.
+
+    A worker that dies, or holds one submission past ``watchdog_s``, is
+    stopped (with its kernels) and replaced; that submission comes back as a
+    failure and the others go on.
+    """
+
+    def __init__(
+        self, size: int, rubric: Rubric, settings: Settings, grade: GradeFn = grade_job, watchdog_s: float | None = None
+    ) -> None:
+        self.size = size
+        self.rubric = rubric
+        self.settings = settings
+        self.grade = grade
+        # the pipeline stops a submission at its wall-clock limit; this only catches a grader that hangs
+        self.watchdog_s = watchdog_s or 2 * settings.limits.submission_timeout_s + 180
+        self._context = multiprocessing.get_context("spawn")
+        self._workers: list[_Worker] = []
+
+    def __enter__(self) -> LocalPool:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self.close(graceful=kind is None)
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Reply]]:
+        """Grade ``jobs``; yield each with its reply as it finishes (not in input order)."""
+        queue = deque(jobs)
+        self._workers = [self._start() for _ in range(min(self.size, len(queue)))]
+        for index in range(len(self._workers)):
+            self._assign(index, queue)
+        while any(w.job is not None for w in self._workers):
+            busy = [w for w in self._workers if w.job is not None]
+            wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0)
+            for index, worker in enumerate(self._workers):
+                job = worker.job
+                reply = self._collect(worker) if job is not None else None
+                if job is None or reply is None:
+                    continue
+                worker.job = None
+                if reply[0] == "crashed":
+                    self._stop(worker, graceful=False)
+                    self._workers[index] = self._start()
+                    reply = ("failed", reply[1])
+                yield job, reply
+                self._assign(index, queue)
+
+    def close(self, graceful: bool = True) -> None:
+        """Stop every worker (not graceful: at once, with the kernels they are running)."""
+        for worker in self._workers:
+            self._stop(worker, graceful)
+        self._workers = []
+
+    def _start(self) -> _Worker:
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(
+            target=_worker_main, args=(child_end, self.rubric, self.settings, self.grade), name="grader-worker", daemon=True
+        )
+        process.start()
+        child_end.close()
+        return _Worker(process, parent_end)
+
+    def _assign(self, index: int, queue: deque[Job]) -> None:
+        if not queue:
+            return
+        job = queue.popleft()
+        worker = self._workers[index]
+        try:
+            worker.conn.send(job)
+        except OSError:  # it died while idle: a fresh worker takes the job
+            self._stop(worker, graceful=False)
+            worker = self._workers[index] = self._start()
+            worker.conn.send(job)
+        worker.job, worker.started = job, time.monotonic()
+
+    def _collect(self, worker: _Worker) -> Reply | None:
+        if worker.conn.poll():
+            try:
+                reply: Reply = worker.conn.recv()
+            except (EOFError, OSError):
+                worker.process.join(5)
+                return ("crashed", _death(worker.process.exitcode))
+            return reply
+        if not worker.process.is_alive():
+            return ("crashed", _death(worker.process.exitcode))
+        if time.monotonic() - worker.started > self.watchdog_s:
+            return ("crashed", f"{INFRASTRUCTURE}: grading took longer than {self.watchdog_s:g}s and was stopped")
+        return None
+
+    def _stop(self, worker: _Worker, graceful: bool) -> None:
+        if graceful and worker.process.is_alive():
+            try:
+                worker.conn.send(None)
+            except OSError:
+                pass
+            worker.process.join(10)
+        for stop in (worker.process.terminate, worker.process.kill):  # SIGTERM: the worker kills its kernels first
+            if worker.process.is_alive():
+                stop()
+                worker.process.join(5)
+        worker.conn.close()
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"killed by signal {-exitcode}"
+    else:
+        how = f"exit status {exitcode}"
+    return f"{INFRASTRUCTURE}: the grading process died while grading this submission ({how}); it was not graded"
