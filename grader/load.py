@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,17 +74,13 @@ def load_submission(path: Path | str, max_mb: float = 20.0) -> Submission:
 def _read(path: Path, max_mb: float) -> bytes:
     if not path.exists() and not path.is_symlink():
         raise SubmissionError(f"{path.name}: no such file")
+    if path.is_symlink():  # a link could point the grader (often root) at a rubric, a key or another student's file
+        raise SubmissionError(f"{path.name}: is a symbolic link, expected the file itself")
     if path.is_dir():
         raise SubmissionError(f"{path.name}: is a folder, expected a .ipynb or .py file")
     if path.suffix not in SUFFIXES:
         raise SubmissionError(f"{path.name}: unknown file type {path.suffix or '(no extension)'!r}, expected .ipynb or .py")
-    if not path.is_file():
-        raise SubmissionError(f"{path.name}: not a regular file")
-    size = path.stat().st_size
-    if size > max_mb * 1024 * 1024:
-        raise SubmissionError(f"{path.name}: file is {size / 1024 / 1024:.1f} MB, over the {max_mb:g} MB limit")
-    with open(path, "rb") as handle:
-        raw = handle.read(int(max_mb * 1024 * 1024) + 1)
+    raw = _read_capped(path, int(max_mb * 1024 * 1024), max_mb)
     if not raw.strip():
         raise SubmissionError(f"{path.name}: the file is empty")
     for magic, what in _MAGIC.items():
@@ -90,6 +88,26 @@ def _read(path: Path, max_mb: float) -> bytes:
             raise SubmissionError(f"{path.name}: this is {what}, not a {'notebook' if path.suffix == '.ipynb' else 'Python file'}")
     if b"\x00" in raw:
         raise SubmissionError(f"{path.name}: binary content (the file contains null bytes)")
+    return raw
+
+
+def _read_capped(path: Path, limit: int, max_mb: float) -> bytes:
+    """At most ``limit`` bytes of a regular file, checked on the opened file (no link followed, no FIFO waited on)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise SubmissionError(f"{path.name}: cannot be read ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmissionError(f"{path.name}: not a regular file")
+        too_large = SubmissionError(f"{path.name}: file is {info.st_size / 1024 / 1024:.1f} MB, over the {max_mb:g} MB limit")
+        if info.st_size > limit:
+            raise too_large
+        raw = handle.read(limit + 1)
+    if len(raw) > limit:  # it grew while being read
+        raise too_large
     return raw
 
 
@@ -123,7 +141,19 @@ def _notebook_cells(text: str) -> list[CodeCell]:
     ]
     if not code:
         raise SubmissionError("the notebook has no code cells")
+    for cell in code:
+        _check_unicode(cell)
     return code
+
+
+def _check_unicode(cell: CodeCell) -> None:
+    """JSON can spell lone surrogates ("\\ud800"), which no Python source or kernel message may hold."""
+    try:
+        cell.source.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = cell.source.count("\n", 0, exc.start) + 1
+        char = cell.source[exc.start]
+        raise SubmissionError(f"not valid Unicode: cell {cell.number} holds a lone surrogate ({char!a}) at line {line}") from None
 
 
 def _parse_json(text: str) -> Any:

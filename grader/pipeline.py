@@ -185,7 +185,7 @@ def fault_lines(execution: Execution, planned: list[_Planned], sources: dict[int
         cost = f"it may cost {', '.join(affected)}" if affected else "no graded answer is defined there"
         lines.append(f"cell {cell.number} {what} ({cost})")
     lines.extend(execution.events)
-    return lines
+    return [" ".join(line.split()) for line in lines]  # student text may hold line breaks: one line each
 
 
 def _exercises_using(source: str, planned: list[_Planned]) -> list[str]:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
+# What one cell may print, in characters, before the kernel itself truncates it (the grader's own cap is lower).
+KERNEL_OUTPUT_LIMIT = 1024 * 1024
 _RUNTIME_SOURCE = Path(__file__).with_name("kernel_probe.py")
 
 
@@ -60,8 +62,13 @@ class ProbeRequest:
     def mime(self) -> str:
         return f"application/vnd.grader.{self.token}+json"
 
-    def prelude(self, seed: int, probe_timeout_s: float) -> str:
-        """The first cell of every run: installs the probe runtime before any student code."""
+    def prelude(self, seed: int, probe_timeout_s: float, output_limit: int = KERNEL_OUTPUT_LIMIT) -> str:
+        """The first cell of every run: installs the probe runtime before any student code.
+
+        It also truncates, in the kernel, what a cell prints past ``output_limit``
+        characters (defence in depth: the grader caps output itself as it arrives),
+        and turns ``exit()`` into an error of its own cell.
+        """
         source = _RUNTIME_SOURCE.read_text(encoding="utf-8")
         module = f"_grader_probe_{self.token}"
         return (
@@ -70,6 +77,8 @@ class ProbeRequest:
             "_gm.__dict__['__builtins__'] = dict(_gb.__dict__)\n"
             f"exec(compile({source!r}, '<grader probe>', 'exec'), _gm.__dict__)\n"
             f"_gm.install({self.token!r}, get_ipython().user_ns, {int(seed)}, {float(probe_timeout_s)!r})\n"
+            f"_gm.cap_streams(get_ipython(), {int(output_limit)})\n"
+            "_gm.refuse_exit(get_ipython())\n"
             f"_gs.modules[{module!r}] = _gm\n"
             "del _gb, _gs, _gt, _gm\n"
         )

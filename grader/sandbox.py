@@ -2,17 +2,20 @@
 
 The grader starts each kernel through this module's launcher::
 
-    [unshare --pid --fork --kill-child --net --mount --]  python -m grader.sandbox LIMITS -- python -m ipykernel_launcher -f CONN
+    [setpriv --pdeathsig KILL] [unshare --pid --fork --kill-child --net --mount --]
+        python -m grader.sandbox LIMITS -- python -m ipykernel_launcher -f CONN
 
 When Linux namespaces are available (as root, or through an unprivileged user
 namespace) the kernel is process 1 of its own PID namespace, so killing it (or
-the ``unshare`` parent) takes every process the student started with it, even
-those that detach; it has no network interface but a down loopback; and the
-folders named with ``--hide`` (rubrics, references, results) are covered by an
-empty tmpfs. The launcher then sets resource limits, drops root privileges to a
-throw-away user id and ``exec``s the kernel, so nothing of the grader stays in
-the kernel's memory.
-"""
+the ``unshare`` parent, which dies with the grader) takes every process the
+student started with it, even those that detach; it has no network interface but
+a down loopback; and it gets a private filesystem root (:func:`confine`): the
+system and interpreter folders read-only, a fresh /proc, a few devices, and a
+size-capped tmpfs for its own folder, /tmp and /dev/shm. Rubrics, references,
+results, other submissions and the grader's project are simply not there. The
+launcher then sets resource limits, drops root privileges to a throw-away user
+id (or, as the root of a user namespace, every capability) and ``exec``s the
+kernel, so nothing of the grader stays in the kernel's memory."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from grader.rubric import Limits
 
@@ -70,7 +74,7 @@ def detect_isolation() -> Isolation:
             continue
         if done.returncode == 0:
             return Isolation(True, True, is_root and "--user" not in prefix, (*prefix, "--"))
-    return Isolation(False, False, False, ())
+    return Isolation(False, False, is_root, ())  # as root, still a throw-away user
 
 
 def kernel_env(workdir: Path) -> dict[str, str]:
@@ -89,13 +93,20 @@ def kernel_env(workdir: Path) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
+        "MALLOC_ARENA_MAX": "2",  # each thread's 64 MB arena would count against the address-space limit
     }
     env.update({name: os.environ[name] for name in _INHERITED if name in os.environ})
     return env
 
 
-def kernel_argv(limits: Limits, isolation: Isolation, uid: int | None, hide: list[Path]) -> list[str]:
-    """The command that starts one sandboxed kernel (``{connection_file}`` is filled in by jupyter_client)."""
+def kernel_argv(
+    limits: Limits, isolation: Isolation, uid: int | None, hide: list[Path], box: Path | None = None
+) -> list[str]:
+    """The command that starts one sandboxed kernel (``{connection_file}`` is filled in by jupyter_client).
+
+    With namespaces and a ``box`` (holding empty ``root/``, the kernel's ``work/`` and the
+    grader-shared ``runtime/``), the kernel gets a private filesystem root (see :func:`confine`).
+    """
     launcher = [
         sys.executable, "-m", "grader.sandbox",
         "--memory-mb", str(limits.memory_mb),
@@ -108,14 +119,24 @@ def kernel_argv(limits: Limits, isolation: Isolation, uid: int | None, hide: lis
     if isolation.namespaces:
         for path in hide:
             launcher += ["--hide", str(path)]
+        if box is not None:
+            launcher += ["--root", str(box / "root"), "--workdir", str(box / "work"), "--shared", str(box / "runtime")]
+            launcher += ["--report", str(box / "runtime" / "sandbox.json")]
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    return [*isolation.prefix, *launcher, "--", *kernel]
+    return [*_die_with_grader(), *isolation.prefix, *launcher, "--", *kernel]
 
 
-def _hide(paths: list[str]) -> None:
+@functools.cache
+def _die_with_grader() -> tuple[str, ...]:
+    """A prefix that kills the kernel's box if the grader itself dies (killed, crashed) before cleaning up."""
+    setpriv = shutil.which("setpriv")
+    return (setpriv, "--pdeathsig", "KILL") if setpriv and sys.platform.startswith("linux") else ()
+
+
+def _hide(paths: list[str], root: str = "") -> None:
     for path in paths:
-        if os.path.isdir(path):
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k,mode=0555", "tmpfs", path], check=False, capture_output=True)
+        if os.path.isdir(root + path):
+            _mount("tmpfs", root + path, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=4k,mode=0555")
 
 
 def _needed_paths() -> list[str]:
@@ -148,6 +169,8 @@ def _expose(paths: list[str]) -> None:
             subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", parent], check=True, capture_output=True)
             os.mkdir(child)
             subprocess.run(["mount", "--move", keep, child], check=True, capture_output=True)
+            os.rmdir(keep)
+    os.rmdir(staging)  # the folder is on the host's disk, not only in this mount namespace
 
 
 def _set_limits(args: argparse.Namespace) -> None:
@@ -176,10 +199,155 @@ def _drop_privileges(uid: int) -> None:
     os.setuid(uid)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """The launcher: hide folders, set limits, drop privileges, then become the kernel."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    split = argv.index("--")
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
+# statvfs flag -> mount flag, for flags a user namespace must keep when remounting
+_LOCKED = {0x8: 0x8, 0x400: 0x400, 0x800: 0x800, 0x1000: 0x200000}
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+_DEVICES = ("null", "zero", "full", "random", "urandom")
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+
+
+def _libc() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        import ctypes
+
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    def raw(text: str | None) -> bytes | None:
+        return None if text is None else text.encode()
+
+    import ctypes
+
+    _check(_libc().mount(raw(source), raw(target), raw(fstype), ctypes.c_ulong(flags), raw(data)), f"mount {target}")
+
+
+def _bind(path: str, root: str, writable: bool = False) -> None:
+    target = root + path
+    if os.path.isdir(path):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(path, target, None, _MS_BIND | _MS_REC)
+    if writable:
+        return
+    flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+    try:
+        _mount(None, target, None, flags)
+    except PermissionError:  # in a user namespace, flags of the original mount are locked and must be kept
+        current = os.statvfs(target).f_flag
+        _mount(None, target, None, flags | sum(ms for st, ms in _LOCKED.items() if current & st))
+
+
+def _private_root(args: argparse.Namespace) -> None:
+    """Build the kernel's whole filesystem in ``args.root`` and pivot into it.
+
+    It holds, read-only, the system folders and the interpreter's; a fresh proc
+    for this PID namespace; a few devices; and, on one size-capped tmpfs, /tmp,
+    /dev/shm and a copy of the kernel's folder. Folders shared with the grader
+    (the connection file and sockets) are bound read-write. Nothing else of the
+    host (projects, rubrics, references, other submissions, results) exists there.
+    """
+    root = os.path.realpath(args.root)
+    quota = f"size={max(16, 2 * args.file_mb)}m,nr_inodes=20000,mode=0755"
+    _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, quota)
+    bound: list[str] = []
+    for path in [*_SYSTEM_DIRS, *_needed_paths()]:
+        if os.path.islink(path) and path in _SYSTEM_DIRS:
+            os.symlink(os.readlink(path), root + path)
+        elif os.path.isdir(path) and not any(path == b or path.startswith(b + "/") for b in bound):
+            _bind(path, root)
+            bound.append(path)
+    _populate(root, args)
+    for path in args.shared:
+        _bind(os.path.realpath(path), root, writable=True)
+    _hide(args.hide, root)
+    _pivot(root)
+
+
+def _populate(root: str, args: argparse.Namespace) -> None:
+    for name in ("tmp", "dev/shm"):
+        os.makedirs(f"{root}/{name}", exist_ok=True)
+        os.chmod(f"{root}/{name}", 0o1777)
+    for device in _DEVICES:
+        open(f"{root}/dev/{device}", "a").close()
+        _mount(f"/dev/{device}", f"{root}/dev/{device}", None, _MS_BIND)
+    for number, name in enumerate(("stdin", "stdout", "stderr")):
+        os.symlink(f"/proc/self/fd/{number}", f"{root}/dev/{name}")
+    os.symlink("/proc/self/fd", f"{root}/dev/fd")
+    os.makedirs(f"{root}/proc")
+    _mount("proc", f"{root}/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    if args.workdir:
+        work = os.path.realpath(args.workdir)
+        shutil.copytree(work, root + work, symlinks=True)
+        if args.uid is not None:
+            for folder, dirs, files in os.walk(root + work):
+                for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+                    os.lchown(name, args.uid, args.uid)
+
+
+def _pivot(root: str) -> None:
+    """Make ``root`` the root of this mount namespace; the old root is detached, not just out of sight."""
+    import platform
+
+    cwd = os.getcwd()
+    os.chdir(root)
+    number = _PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        os.chroot(".")
+    else:
+        _check(_libc().syscall(number, b".", b"."), "pivot_root")
+        _check(_libc().umount2(b".", 2), "detach the old root")  # MNT_DETACH
+    os.chdir(cwd if os.path.isdir(cwd) else "/")
+
+
+def _hide_in_place(paths: list[str]) -> None:
+    """The fallback without a private root: cover the hidden folders and show only this namespace's processes."""
+    try:
+        _hide(paths)
+        _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    except OSError:
+        pass
+
+
+def _write_report(path: str, report: dict[str, object]) -> None:
+    import json
+
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(report, handle)
+    except OSError:
+        pass
+
+
+def _drop_capabilities() -> None:
+    libc = _libc()
+    for capability in range(64):
+        libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP: an exec'd program gets none of them back
+
+
+def _die_with_parent() -> None:
+    import signal
+
+    _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def _no_new_privileges() -> None:
+    _libc().prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid programs gain nothing
+
+
+def launcher_parser() -> argparse.ArgumentParser:
+    """The launcher's options (also read by the warm-kernel server, which confines its kernels the same way)."""
     parser = argparse.ArgumentParser(prog="python -m grader.sandbox")
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--cpu-s", type=int, required=True)
@@ -187,14 +355,52 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, required=True)
     parser.add_argument("--uid", type=int)
     parser.add_argument("--hide", action="append", default=[])
-    args = parser.parse_args(argv[:split])
-    command = argv[split + 1 :]
-    if os.geteuid() == 0:
-        _hide(args.hide)
+    parser.add_argument("--root", help="an empty folder to build the kernel's private filesystem root in")
+    parser.add_argument("--workdir", help="the kernel's folder, copied into the private root (size-capped)")
+    parser.add_argument("--shared", action="append", default=[], help="a folder shared with the grader, bound read-write")
+    parser.add_argument("--report", help="where to write what confinement was achieved (JSON)")
+    return parser
+
+
+def confine(args: argparse.Namespace) -> None:
+    """Confine this process for good: private root (or hidden folders), limits, no privileges.
+
+    The filesystem part needs a mount and PID namespace of this kernel's own (as
+    root, or as the root of a user namespace); the grader asks for it (``--root``,
+    ``--hide``) only then. Without namespaces only limits and the user change apply.
+    """
+    namespaced = bool(args.root or args.hide) and os.geteuid() == 0
+    report: dict[str, object] = {"private_root": False}
+    if namespaced:
+        try:
+            _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+            if args.root:
+                _private_root(args)
+                report["private_root"] = True
+        except OSError as exc:
+            report["reason"] = str(exc)[:200]
+        if not report["private_root"]:
+            _hide_in_place(args.hide)
+    if args.report:
+        _write_report(args.report, report)
     _set_limits(args)
-    if args.uid is not None and os.geteuid() == 0:
-        _expose(_needed_paths())
-        _drop_privileges(args.uid)
+    if os.geteuid() == 0:
+        if args.uid is not None:
+            if namespaced and not report["private_root"]:
+                _expose(_needed_paths())
+            _drop_privileges(args.uid)
+        elif namespaced:  # root of a user namespace: keep no capability that could undo the mounts above
+            _drop_capabilities()
+    _no_new_privileges()
+    _die_with_parent()  # the user change above cleared what ``unshare --kill-child`` or ``setpriv`` had set
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The launcher: confine this process, then become the kernel."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    split = argv.index("--")
+    confine(launcher_parser().parse_args(argv[:split]))
+    command = argv[split + 1 :]
     os.execv(command[0], command)
 
 
