@@ -60,6 +60,7 @@ class Execution:
     isolation: dict[str, bool]
     duration_s: float
     kernel_failed: str = ""
+    kernel_peak_mb: float = 0.0
 
     @property
     def printed_text(self) -> str:
@@ -77,6 +78,7 @@ class _Attempt:
     fatal_reason: str = ""
     out_of_time: bool = False
     private_root: bool = False
+    peak_mb: float = 0.0
 
 
 def execute_submission(
@@ -86,17 +88,20 @@ def execute_submission(
     limits: Limits,
     mime: str,
     hide: list[Path] | None = None,
+    warm: bool = True,
 ) -> Execution:
     """Run ``submission`` in a sandboxed kernel: prelude, its code cells, then ``probe_code(first_call)``.
 
     ``probe_code`` is a function giving the source of the probe cell that starts
     at a given call index; answers are display outputs of MIME type ``mime``.
+    With ``warm`` the kernel is forked from the warm-kernel server
+    (:mod:`grader.warm`), falling back to a freshly launched one if that fails.
     """
-    return asyncio.run(_execute(submission, prelude, probe_code, limits, mime, hide or []))
+    return asyncio.run(_execute(submission, prelude, probe_code, limits, mime, hide or [], warm))
 
 
 async def _execute(
-    submission: Submission, prelude: str, probe_code: Any, limits: Limits, mime: str, hide: list[Path]
+    submission: Submission, prelude: str, probe_code: Any, limits: Limits, mime: str, hide: list[Path], warm: bool
 ) -> Execution:
     started = time.monotonic()
     deadline = started + limits.submission_timeout_s
@@ -108,8 +113,13 @@ async def _execute(
     cells: dict[int, CellRun] = {}
     kernel_failed = ""
     private_root, out_of_time = True, False
+    peak_mb = 0.0
     for tries in range(1, _MAX_ATTEMPTS + 1):
-        attempt = await _run_attempt(submission, prelude, probe_code(first_call), skip, limits, mime, deadline, isolation, hide)
+        attempt = await _run_attempt(submission, prelude, probe_code(first_call), skip, limits, mime, deadline, isolation, hide, warm)
+        if attempt.fatal_reason == "kernel did not start" and warm:
+            warm = False  # an infrastructure fault of the warm server: a freshly launched kernel does the job
+            attempt = await _run_attempt(submission, prelude, probe_code(first_call), skip, limits, mime, deadline, isolation, hide, warm)
+        peak_mb = max(peak_mb, attempt.peak_mb)
         private_root = private_root and attempt.private_root
         cells.update({n: run for n, run in attempt.cells.items() if run.status != "skipped" or n not in cells})
         answers.extend(attempt.probe_outputs)
@@ -140,8 +150,8 @@ async def _execute(
             continue
         break
     ordered = tuple(cells[n] for n in sorted(cells))
-    described = {**isolation.describe(), "private_filesystem": isolation.namespaces and private_root}
-    return Execution(ordered, tuple(answers), tuple(events), described, time.monotonic() - started, kernel_failed)
+    described = {**isolation.describe(), "private_filesystem": isolation.namespaces and private_root, "warm_kernel": warm}
+    return Execution(ordered, tuple(answers), tuple(events), described, time.monotonic() - started, kernel_failed, round(peak_mb, 1))
 
 
 def _answer_index(text: str) -> int | None:
@@ -164,6 +174,7 @@ async def _run_attempt(
     deadline: float,
     isolation: Isolation,
     hide: list[Path],
+    warm: bool,
 ) -> _Attempt:
     import nbformat
     from nbclient.exceptions import DeadKernelError
@@ -172,7 +183,7 @@ async def _run_attempt(
     box = Path(tempfile.mkdtemp(prefix="grade-"))
     work = box / "work"
     try:
-        km, uid = _prepare_box(box, work, submission, limits, isolation, hide)
+        km, uid = _prepare_box(box, work, submission, limits, isolation, hide, warm)
         code_cells = [nbformat.v4.new_code_cell(prelude)]
         code_cells += [nbformat.v4.new_code_cell(cell.source) for cell in submission.code_cells]
         code_cells.append(nbformat.v4.new_code_cell(probe_source))
@@ -194,13 +205,16 @@ async def _run_attempt(
         except DeadKernelError:
             pass
         finally:
+            attempt.peak_mb = _peak_memory_mb(km)
             await _kill(km, client)
     finally:
         shutil.rmtree(box, ignore_errors=True)
     return attempt
 
 
-def _prepare_box(box: Path, work: Path, submission: Submission, limits: Limits, isolation: Isolation, hide: list[Path]) -> tuple[Any, int | None]:
+def _prepare_box(
+    box: Path, work: Path, submission: Submission, limits: Limits, isolation: Isolation, hide: list[Path], warm: bool
+) -> tuple[Any, int | None]:
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
@@ -219,9 +233,11 @@ def _prepare_box(box: Path, work: Path, submission: Submission, limits: Limits, 
             os.chown(path, uid, uid)
     argv = kernel_argv(limits, isolation, uid, hide, box)
 
+    metadata = {"kernel_provisioner": {"provisioner_name": "grader-warm"}} if warm else {}
+
     class _SpecManager(KernelSpecManager):  # the grader chooses the kernel, never the notebook
         def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-            return KernelSpec(argv=argv, display_name="grader sandbox", language="python")
+            return KernelSpec(argv=argv, display_name="grader sandbox", language="python", metadata=metadata)
 
     class _KernelManager(AsyncKernelManager):
         def write_connection_file(self, **kwargs: Any) -> None:
@@ -278,6 +294,33 @@ def _capped_client_class() -> type:
         ) -> None:
             # stdin and control are never read: opened, they would queue whatever the kernel pushed into them
             super().start_channels(shell=shell, iopub=iopub, stdin=False, hb=hb, control=False)
+
+        async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+            """Like jupyter_client's, without its fixed 0.2 s idle wait at the end (a kernel per submission adds up)."""
+            from queue import Empty
+
+            deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
+            while True:
+                self.kernel_info()
+                try:
+                    reply = await self.shell_channel.get_msg(timeout=0.5)
+                    if reply["msg_type"] == "kernel_info_reply":
+                        await self.iopub_channel.get_msg(timeout=0.5)  # IOPub is subscribed once it carries a message
+                        self._handle_kernel_info_reply(reply)
+                        break
+                except Empty:
+                    pass
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+            while True:  # what is left of the kernel_info exchange on IOPub
+                try:
+                    await self.iopub_channel.get_msg(timeout=0.01)
+                except Empty:
+                    break
+
+        wait_for_ready = _async_wait_for_ready
 
     return _CappedKernelClient
 
@@ -508,6 +551,34 @@ def _probe_answers(cell: Any, mime: str) -> list[str]:
             if isinstance(value, str):
                 answers.append(value)
     return answers
+
+
+def _peak_memory_mb(km: Any) -> float:
+    """The kernel's peak resident memory (VmHWM), read before it is killed; 0 when unknown."""
+    pid = getattr(getattr(km, "provisioner", None), "pid", None)
+    if not isinstance(pid, int):
+        return 0.0
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    peak, todo = 0, [pid]  # the launcher's wrappers (setpriv, unshare) lead to the kernel
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            with open(f"/proc/{current}/status", encoding="ascii", errors="replace") as handle:
+                for line in handle:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except (OSError, ValueError):
+            continue
+    return peak / 1024
 
 
 async def _kill(km: Any, client: Any) -> None:

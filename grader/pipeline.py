@@ -31,6 +31,7 @@ class Options:
     limits: Limits | None = None
     hide: tuple[Path, ...] = ()
     student: str = ""
+    warm_kernels: bool = True
 
 
 @dataclass
@@ -55,10 +56,10 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
     seed = derive_seed(rubric, submission)
     planned, request = plan_probes(exercises, seed)
     with ThreadPoolExecutor(max_workers=1) as pool:  # the reference's torch import overlaps the kernel's run
-        reference = pool.submit(load_reference, rubric.reference_path)
+        reference = pool.submit(_prepare_judges, rubric.reference_path, planned)
         execution = execute_submission(
             submission, request.prelude(seed, limits.probe_timeout_s), request.cell_source, limits, request.mime,
-            hide=[*default_hidden(rubric), *options.hide],
+            hide=[*default_hidden(rubric), *options.hide], warm=options.warm_kernels,
         )
         if execution.kernel_failed:
             return unusable(path, rubric, f"grader infrastructure: {execution.kernel_failed}", started, options.student)
@@ -84,7 +85,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
         rubric_sha256=rubric.sha256,
         grader_version=__version__,
         seed=seed,
-        environment=dict(execution.isolation),
+        environment={**execution.isolation, "kernel_peak_mb": execution.kernel_peak_mb},
     )
 
 
@@ -137,6 +138,17 @@ def load_reference(path: Path) -> ModuleType:
         raise ReferenceError_(f"{path}: cannot load the reference module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def _prepare_judges(path: Path, planned: list[_Planned]) -> ModuleType:
+    """Load the reference and let checks do their slow first-time work, while the kernel runs."""
+    module = load_reference(path)
+    for item in planned:
+        try:
+            item.check.warm_up(item.calls)
+        except Exception:  # noqa: BLE001 - only a head start: judge() meets any real problem itself
+            pass
     return module
 
 

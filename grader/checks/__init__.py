@@ -80,6 +80,9 @@ class Check(ABC):
                 found.update(v for v in value if isinstance(v, str))
         return found
 
+    def warm_up(self, calls: Sequence[ProbeCall]) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Optional: do slow first-time work for ``judge`` now (it runs while the kernel executes)."""
+
     @abstractmethod
     def plan(self, rng: random.Random) -> list[ProbeCall]:
         """The probe calls this check needs."""

@@ -150,6 +150,9 @@ class _CheckpointCheck(Check):
         segments = list(self.params.get("segments", [2, 3]))
         return [ProbeCall("checkpoint_run", {"function": self.params["function"], "spec": spec, "segments": segments})]
 
+    def warm_up(self, calls: Sequence[ProbeCall]) -> None:
+        plain_reference(calls[0].args["spec"])  # the grader's first torch backward pays a one-off set-up
+
     def _runs(self, answer: Answer, ctx: JudgeContext) -> tuple[dict[str, Any], list[dict[str, Any]]] | Verdict:
         name = self.params["function"]
         trouble = answer_trouble(answer, name, ctx)

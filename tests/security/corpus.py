@@ -60,9 +60,13 @@ def write_notebook(folder: Path, name: str, *cells: str, setup: bool = True, **e
     return path
 
 
-def grade(path: Path, rubric: Rubric, **limits: Any) -> SubmissionResult:
-    """Grade ex1 and ex2 of ``path``, with some of the rubric's limits replaced (e.g. ``cell_timeout_s=3``)."""
-    return grade_submission(path, rubric, Options(only=ONLY, limits=replace(rubric.limits, **limits)))
+def grade(path: Path, rubric: Rubric, warm: bool = True, **limits: Any) -> SubmissionResult:
+    """Grade ex1 and ex2 of ``path``, with some of the rubric's limits replaced (e.g. ``cell_timeout_s=3``).
+
+    ``warm=False`` launches the kernel afresh instead of forking it from the warm-kernel server.
+    """
+    options = Options(only=ONLY, limits=replace(rubric.limits, **limits), warm_kernels=warm)
+    return grade_submission(path, rubric, options)
 
 
 def assert_outcome(result: SubmissionResult, expect: Expect) -> None:

@@ -83,9 +83,12 @@ def _cells(port: int) -> list[str]:
 
 
 @needs_namespaces
-def test_walls_of_the_box(tmp_path: Path, rubric: Rubric, secret_in_environment: str, listener: tuple[int, list[object]]) -> None:
+@pytest.mark.parametrize("warm", [True, False], ids=["forked-warm-kernel", "launched-kernel"])
+def test_walls_of_the_box(
+    tmp_path: Path, rubric: Rubric, secret_in_environment: str, listener: tuple[int, list[object]], warm: bool
+) -> None:
     port, accepted = listener
-    result = grade(write_notebook(tmp_path, "escape", EX1, *_cells(port), EX2), rubric)
+    result = grade(write_notebook(tmp_path, "escape", EX1, *_cells(port), EX2), rubric, warm=warm)
     expect = Expect(errors=(
         "cell 3 raised FileNotFoundError",
         "cell 4 raised FileNotFoundError",
@@ -103,9 +106,9 @@ def test_walls_of_the_box(tmp_path: Path, rubric: Rubric, secret_in_environment:
     assert "cell 12" not in "\n".join(result.errors)
     assert accepted == [], "the kernel reached a service on the host's loopback"
     assert os.environ[SECRET]  # the grader's own environment was set all along
-    assert result.environment == {
-        "pid_namespace": True, "network_isolated": True, "unprivileged_user": True, "private_filesystem": True,
-    }
+    walls = {key: result.environment[key] for key in ("pid_namespace", "network_isolated", "unprivileged_user", "private_filesystem")}
+    assert walls == dict.fromkeys(walls, True)
+    assert result.environment["warm_kernel"] is warm
 
 
 def test_the_report_says_how_the_kernel_was_boxed(tmp_path: Path, rubric: Rubric) -> None:

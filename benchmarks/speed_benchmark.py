@@ -1,0 +1,124 @@
+"""How fast grading is, measured against merely executing the same notebooks, side by side.
+
+Two measurements, each repeated (median reported), always in one run so that
+the machine's load hits both sides alike:
+
+* **single**: ``grade reference/solution.ipynb`` from a cold start (a new
+  process) against executing the same notebook with plain nbclient in a new
+  process (graceful shutdown, as people do it today). Target: ratio <= 1.0.
+* **batch**: ``grade CLASS --out R --jobs 2`` on a generated class of varied
+  submissions (see ``batch_benchmark.make_class``: solved, untouched, partly
+  wrong, a raising cell, one cell that loops past its time limit) against
+  executing the same notebooks one after another with plain nbclient.
+  Target: ratio <= 0.15.
+
+It also prints seconds per submission, the grader's peak memory (max RSS of
+the ``grade`` process), the kernels' peak memory from the JSON reports, and
+how long ``grade --help`` takes.
+
+    python benchmarks/speed_benchmark.py [--runs 3] [--count 24] [--jobs 2] [--cell-timeout 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from batch_benchmark import ROOT, SOLUTION, make_class  # noqa: E402
+
+PLAIN = """
+import sys, nbformat
+from nbclient import NotebookClient
+for path in sys.argv[2:]:
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=int(float(sys.argv[1])), allow_errors=True, interrupt_on_timeout=True,
+                   error_on_timeout={"ename": "CellTimeout", "evalue": "timed out"}, kernel_name="python3",
+                   resources={"metadata": {"path": "."}}, shutdown_kernel="graceful").execute()
+"""
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS in MiB (GNU time) and stdout of one command."""
+    started = time.monotonic()
+    done = subprocess.run(["/usr/bin/time", "-f", "MAXRSS %M", *command], cwd=cwd, capture_output=True, text=True, check=False)
+    wall = time.monotonic() - started
+    rss = next((int(line.split()[1]) // 1024 for line in done.stderr.splitlines() if line.startswith("MAXRSS")), -1)
+    if done.returncode not in (0, 1):
+        sys.exit(f"{command[:4]} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return wall, rss, done.stdout
+
+
+def plain(paths: list[Path], cell_timeout: float, cwd: Path) -> float:
+    return timed([sys.executable, "-c", PLAIN, str(cell_timeout), *map(str, paths)], cwd)[0]
+
+
+def single(runs: int, work: Path) -> None:
+    ratios, grades, plains, rss, kernel = [], [], [], [], []
+    for _ in range(runs):
+        wall, peak, out = timed([sys.executable, "-m", "grader", str(SOLUTION), "--format", "json"], ROOT)
+        report = json.loads(out)
+        assert report["score"] == report["max_score"], report["score"]
+        reference = plain([SOLUTION], 60, work)
+        grades.append(wall)
+        plains.append(reference)
+        ratios.append(wall / reference)
+        rss.append(peak)
+        kernel.append(report.get("environment", {}).get("kernel_peak_mb", -1))
+    print(f"single  grade solution.ipynb: median {statistics.median(grades):.2f}s   plain nbclient: median {statistics.median(plains):.2f}s")
+    print(f"        ratio median {statistics.median(ratios):.2f} (runs: {', '.join(f'{r:.2f}' for r in ratios)}; target <= 1.0)")
+    print(f"        grader peak RSS {max(rss)} MiB, kernel peak {max(kernel)} MiB")
+
+
+def batch(runs: int, count: int, jobs: int, cell_timeout: float, work: Path) -> None:
+    paths = make_class(work / "class", max(count, 20))
+    ratios, grades, plains, rss = [], [], [], []
+    kernel_peaks: list[float] = []
+    for run in range(runs):
+        out = work / f"results{run}"
+        command = [sys.executable, "-m", "grader", str(work / "class"), "--out", str(out), "--force",
+                   "--jobs", str(jobs), "--cell-timeout", str(cell_timeout)]
+        wall, peak, _ = timed(command, ROOT)
+        reference = plain(paths, cell_timeout, work)
+        grades.append(wall)
+        plains.append(reference)
+        ratios.append(wall / reference)
+        rss.append(peak)
+        for line in (out / "results.jsonl").read_text().splitlines():
+            kernel_peaks.append(json.loads(line).get("environment", {}).get("kernel_peak_mb", -1))
+    n = len(paths)
+    print(f"batch   {n} submissions, --jobs {jobs}: median {statistics.median(grades):.1f}s "
+          f"({statistics.median(grades) / n:.2f} s/submission)")
+    print(f"        plain nbclient, sequential: median {statistics.median(plains):.1f}s ({statistics.median(plains) / n:.2f} s/submission)")
+    print(f"        ratio median {statistics.median(ratios):.3f} (runs: {', '.join(f'{r:.3f}' for r in ratios)}; target <= 0.15)")
+    print(f"        grade process peak RSS {max(rss)} MiB (main process; workers are separate), kernel peak {max(kernel_peaks):.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--count", type=int, default=24)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--cell-timeout", type=float, default=8.0)
+    parser.add_argument("--skip-batch", action="store_true")
+    args = parser.parse_args()
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "grader", "--help"], capture_output=True, check=True)
+    print(f"grade --help: {time.monotonic() - started:.2f}s")
+    with tempfile.TemporaryDirectory(prefix="speed-benchmark-") as temp:
+        work = Path(temp)
+        plain([SOLUTION], 60, work)  # disk caches, untimed
+        single(args.runs, work)
+        if not args.skip_batch:
+            batch(args.runs, args.count, args.jobs, args.cell_timeout, work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""The warm-kernel server (the *zygote*): imports once, then forks one kernel per request.
+
+Runs as ``python -m grader.zygote``, started and fed by :mod:`grader.warm`. It
+imports only the standard library until it is started, then what every
+submission of this course imports; it answers "ready" once a kernel forked
+from it has torch, numpy and matplotlib in memory, and uses the idle time
+between requests to warm further (the first checkpointed backward pass, which
+pulls in some 800 modules; what ``IPKernelApp.initialize`` imports).
+
+For each request it forks::
+
+    zygote ──fork──> keeper ──(new PID, network and mount namespaces)──fork──> kernel (PID 1)
+
+The keeper only waits for the kernel and writes its exit status to a file the
+grader reads. The kernel confines itself exactly like a freshly launched one
+(``grader.sandbox.confine``: a private filesystem root with a fresh /proc,
+resource limits, a throw-away user), replaces its environment, and only then
+builds a new IPython kernel application: it starts with an empty namespace and
+shares nothing writable with the zygote or with other kernels (memory is
+copy-on-write). The zygote is single-threaded when it forks, never creates a
+ZeroMQ context, and never runs student code. If the grader dies, the zygote
+leaves, its keepers die with it (parent-death signal) and their kernels with
+them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+# Imported before the zygote says it is ready: what nearly every submission imports first.
+READY_MODULES = ("numpy", "torch", "torch.nn", "matplotlib", "matplotlib.pyplot", "ipykernel.kernelapp", "IPython")
+# Imported while idle: what IPKernelApp.initialize() would otherwise import in every kernel.
+IDLE_MODULES = (
+    "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "ipykernel.comm", "IPython.display",
+    "IPython.core.interactiveshell", "IPython.core.completer", "IPython.core.history",
+    "sqlite3", "pdb", "pydoc", "faulthandler", "tornado.ioloop",
+)
+_CLONE_NEWNS, _CLONE_NEWPID, _CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
+
+
+def _import_all(names: tuple[str, ...]) -> None:
+    for name in names:
+        try:
+            __import__(name)
+        except ImportError:  # an optional piece of a newer or older ipykernel: the kernel imports it itself
+            pass
+
+
+def _warm_checkpoint() -> None:
+    """The first checkpointed backward pass imports torch._dynamo, sympy and more: do it once, here."""
+    import torch
+    from torch.utils.checkpoint import checkpoint_sequential
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    inputs = torch.randn(2, 3, requires_grad=True)
+    checkpoint_sequential(model, 2, inputs, use_reentrant=False).sum().backward()
+
+
+IDLE_STEPS = (_warm_checkpoint, lambda: _import_all(IDLE_MODULES))
+
+
+def _single_threaded() -> None:
+    threads = threading.active_count()
+    if threads != 1:
+        raise RuntimeError(f"the zygote must be single-threaded before forking, it has {threads} threads")
+
+
+def serve() -> None:
+    """The zygote's loop: one JSON request per line on stdin, one JSON reply per line on stdout."""
+    _import_all(READY_MODULES)
+    _single_threaded()
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 1)  # nothing printed by a library may corrupt the reply channel
+    out.write('{"ready": true}\n')
+    stdin = sys.stdin.buffer
+    grader = os.getppid()
+    idle = list(IDLE_STEPS)
+    while True:
+        _reap()
+        if os.getppid() != grader:  # the grader died: its kernels die with their keepers (see _run_keeper)
+            return
+        ready, _, _ = select.select([stdin], [], [], 0.2)  # a waiting grader goes before idle warming
+        if not ready:
+            if idle:
+                idle.pop(0)()
+                _single_threaded()
+            continue
+        line = stdin.readline()
+        if not line:
+            return
+        try:
+            reply: dict[str, Any] = {"pid": _spawn(json.loads(line))}
+        except Exception as exc:  # noqa: BLE001 - a failed spawn is reported, the zygote lives on
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(reply) + "\n")
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _spawn(request: dict[str, Any]) -> int:
+    """Fork a keeper that forks the kernel; return the kernel's process id (as this namespace sees it)."""
+    read_end, write_end = os.pipe()
+    keeper = os.fork()
+    if keeper == 0:  # pragma: no cover - runs in the forked keeper
+        os.close(read_end)
+        _run_keeper(request, write_end)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = pipe.read(64)
+    if not answer.strip().isdigit():
+        raise RuntimeError(f"the kernel could not be started ({answer.decode(errors='replace') or 'no reply'})")
+    return int(answer)
+
+
+def _run_keeper(request: dict[str, Any], report_fd: int) -> None:  # pragma: no cover - forked process
+    status = 70
+    try:
+        _die_with_parent()  # if the zygote goes, the keeper goes, and the kernel with it
+        if request["namespaces"]:
+            _unshare(_CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET)
+        kernel = os.fork()
+        if kernel == 0:
+            os.close(report_fd)
+            _become_kernel(request)
+        os.write(report_fd, str(kernel).encode())
+        os.close(report_fd)
+        _, raw = os.waitpid(kernel, 0)
+        status = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
+        Path(request["status_file"]).write_text(str(status))
+        status = 0
+    except BaseException as exc:  # noqa: BLE001
+        try:
+            os.write(report_fd, f"{type(exc).__name__}: {exc}".encode()[:60])
+        except OSError:
+            pass
+    os._exit(status)
+
+
+def _become_kernel(request: dict[str, Any]) -> None:  # pragma: no cover - forked process
+    try:
+        from grader.sandbox import confine, launcher_parser
+
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        log = os.open(request["log_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        os.dup2(log, 2)  # what a crashing kernel says goes to the grader, not to student code
+        os.closerange(3, 4096)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        confine(launcher_parser().parse_args(request["sandbox_args"]))
+        _libc().prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: as after the execve of a launched kernel (its own /proc files)
+        sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]
+        from ipykernel.kernelapp import IPKernelApp
+
+        app = IPKernelApp.instance()
+        app.initialize(["-f", request["connection_file"], "--HistoryManager.hist_file=:memory:", "--IPKernelApp.parent_handle=0"])
+        app.start()
+    except BaseException:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(1)
+
+
+def _libc() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def _unshare(flags: int) -> None:
+    import ctypes
+
+    if _libc().unshare(flags) != 0:
+        raise OSError(ctypes.get_errno(), "unshare failed")
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,52 @@
+"""Kernels forked from the warm-kernel server are as fresh and as boxed as launched ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.pipeline import Options, grade_submission
+from grader.rubric import Rubric
+from tests.conftest import MakeNotebook, solution_answers
+
+pytestmark = pytest.mark.kernel
+
+POLLUTER = """
+import builtins, math, sys
+import numpy as np
+import torch
+
+torch.Tensor.backward = lambda *a, **k: None          # patch torch's classes, shared by every kernel if forks leaked
+torch.autograd.grad = lambda *a, **k: (torch.zeros(()),) * 3
+torch.nn.Linear.forward = lambda self, x: x * 0
+torch.allclose = lambda *a, **k: True
+np.allclose = math.isclose = lambda *a, **k: True
+builtins.float = int                                  # and the interpreter's own builtins
+builtins.isinstance = lambda *a: True
+sys.modules["torch.utils.checkpoint"] = None
+open("/tmp/left-behind", "w").write("state for the next student")
+x1, x2, x3, s, y, dy_ds, dy_dx1, dy_dx2, dy_dx3 = (0.0,) * 9
+"""
+
+
+def test_a_polluting_submission_leaves_nothing_for_the_next_one(make_notebook: MakeNotebook, rubric: Rubric) -> None:
+    answers = solution_answers()
+    polluter = make_notebook("polluter", POLLUTER)
+    honest = make_notebook("honest", answers["ex1"], answers["ex2"], answers["ex3"], answers["ex4"])
+    options = Options(warm_kernels=True)
+    first = grade_submission(polluter, rubric, options)
+    second = grade_submission(honest, rubric, options)  # same grading process, so the same warm-kernel server
+    assert first.environment["warm_kernel"] is True and second.environment["warm_kernel"] is True
+    assert first.score == 0
+    assert second.score == second.max_score == 100, second.exercises
+    assert second.errors == ()
+
+
+def test_forked_and_launched_kernels_grade_alike(make_notebook: MakeNotebook, rubric: Rubric) -> None:
+    answers = solution_answers()
+    wrong_ex1 = answers["ex1"].replace('"dy_dx3": s}', '"dy_dx3": x3}')
+    path = make_notebook("mixed", wrong_ex1, answers["ex2"], answers["ex3"], answers["ex4"])
+    warm = grade_submission(path, rubric, Options(warm_kernels=True))
+    cold = grade_submission(path, rubric, Options(warm_kernels=False))
+    assert (warm.environment["warm_kernel"], cold.environment["warm_kernel"]) == (True, False)
+    assert warm.score == cold.score == 96
+    assert [c.message for ex in warm.exercises for c in ex.checks] == [c.message for ex in cold.exercises for c in ex.checks]
