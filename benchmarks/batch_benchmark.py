@@ -2,7 +2,8 @@
 
 Builds a class of varied submissions from the reference solution and the
 student template (solved, untouched, half done, wrong answers, a cell that
-raises, a slow cell, and one cell that loops forever), then in the same run:
+raises, extra plots saved to files, and one cell that loops forever), then in
+the same run:
 
 1. grades them all with ``grade CLASS --out RESULTS --jobs N --cell-timeout T``
    (the real command, start-up included);
@@ -45,6 +46,18 @@ def manual_backprop(x1, x2, x3):
 '''
 
 
+PLOTS = """import matplotlib.pyplot as plt
+import numpy as np
+
+xs = np.linspace(-3, 3, 400)
+for power in range(1, 6):
+    figure, axes = plt.subplots()
+    axes.plot(xs, np.sin(xs) ** power)
+    figure.savefig(f"plot{power}.png")
+    plt.close(figure)
+"""
+
+
 def answers(path: Path) -> dict[str, str]:
     """The answer cells of a notebook, by cell id."""
     notebook = nbformat.read(path, as_version=4)
@@ -78,17 +91,18 @@ def make_class(folder: Path, count: int) -> list[Path]:
         ("ex2_missing", solution, {"ex2-answer": blank["ex2-answer"]}, ""),
         ("raises", solution, {}, "raise ValueError('a leftover experiment')"),
         ("half_done", template, {"ex1-answer": answers(SOLUTION)["ex1-answer"]}, ""),
-        ("slow", solution, {}, "import time\ntime.sleep(1.5)"),
+        ("extra_plots", solution, {}, PLOTS),
         ("solved", solution, {}, ""),
     ]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for number in range(count - 1):
+    looping = count // 2  # in the middle of the class: neither the best nor the worst place for a scheduler
+    for number in range(count):
         name, base, replace, extra = kinds[number % len(kinds)]
+        if number == looping:
+            name, base, replace, extra = "loops_forever", solution, {}, "while True:\n    pass"
         paths.append(folder / f"s{number:02d}_{name}.ipynb")
         nbformat.write(variant(base, number, replace, extra), paths[-1])
-    paths.append(folder / f"s{count - 1:02d}_loops_forever.ipynb")
-    nbformat.write(variant(solution, count - 1, {}, "while True:\n    pass"), paths[-1])
     return paths
 
 

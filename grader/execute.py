@@ -390,6 +390,7 @@ def _client(nb: Any, km: Any, limits: Limits, mime: str) -> Any:
         interrupt_on_timeout=True,
         error_on_timeout={"ename": "CellTimeout", "evalue": f"the cell ran past its {limits.cell_timeout_s:g}s limit"},
         startup_timeout=60,
+        iopub_timeout=8,  # a flooded or busy machine delivers a cell's last output late: wait for it, do not drop it
         shutdown_kernel="immediate",
         record_timing=False,
         skip_cells_with_tag="\x00never",
@@ -439,7 +440,8 @@ async def _run_cells(
         cell_limit = limits.probe_timeout_s * 50 if is_probe else limits.cell_timeout_s
         client.timeout = int(min(cell_limit, max(remaining, 1)))
         try:
-            await asyncio.wait_for(client.async_execute_cell(cell, index, store_history=False), client.timeout + _WEDGE_GRACE_S)
+            wedged_after = client.timeout + client.iopub_timeout + _WEDGE_GRACE_S  # past what nbclient itself waits
+            await asyncio.wait_for(client.async_execute_cell(cell, index, store_history=False), wedged_after)
         except Exception as exc:  # noqa: BLE001 - whatever the kernel does or sends costs this run only
             _fatal(attempt, numbers, index, cell, mime, await _fault_reason(exc, client))
             return
@@ -586,6 +588,16 @@ async def _kill(km: Any, client: Any) -> None:
     try:
         if client.kc is not None:
             client.kc.stop_channels()
+    except Exception:  # noqa: BLE001
+        pass
+    provisioner = getattr(km, "provisioner", None)
+    try:  # kill and watch it go ourselves: jupyter_client would poll only every 0.1 s
+        if provisioner is not None and provisioner.has_process:
+            await provisioner.kill()
+            for _ in range(400):
+                if await provisioner.poll() is not None:
+                    break
+                await asyncio.sleep(0.005)
     except Exception:  # noqa: BLE001
         pass
     try:

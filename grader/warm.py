@@ -12,14 +12,18 @@ kernel is confined exactly like a launched one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,61 +31,121 @@ from jupyter_client.provisioning import LocalProvisioner
 
 # ----------------------------------------------------------------- grader side
 
+SHARED_SERVER_VARIABLE = "GRADER_ZYGOTE_SOCKET"
+
+
+def _server_env(home: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": home,
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": home,
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "LANG": "C.UTF-8",
+    }
+    env.update({k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ})
+    return env
+
+
+def _start_server(listen: str | None = None) -> subprocess.Popen[bytes]:
+    home = tempfile.mkdtemp(prefix="grader-zygote-")
+    os.chmod(home, 0o755)
+    command = [sys.executable, "-m", "grader.zygote", *(["--listen", listen] if listen else [])]
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env=_server_env(home), cwd=home, start_new_session=True,
+    )
+    assert process.stdout is not None
+    if listen:  # it listens before it warms up: its clients queue their first requests meanwhile
+        return process
+    if _read_reply(process.stdout) != {"ready": True}:
+        process.kill()
+        raise RuntimeError("the warm-kernel server did not start")
+    return process
+
+
+def _read_reply(stream: Any) -> dict[str, Any]:
+    try:
+        reply = json.loads(stream.readline())
+    except ValueError:
+        return {}
+    return reply if isinstance(reply, dict) else {}
+
+
 class Zygote:
-    """The grader's handle on its fork server (one per grading process, started on first use)."""
+    """The grader's handle on a fork server: its own (started on first use) or a batch's shared one."""
 
     _lock = threading.Lock()
     _instance: Zygote | None = None
 
     def __init__(self) -> None:
-        self.home = tempfile.mkdtemp(prefix="grader-zygote-")
-        os.chmod(self.home, 0o755)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": self.home,
-            "MPLBACKEND": "Agg",
-            "MPLCONFIGDIR": self.home,
-            "PYTHONHASHSEED": "0",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-            "LANG": "C.UTF-8",
-        }
-        env.update({k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ})
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.zygote"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=env, cwd=self.home, start_new_session=True,
-        )
-        if self._read() != {"ready": True}:
-            raise RuntimeError("the warm-kernel server did not start")
+        shared = os.environ.get(SHARED_SERVER_VARIABLE)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.reader: Any
+        self.writer: Any
+        if shared:
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            connection.connect(shared)
+            self.reader, self.writer = connection.makefile("rb"), connection.makefile("wb", buffering=0)
+        else:
+            self.process = _start_server()
+            self.reader, self.writer = self.process.stdout, self.process.stdin
 
     @classmethod
     def shared(cls) -> Zygote:
         with cls._lock:
-            if cls._instance is None or cls._instance.process.poll() is not None:
+            if cls._instance is None or not cls._instance.alive():
                 cls._instance = cls()
             return cls._instance
+
+    def alive(self) -> bool:
+        return self.process is None or self.process.poll() is None
 
     def spawn(self, request: dict[str, Any]) -> int:
         """Ask for one kernel; returns its process id."""
         with self._lock:
-            assert self.process.stdin is not None
-            self.process.stdin.write((json.dumps(request) + "\n").encode())
-            self.process.stdin.flush()
-            reply = self._read()
+            try:
+                self.writer.write((json.dumps(request) + "\n").encode())
+                self.writer.flush()
+                reply = _read_reply(self.reader)
+            except OSError as exc:
+                reply = {"error": str(exc)}
         if "pid" not in reply:
+            type(self)._instance = None  # start afresh next time
             raise RuntimeError(str(reply.get("error", "the warm-kernel server gave no answer")))
         return int(reply["pid"])
 
-    def _read(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        try:
-            reply = json.loads(line)
-        except ValueError:
-            return {}
-        return reply if isinstance(reply, dict) else {}
+
+@contextlib.contextmanager
+def shared_server() -> Iterator[None]:
+    """For a batch: one warm-kernel server for every grading process started inside this block."""
+    folder = tempfile.mkdtemp(prefix="grader-zygote-socket-")
+    path = os.path.join(folder, "socket")
+    process = _start_server(listen=path)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(path) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not os.path.exists(path):
+        process.kill()
+        shutil.rmtree(folder, ignore_errors=True)
+        yield  # each grading process starts its own server instead
+        return
+    previous = os.environ.get(SHARED_SERVER_VARIABLE)
+    os.environ[SHARED_SERVER_VARIABLE] = path
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(SHARED_SERVER_VARIABLE, None)
+        else:
+            os.environ[SHARED_SERVER_VARIABLE] = previous
+        process.kill()
+        process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class ForkedKernel:
@@ -139,6 +203,7 @@ class WarmProvisioner(LocalProvisioner):
             "env": {k: v for k, v in (kwargs.get("env") or {}).items() if not k.startswith("JPY_")},
             "sandbox_args": cmd[start:split],
             "namespaces": detect_isolation().namespaces and os.geteuid() == 0,
+            "client_pid": os.getpid(),  # the kernel dies with this grading process, even with a shared server
         }
         pid = await asyncio.get_running_loop().run_in_executor(None, Zygote.shared().spawn, request)
         self.process = ForkedKernel(pid, status_file)  # type: ignore[assignment]  # duck-typed Popen
@@ -146,4 +211,10 @@ class WarmProvisioner(LocalProvisioner):
         self.pgid = None  # signals go to the kernel itself; as PID 1 of its namespace it takes the rest with it
         self.cwd = request["cwd"]
         return self.connection_info
+
+    async def wait(self) -> int | None:
+        """Wait for the kernel to be gone, polling more often than LocalProvisioner's 0.1 s (once per submission)."""
+        while self.process is not None and self.process.poll() is None:
+            await asyncio.sleep(0.01)
+        return await super().wait()
 

@@ -2,10 +2,9 @@
 
 Runs as ``python -m grader.zygote``, started and fed by :mod:`grader.warm`. It
 imports only the standard library until it is started, then what every
-submission of this course imports; it answers "ready" once a kernel forked
-from it has torch, numpy and matplotlib in memory, and uses the idle time
-between requests to warm further (the first checkpointed backward pass, which
-pulls in some 800 modules; what ``IPKernelApp.initialize`` imports).
+submission of this course imports, runs the first checkpointed backward pass
+(which pulls in some 800 modules) and imports what ``IPKernelApp.initialize``
+would; then it answers "ready".
 
 For each request it forks::
 
@@ -25,19 +24,21 @@ them.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-# Imported before the zygote says it is ready: what nearly every submission imports first.
-READY_MODULES = ("numpy", "torch", "torch.nn", "matplotlib", "matplotlib.pyplot", "ipykernel.kernelapp", "IPython")
-# Imported while idle: what IPKernelApp.initialize() would otherwise import in every kernel.
-IDLE_MODULES = (
+WARM_MODULES = (
+    # what nearly every submission imports first
+    "numpy", "torch", "torch.nn", "matplotlib", "matplotlib.pyplot", "ipykernel.kernelapp", "IPython",
+    # what IPKernelApp.initialize() would otherwise import in every kernel
     "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "ipykernel.comm", "IPython.display",
     "IPython.core.interactiveshell", "IPython.core.completer", "IPython.core.history",
     "sqlite3", "pdb", "pydoc", "faulthandler", "tornado.ioloop",
@@ -63,44 +64,67 @@ def _warm_checkpoint() -> None:
     checkpoint_sequential(model, 2, inputs, use_reentrant=False).sum().backward()
 
 
-IDLE_STEPS = (_warm_checkpoint, lambda: _import_all(IDLE_MODULES))
-
-
 def _single_threaded() -> None:
     threads = threading.active_count()
     if threads != 1:
         raise RuntimeError(f"the zygote must be single-threaded before forking, it has {threads} threads")
 
 
-def serve() -> None:
-    """The zygote's loop: one JSON request per line on stdin, one JSON reply per line on stdout."""
-    _import_all(READY_MODULES)
+def serve(listen: str | None = None) -> None:
+    """The zygote's loop: one JSON request per line, one JSON reply per line.
+
+    Requests come on stdin, or, with ``listen``, from any number of grading
+    processes connected to a Unix socket at that path (a batch's workers share
+    one zygote). Either way the zygote leaves when its parent does or closes stdin.
+    """
+    listener = _listen(listen) if listen else None  # clients may connect and queue requests while it warms up
+    _import_all(WARM_MODULES)
+    _warm_checkpoint()
     _single_threaded()
-    out = os.fdopen(os.dup(1), "w", buffering=1)
+    gc.collect()
+    gc.freeze()  # the children's collector then leaves these objects alone: no copy-on-write of the whole heap
+    out = os.fdopen(os.dup(1), "wb", buffering=0)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 1)  # nothing printed by a library may corrupt the reply channel
-    out.write('{"ready": true}\n')
     stdin = sys.stdin.buffer
+    channels: dict[Any, Any] = {} if listener else {stdin: out}
+    out.write(b'{"ready": true}\n')
     grader = os.getppid()
-    idle = list(IDLE_STEPS)
     while True:
         _reap()
         if os.getppid() != grader:  # the grader died: its kernels die with their keepers (see _run_keeper)
             return
-        ready, _, _ = select.select([stdin], [], [], 0.2)  # a waiting grader goes before idle warming
-        if not ready:
-            if idle:
-                idle.pop(0)()
-                _single_threaded()
-            continue
-        line = stdin.readline()
-        if not line:
-            return
-        try:
-            reply: dict[str, Any] = {"pid": _spawn(json.loads(line))}
-        except Exception as exc:  # noqa: BLE001 - a failed spawn is reported, the zygote lives on
-            reply = {"error": f"{type(exc).__name__}: {exc}"}
-        out.write(json.dumps(reply) + "\n")
+        watched = [stdin, *channels] + ([listener] if listener else [])
+        ready, _, _ = select.select(list(dict.fromkeys(watched)), [], [], 0.5)
+        for source in ready:
+            if source is listener:
+                connection, _ = listener.accept()
+                reader = connection.makefile("rb")
+                channels[reader] = connection.makefile("wb", buffering=0)
+                continue
+            line = source.readline()
+            if not line:
+                if source is stdin:
+                    return
+                channels.pop(source).close()
+                continue
+            channels[source].write(_answer(line))
+
+
+def _listen(path: str) -> socket.socket:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(64)
+    return listener
+
+
+def _answer(line: bytes) -> bytes:
+    try:
+        reply: dict[str, Any] = {"pid": _spawn(json.loads(line))}
+    except Exception as exc:  # noqa: BLE001 - a failed spawn is reported, the zygote lives on
+        reply = {"error": f"{type(exc).__name__}: {exc}"}
+    return (json.dumps(reply) + "\n").encode()
 
 
 def _reap() -> None:
@@ -140,7 +164,7 @@ def _run_keeper(request: dict[str, Any], report_fd: int) -> None:  # pragma: no 
             _become_kernel(request)
         os.write(report_fd, str(kernel).encode())
         os.close(report_fd)
-        _, raw = os.waitpid(kernel, 0)
+        raw = _wait_kernel(kernel, request.get("client_pid"))
         status = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
         Path(request["status_file"]).write_text(str(status))
         status = 0
@@ -150,6 +174,22 @@ def _run_keeper(request: dict[str, Any], report_fd: int) -> None:  # pragma: no 
         except OSError:
             pass
     os._exit(status)
+
+
+def _wait_kernel(kernel: int, client: int | None) -> int:  # pragma: no cover - forked process
+    """Wait for the kernel to end; kill it if the grading process that asked for it ends first."""
+    watch = [os.pidfd_open(kernel)]
+    if client:
+        try:
+            watch.append(os.pidfd_open(client))
+        except OSError:  # already gone
+            os.kill(kernel, signal.SIGKILL)
+    while True:
+        ready, _, _ = select.select(watch, [], [])
+        if watch[0] in ready:
+            return os.waitpid(kernel, 0)[1]
+        os.kill(kernel, signal.SIGKILL)  # the grader that owns this kernel is gone
+        watch = watch[:1]
 
 
 def _become_kernel(request: dict[str, Any]) -> None:  # pragma: no cover - forked process
@@ -200,4 +240,4 @@ def _unshare(flags: int) -> None:
 
 
 if __name__ == "__main__":
-    serve()
+    serve(sys.argv[2] if sys.argv[1:2] == ["--listen"] else None)

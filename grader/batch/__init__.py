@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -168,8 +169,18 @@ def _backend(jobs: Sequence[Job], rubric: Rubric, settings: Settings, options: B
 
         yield from run_dask(options.dask_scheduler, jobs, rubric, settings)
         return
-    with LocalPool(options.jobs or default_jobs(), rubric, settings) as pool:
+    from grader.warm import shared_server
+
+    # This process mostly waits while workers grade: meanwhile, import what the summary page will need.
+    threading.Thread(target=_import_reporters, daemon=True).start()
+    with shared_server(), LocalPool(options.jobs or default_jobs(), rubric, settings) as pool:
         yield from pool.run(jobs)
+
+
+def _import_reporters() -> None:
+    import matplotlib.pyplot  # noqa: F401
+
+    import grader.reporters.summary  # noqa: F401
 
 
 def _finish(job: Job, reply: Reply, rubric: Rubric, options: BatchOptions) -> Record:
