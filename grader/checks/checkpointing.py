@@ -170,6 +170,8 @@ class _CheckpointCheck(Check):
             return Verdict.failed(f"the checkpointing probe gave no usable results for `{name}`")
         if all(run.get("not_implemented") for run in runs):
             return Verdict.not_attempted(f"not attempted: `{name}` still raises NotImplementedError")
+        if all("raised" in run for run in runs):
+            return Verdict.error(self._raised(runs[0]))
         return plain, runs
 
     def _raised(self, run: dict[str, Any]) -> str:
@@ -181,11 +183,6 @@ class _CheckpointCheck(Check):
         return f"{self.params['function']}(model, x, {run.get('segments')}) raised {error.get('type', 'an error')}: " + str(
             error.get("message", "")
         )[:200]
-
-    def _all_raised(self, runs: list[dict[str, Any]]) -> Verdict | None:
-        if all("raised" in run for run in runs):
-            return Verdict.error(self._raised(runs[0]))
-        return None
 
     @staticmethod
     def _backward_problem(run: dict[str, Any]) -> str:
@@ -212,9 +209,6 @@ class CheckpointNumbers(_CheckpointCheck):
         if isinstance(read, Verdict):
             return read
         _, runs = read
-        raised = self._all_raised(runs)
-        if raised is not None:
-            return raised
         spec = calls[0].args["spec"]
         expected = plain_reference(spec)
         scores: list[float] = []
@@ -279,9 +273,6 @@ class CheckpointSavesMemory(_CheckpointCheck):
         if isinstance(read, Verdict):
             return read
         plain, runs = read
-        raised = self._all_raised(runs)
-        if raised is not None:
-            return raised
         baseline = plain.get("saved_bytes")
         if type(baseline) is not int or baseline <= 0:
             return Verdict.broken("the grader could not measure a plain forward's saved activations")
@@ -328,9 +319,6 @@ class CheckpointSegments(_CheckpointCheck):
         if isinstance(read, Verdict):
             return read
         _, runs = read
-        raised = self._all_raised(runs)
-        if raised is not None:
-            return raised
         good = 0
         problems: list[tuple[Any, str]] = []
         for run in runs:
