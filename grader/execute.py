@@ -508,8 +508,12 @@ async def _fault_reason(exc: Exception, client: Any) -> str:
 
     if isinstance(exc, asyncio.TimeoutError):
         return "the kernel stopped answering after a timeout"
-    await asyncio.sleep(0.2)  # a kernel on its way out has dropped its connections already
-    code = _exit_status(client)
+    code = None
+    for _ in range(40):  # a kernel on its way out has dropped its connections already; its status may lag (busy machine)
+        await asyncio.sleep(0.05)
+        code = _exit_status(client)
+        if code is not None:
+            break
     if code is not None:
         return _describe_exit(code)
     if isinstance(exc, (DeadKernelError, RuntimeError)):
