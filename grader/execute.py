@@ -31,7 +31,7 @@ _WEDGE_GRACE_S = 5.0
 # libzmq drops any single message over this size before the grader allocates it (probe answers are <= 4 MiB,
 # twice that once JSON-escaped), and queues at most this many unread output messages.
 MAX_MESSAGE_BYTES = 9 * 1024 * 1024
-_MAX_QUEUED_MESSAGES = 32
+_MAX_QUEUED_MESSAGES = 16  # with MAX_MESSAGE_BYTES, bounds what a flood can queue in the grader (~144 MB)
 _SEND_TIMEOUT_MS = 10_000
 OVERSIZED = f"it sent one output message over {MAX_MESSAGE_BYTES // (1024 * 1024)} MB, more than the grader reads"
 # Share of the submission's wall-clock limit kept for the probes when the cells run out of time.
