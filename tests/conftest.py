@@ -83,3 +83,30 @@ def check(result: SubmissionResult, exercise: str, check_id: str) -> CheckResult
 
 def exercise_score(result: SubmissionResult, exercise: str) -> float:
     return next(ex.score for ex in result.exercises if ex.id == exercise)
+
+
+def template_answer(exercise: str) -> str:
+    """The stub answer cell of the student template for ``exercise`` (e.g. "ex3")."""
+    template = nbformat.read(TEMPLATE, as_version=4)
+    return next(cell.source for cell in template.cells if cell.get("id") == f"{exercise}-answer")
+
+
+def assert_exercise(result: SubmissionResult, exercise: str, score: float, expected: dict[str, tuple[float, str]]) -> None:
+    """Each named check has its points and a message holding the fragment; the exercise has ``score``."""
+    for check_id, (points, fragment) in expected.items():
+        found = check(result, exercise, check_id)
+        assert found.score == points, (check_id, found.message)
+        assert fragment in found.message, (check_id, found.message)
+    checks = next(ex.checks for ex in result.exercises if ex.id == exercise)
+    assert exercise_score(result, exercise) == score, [(c.id, c.score, c.message) for c in checks]
+
+
+def assert_not_attempted(result: SubmissionResult, exercise: str) -> None:
+    """Every check of ``exercise`` is "not attempted", with a message that says so and no traceback."""
+    from grader.results import Outcome
+
+    assert exercise_score(result, exercise) == 0
+    for found in next(ex.checks for ex in result.exercises if ex.id == exercise):
+        assert found.outcome is Outcome.NOT_ATTEMPTED, (found.id, found.message)
+        assert found.message.startswith("not attempted"), (found.id, found.message)
+        assert "Traceback" not in found.message

@@ -6,11 +6,9 @@ chain_through_layers 5, chain_printed 2.
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 
-from grader.results import Outcome
-from tests.conftest import TEMPLATE, Grade, MakeNotebook, check, exercise_score
+from tests.conftest import Grade, MakeNotebook, assert_exercise, assert_not_attempted, exercise_score, template_answer
 
 pytestmark = pytest.mark.kernel
 
@@ -172,20 +170,8 @@ WRONG: dict[str, tuple[tuple[str, ...], float, dict[str, tuple[float, str]]]] = 
 @pytest.mark.parametrize("name", sorted(WRONG))
 def test_mistakes_get_their_score_and_message(make_notebook: MakeNotebook, grade: Grade, name: str) -> None:
     cells, score, expected = WRONG[name]
-    result = grade(make_notebook(name, *cells), "ex3")
-    for check_id, (points, fragment) in expected.items():
-        found = check(result, "ex3", check_id)
-        assert found.score == points, (check_id, found.message)
-        assert fragment in found.message, (check_id, found.message)
-    assert exercise_score(result, "ex3") == score, [(c.id, c.score, c.message) for c in result.exercises[0].checks]
+    assert_exercise(grade(make_notebook(name, *cells), "ex3"), "ex3", score, expected)
 
 
 def test_template_stub_is_not_attempted(make_notebook: MakeNotebook, grade: Grade) -> None:
-    template = nbformat.read(TEMPLATE, as_version=4)
-    stub = next(cell.source for cell in template.cells if cell.get("id") == "ex3-answer")
-    result = grade(make_notebook("template_ex3", stub), "ex3")
-    assert exercise_score(result, "ex3") == 0
-    for found in result.exercises[0].checks:
-        assert found.outcome is Outcome.NOT_ATTEMPTED, (found.id, found.message)
-        assert found.message.startswith("not attempted"), (found.id, found.message)
-        assert "Traceback" not in found.message
+    assert_not_attempted(grade(make_notebook("template_ex3", template_answer("ex3")), "ex3"), "ex3")
