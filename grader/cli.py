@@ -18,8 +18,41 @@ if TYPE_CHECKING:
 
 EXIT_GRADED, EXIT_UNDER, EXIT_UNUSABLE = 0, 1, 2
 
+# Subcommands: name -> "module:click command", imported only when used (``grade --help`` stays fast).
+# A submission is a .ipynb or .py file, so these names can never be mistaken for one.
+SUBCOMMANDS: dict[str, str] = {}
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class _GradeCommand(click.Command):
+    """``grade SUBMISSION...`` itself, which hands ``grade NAME ...`` over to a subcommand."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
+        argv = list(sys.argv[1:] if args is None else args)
+        if argv and argv[0] in SUBCOMMANDS:
+            return _subcommand(argv[0]).main(argv[1:], prog_name=f"{prog_name or 'grade'} {argv[0]}", **extra)
+        return super().main(argv, prog_name=prog_name, **extra)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if SUBCOMMANDS:
+            with formatter.section("Other commands (grade COMMAND --help for each)"):
+                formatter.write_dl([(name, _subcommand_summary(name)) for name in sorted(SUBCOMMANDS)])
+        super().format_epilog(ctx, formatter)
+
+
+def _subcommand(name: str) -> click.Command:
+    import importlib
+
+    module, _, attribute = SUBCOMMANDS[name].partition(":")
+    command = getattr(importlib.import_module(module), attribute)
+    assert isinstance(command, click.Command), SUBCOMMANDS[name]
+    return command
+
+
+def _subcommand_summary(name: str) -> str:
+    return _subcommand(name).get_short_help_str(limit=80)
+
+
+@click.command(cls=_GradeCommand, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("submissions", nargs=-1, required=True, metavar="SUBMISSION...")
 @click.option("--rubric", type=click.Path(path_type=Path), help="Rubric YAML (default: the bundled assignment 04).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
