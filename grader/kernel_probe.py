@@ -36,33 +36,75 @@ def probe(fn):
     return fn
 
 
-def install(token, namespace, seed, probe_timeout_s):
-    """Capture the references the probes need, before any student code runs."""
+def install(token, namespace, seed, probe_timeout_s, publish=None):
+    """Capture every reference the probes use, before any student code runs.
+
+    Nothing the probes rely on is looked up later by name: a student who
+    rebinds ``torch.nn.Linear``, patches ``nn.Module.named_modules`` or
+    replaces ``torch.Tensor.grad_fn`` in a later cell changes their own
+    program, not what the grader observes. ``publish`` replaces the kernel's
+    display channel (tests call the probes on a plain namespace with it).
+    """
+    import dis
     import random
+    import types
+    import warnings
+    from decimal import Decimal
+    from fractions import Fraction
 
     import numpy
     import torch
-    from IPython.display import publish_display_data
     from torch.autograd.variable import Variable
 
+    if publish is None:
+        from IPython.display import publish_display_data
+
+        publish = _direct_publisher(publish_display_data)
+    tensor_base = getattr(torch._C, "TensorBase", None) or torch._C._TensorBase
+    engine = Variable._execution_engine
     _state.update(
         token=token,
         ns=namespace,
         timeout=float(probe_timeout_s),
-        publish=_direct_publisher(publish_display_data),
+        publish=publish,
         dumps=json.dumps,
         loads=json.loads,
         isfinite=math.isfinite,
+        instructions=dis.get_instructions,
+        CodeType=types.CodeType,
+        catch_warnings=warnings.catch_warnings,
+        simplefilter=warnings.simplefilter,
+        recursion_limit=(sys.getrecursionlimit, sys.setrecursionlimit),
+        dict_has=dict.__contains__,
+        dict_get=dict.__getitem__,
+        object_dict=lambda obj: object.__getattribute__(obj, "__dict__"),
         torch=torch,
         numpy=numpy,
+        ndarray=numpy.ndarray,
+        errstate=numpy.errstate,
+        exact_numbers=frozenset((Fraction, Decimal)),
         Tensor=torch.Tensor,
-        item=torch.Tensor.item,
-        tolist=torch.Tensor.tolist,
-        dim=torch.Tensor.dim,
-        is_floating=torch.Tensor.is_floating_point,
-        is_complex=torch.Tensor.is_complex,
+        Parameter=torch.nn.Parameter,
+        tensor_types=frozenset((torch.Tensor, torch.nn.Parameter)),
+        item=tensor_base.item,
+        tolist=tensor_base.tolist,
+        dim=tensor_base.dim,
+        is_complex=tensor_base.is_complex,
+        detach=tensor_base.detach,
+        reshape=tensor_base.reshape,
+        to=tensor_base.to,
+        copy_=tensor_base.copy_,
+        requires_grad_=tensor_base.requires_grad_,
+        grad_fn_of=tensor_base.__dict__["grad_fn"].__get__,
+        requires_grad_of=tensor_base.__dict__["requires_grad"].__get__,
+        shape_of=tensor_base.__dict__["shape"].__get__,
+        grad_of=tensor_base.__dict__["grad"].__get__,
         Variable=Variable,
-        engine=Variable._execution_engine,
+        engine=engine,
+        run_backward=engine.run_backward,
+        is_grad_enabled=torch._C.is_grad_enabled,
+        set_grad_enabled=torch._C._set_grad_enabled,
+        InferenceMode=torch._C._InferenceMode,
         signal=signal.signal,
         setitimer=signal.setitimer,
         numpy_types=frozenset(
@@ -73,6 +115,7 @@ def install(token, namespace, seed, probe_timeout_s):
             )
         ),
     )
+    _state["ex34"] = _take_refs(torch)
     random.seed(seed)
     numpy.random.seed(seed % (2**32))
     torch.manual_seed(seed)
@@ -181,7 +224,7 @@ def _call_one(call):
     previous = _state["signal"](signal.SIGALRM, _on_alarm)
     _state["setitimer"](signal.ITIMER_REAL, _state["timeout"])
     try:
-        return {"ok": True, "value": fn(**call.get("args", {}))}
+        return {"ok": True, "value": _in_grading_modes(fn, call.get("args", {}))}
     except ProbeTimeout:
         return {"ok": False, "error": {"type": "Timeout", "message": f"no answer within {_state['timeout']:g}s"}}
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are student faults too
@@ -189,6 +232,35 @@ def _call_one(call):
     finally:
         _state["setitimer"](signal.ITIMER_REAL, 0)
         _state["signal"](signal.SIGALRM, previous)
+
+
+def _in_grading_modes(fn, args):
+    """Run one probe with autograd's grad mode on and inference mode off, then put back what was there.
+
+    The contract: global state a submission leaves behind (grad mode switched
+    off, an inference-mode context never left, a warnings filter turned to
+    errors, numpy's error handling, a low recursion limit, a replaced autograd
+    engine) does not change its grade. Anomaly mode and the default dtype stay
+    as they are. What the student's own functions do with modes inside is theirs.
+    """
+    variable = _state["Variable"]
+    their_engine = variable._execution_engine
+    was_grad = _state["is_grad_enabled"]()
+    get_limit, set_limit = _state["recursion_limit"]
+    limit = get_limit()
+    with _state["InferenceMode"](False), _state["catch_warnings"](), _state["errstate"](all="warn"):
+        _state["simplefilter"]("ignore")
+        _state["set_grad_enabled"](True)
+        variable._execution_engine = _state["engine"]
+        if limit < 1000:
+            set_limit(1000)
+        try:
+            return fn(**args)
+        finally:
+            if limit < 1000:
+                set_limit(limit)
+            variable._execution_engine = their_engine
+            _state["set_grad_enabled"](was_grad)
 
 
 def _on_alarm(signum, frame):
@@ -208,22 +280,32 @@ def _error_record(stage, exc):
 def encode_number(value):
     """A student value as wire data: ``{"num": x}``, ``{"nonfinite": "nan"}`` or ``{"rejected": why}``.
 
-    Types are checked exactly (``type(v) is float``), so subclasses with lying
-    arithmetic and objects that fake ``__class__`` are rejected, not converted.
+    The contract accepts plain Python numbers, numpy scalars, 0-d numpy arrays
+    and 0-d tensors. Types are checked exactly (``type(v) is float``), so
+    subclasses with lying arithmetic and objects that fake ``__class__`` are
+    rejected, not converted.
     """
     kind = type(value)
-    if kind is bool:
+    if kind is bool or kind is _state["numpy"].bool_:
         return {"rejected": "a bool (True/False), not a number"}
     if kind is float or kind is int:
         number = float(value)
     elif kind in _state["numpy_types"]:
         number = float(value.item())
-    elif kind is _state["Tensor"]:
+    elif kind is _state["ndarray"]:
+        if value.ndim != 0:
+            return {"rejected": f"a numpy array of shape {tuple(value.shape)}, not a single number"}
+        if value.dtype.kind not in "iuf":
+            return {"rejected": f"a numpy array of dtype {value.dtype}, not a real number"}
+        number = float(value.item())
+    elif kind in _state["tensor_types"]:
         if _state["dim"](value) != 0:
-            return {"rejected": f"a tensor of shape {tuple(value.shape)}, not a single number"}
+            return {"rejected": f"a tensor of shape {tuple(_state['shape_of'](value))}, not a single number"}
         if _state["is_complex"](value):
             return {"rejected": "a complex tensor"}
         number = float(_state["item"](value))
+    elif kind in _state["exact_numbers"]:
+        number = float(value)
     elif value is None:
         return {"rejected": "None"}
     else:
@@ -305,9 +387,10 @@ def _call_numeric_once(fn, args, keys, forbid_autograd):
         variable._execution_engine = _state["engine"]
     if guard is not None and guard.used:
         return {"autograd": True}
-    if type(returned) is not dict:
+    if not issubclass(type(returned), dict):  # a dict subclass (OrderedDict, defaultdict) is a dict too
         return {"not_dict": _type_name(returned)}
-    return {"values": {key: (encode_number(returned[key]) if key in returned else {"missing": True}) for key in keys}}
+    has, get = _state["dict_has"], _state["dict_get"]  # dict's own methods: a subclass's overrides are not asked
+    return {"values": {key: (encode_number(get(returned, key)) if has(returned, key) else {"missing": True}) for key in keys}}
 
 
 # ---------------------------------------------------------------- exercise 2
@@ -318,23 +401,25 @@ _DUAL_FORMS = (("methods", "sin", "cos"), ("functions", "sin", "cos"), ("functio
 def _dual_form(dual_cls):
     """The accepted sin/cos form, following the contract's order of preference.
 
-    A form whose functions still raise NotImplementedError (the template's
-    stubs) gives way to the next one, so a student who wrote top-level
-    functions and left the stub methods in place is graded on the functions.
+    Only functions the submission defines count: a top-level ``sin`` imported
+    from math, numpy or torch is not an answer and does not hide ``dual_sin``.
+    A form whose functions are still stubs (or raise NotImplementedError) gives
+    way to the next one, so a student who wrote top-level functions and left
+    the template's stub methods in place is graded on the functions.
     """
     found = []
     for form, sin_name, cos_name in _DUAL_FORMS:
         if form == "methods":
-            sin_fn = getattr(dual_cls, sin_name, None)
-            cos_fn = getattr(dual_cls, cos_name, None)
-            if callable(sin_fn) and callable(cos_fn):
-                found.append((form, sin_name, lambda x: x.sin(), lambda x: x.cos()))
+            sin_fn, cos_fn = _class_attribute(dual_cls, sin_name), _class_attribute(dual_cls, cos_name)
+            calls = (lambda x: x.sin(), lambda x: x.cos())
         else:
-            sin_fn = _state["ns"].get(sin_name)
-            cos_fn = _state["ns"].get(cos_name)
-            if callable(sin_fn) and callable(cos_fn):
-                found.append((form, sin_name, sin_fn, cos_fn))
-    for form, name, sin_fn, cos_fn in found:
+            sin_fn, cos_fn = _state["ns"].get(sin_name), _state["ns"].get(cos_name)
+            calls = (sin_fn, cos_fn)
+        if _submission_function(sin_fn) and _submission_function(cos_fn):
+            found.append((form, sin_name, *calls, _is_stub(sin_fn) and _is_stub(cos_fn)))
+    for form, name, sin_fn, cos_fn, stub in found:
+        if stub:
+            continue
         try:
             sin_fn(dual_cls(0.5, 1.0))
             cos_fn(dual_cls(0.5, 1.0))
@@ -346,9 +431,103 @@ def _dual_form(dual_cls):
             pass
         return form, name, sin_fn, cos_fn, False
     if found:
-        form, name, sin_fn, cos_fn = found[0]
+        form, name, sin_fn, cos_fn, _ = found[0]
         return form, name, sin_fn, cos_fn, True
     return None
+
+
+def _class_attribute(cls, name):
+    try:
+        return getattr(cls, name, None)
+    except BaseException:  # noqa: BLE001 - a metaclass __getattr__ that raises
+        return None
+
+
+# Where functions that are not the submission's own come from (CONTRACT-04: "imported from math, numpy or torch").
+_FOREIGN_MODULES = frozenset(("math", "cmath", "numpy", "torch", "builtins", "scipy", "sympy", "mpmath", "jax"))
+
+
+def _submission_function(fn):
+    """Whether ``fn`` is a callable the submission wrote (not one it imported from a maths library)."""
+    if fn is None or not callable(fn):
+        return False
+    try:
+        module = getattr(fn, "__module__", None)
+    except BaseException:  # noqa: BLE001
+        return True
+    root = module.split(".")[0] if type(module) is str else ""
+    return root not in _FOREIGN_MODULES
+
+
+_BUILTIN_FUNCTION_TYPES = frozenset(("builtin_function_or_method", "ufunc", "method-wrapper", "method_descriptor", "_ArrayFunctionDispatcher"))
+
+
+def _function_like(value):
+    """A function or method (written in Python or built in), as opposed to a class or a callable object such as a model."""
+    return type(getattr(getattr(value, "__func__", value), "__code__", None)) is _state["CodeType"] or (
+        type(value).__name__ in _BUILTIN_FUNCTION_TYPES
+    )
+
+
+_STUB_NOISE = frozenset(("RESUME", "NOP", "CACHE", "EXTENDED_ARG", "PRECALL", "PUSH_NULL", "KW_NAMES", "COPY_FREE_VARS", "MAKE_CELL"))
+
+
+def _is_stub(fn):
+    """Whether a function's body is only a template stub.
+
+    CONTRACT-04: a body that is only ``pass``, ``...``, ``return None`` or
+    ``raise NotImplementedError`` (docstring and comments aside). Read from the
+    compiled code, so any formatting and any Python version's layout agree.
+    """
+    fn = getattr(fn, "__func__", fn)  # bound, static and class methods
+    code = getattr(fn, "__code__", None)
+    if type(code) is not _state["CodeType"]:
+        return False
+    steps = [(i.opname, i.argval) for i in _state["instructions"](code) if i.opname not in _STUB_NOISE]
+    if steps[-2:] == [("LOAD_CONST", None), ("RETURN_VALUE", None)]:
+        steps = steps[:-2]
+    elif steps[-1:] == [("RETURN_CONST", None)]:
+        steps = steps[:-1]
+    if not steps:
+        return True
+    first, last = steps[0], steps[-1]
+    if first[0] not in ("LOAD_GLOBAL", "LOAD_NAME") or first[1] != "NotImplementedError" or last[0] != "RAISE_VARARGS":
+        return False
+    return all(op in ("LOAD_CONST", "CALL", "CALL_FUNCTION", "CALL_FUNCTION_EX") for op, _ in steps[1:-1])
+
+
+@probe
+def answer_states(answers):
+    """Whether each of an exercise's answers is still the template's stub.
+
+    ``answers`` are global names or ``Class.attribute`` specs. Each gets
+    ``missing``, ``none`` (the value is None), ``stub`` (a function whose body is
+    only a stub), ``foreign`` (a function imported from a maths library, not
+    written by the submission) or ``defined``.
+    """
+    return {spec: _answer_state(spec) for spec in answers}
+
+
+def _answer_state(spec):
+    name, _, attribute = spec.partition(".")
+    namespace = _state["ns"]
+    if name not in namespace:
+        return "missing"
+    value = namespace[name]
+    if attribute:
+        if value is None:
+            return "missing"
+        value = _class_attribute(value, attribute)
+        if value is None:
+            return "missing"
+    if value is None:
+        return "none"
+    if _function_like(value):
+        if not _submission_function(value):
+            return "foreign"
+        if _is_stub(value):
+            return "stub"
+    return "defined"
 
 
 def _dual_eval_tree(tree, x, dual_cls, sin_fn, cos_fn):
@@ -372,9 +551,16 @@ def _dual_eval_tree(tree, x, dual_cls, sin_fn, cos_fn):
 
 
 def _encode_dual(result, dual_cls):
-    if type(result) is not dual_cls:
+    if not _is_dual(type(result), dual_cls):
         return {"not_dual": _type_name(result)}
     return {"value": encode_number(getattr(result, "value", None)), "deriv": encode_number(getattr(result, "deriv", None))}
+
+
+def _is_dual(kind, dual_cls):
+    """A DualNumber: the class itself, a subclass of it, or the lesson's class it was derived from."""
+    if issubclass(kind, dual_cls):
+        return True
+    return kind in dual_cls.__mro__[1:] and getattr(kind, "__name__", "") == getattr(dual_cls, "__name__", "")
 
 
 @probe
@@ -398,7 +584,7 @@ def dual_eval(cases, class_name="DualNumber"):
             result = _dual_eval_tree(case["expr"], x, dual_cls, sin_fn, cos_fn)
             record = _encode_dual(result, dual_cls)
             record["unchanged"] = (
-                type(x) is dual_cls
+                _is_dual(type(x), dual_cls)
                 and encode_number(getattr(x, "value", None)) == {"num": float(value)}
                 and encode_number(getattr(x, "deriv", None)) == {"num": float(deriv)}
             )
@@ -418,47 +604,71 @@ _GRAPH_NODE_CAP = 5000
 _CHAIN_CAP = 5000
 
 
-def _refs():
-    """The torch objects the exercise 3 and 4 probes rely on, taken once and kept in ``_state``.
-
-    Taken on first use (after the student's cells ran) unless ``install`` calls
-    this first, which makes them immune to a student rebinding ``torch.nn.Linear``.
-    """
-    refs = _state.get("ex34")
-    if refs is not None:
-        return refs
-    torch = _state["torch"]
+def _take_refs(torch):
+    """The torch objects the exercise 3 and 4 probes rely on, taken by ``install`` before any student code."""
     nn = torch.nn
-    refs = {
+    activations = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
+    module_call = [(nn.Module, name) for name in ("__call__", "_call_impl", "_wrapped_call_impl", "__getattr__")]
+    forwards = [(cls, "forward") for cls in (nn.Linear, nn.Sequential, *activations.values())]
+    autograd = torch._C._autograd
+    return {
         "Module": nn.Module,
         "Linear": nn.Linear,
         "Sequential": nn.Sequential,
-        "named_modules": nn.Module.named_modules,
-        "named_parameters": nn.Module.named_parameters,
         "pre_hook": nn.Module.register_forward_pre_hook,
         "linear": nn.functional.linear,
-        "activations": {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU},
-        "saved_tensors_hooks": torch.autograd.graph.saved_tensors_hooks,
-        "backward": torch.autograd.backward,
+        "activations": activations,
+        "push_saved_hooks": autograd._push_saved_tensors_default_hooks,
+        "pop_saved_hooks": autograd._pop_saved_tensors_default_hooks,
         "no_grad": torch.no_grad,
         "fork_rng": torch.random.fork_rng,
         "Generator": torch.Generator,
         "randn": torch.randn,
         "tensor": torch.tensor,
         "ones_like": torch.ones_like,
+        "mul": torch.mul,
+        "add": torch.add,
+        "pow": torch.pow,
         "float64": torch.float64,
-        "storage": torch.Tensor.untyped_storage,
+        "storage": torch._C.TensorBase.untyped_storage if hasattr(torch._C, "TensorBase") else torch.Tensor.untyped_storage,
+        "data_ptr": torch._C.StorageBase.data_ptr,
+        "nbytes": torch._C.StorageBase.nbytes,
+        # Restored while the grader runs its own modules, so a late patch cannot change what is observed.
+        "pinned": [(owner, name, owner.__dict__[name]) for owner, name in module_call + forwards if name in owner.__dict__],
         "ops": {
             "sin": torch.sin, "cos": torch.cos, "exp": torch.exp, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
             "relu": torch.relu, "sum": torch.sum, "mean": torch.mean,
         },
     }
-    _state["ex34"] = refs
-    return refs
+
+
+def _refs():
+    return _state["ex34"]
+
+
+class _Pinned:
+    """While active, the torch attributes ``install`` pinned are the originals again; the student's come back after."""
+
+    def __enter__(self):
+        self.theirs = []
+        for owner, name, original in _refs()["pinned"]:
+            current = owner.__dict__.get(name)
+            if current is not original:
+                self.theirs.append((owner, name, current))
+                setattr(owner, name, original)
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, theirs in self.theirs:
+            if theirs is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, theirs)
+        return False
 
 
 def _is_tensor(value):
-    return type(value) is _state["Tensor"]
+    return type(value) in _state["tensor_types"]
 
 
 def _lookup_or_none(name):
@@ -469,6 +679,48 @@ def _lookup_or_none(name):
     return namespace[name], None
 
 
+def _is_module(value):
+    return issubclass(type(value), _refs()["Module"])
+
+
+def _own_dict(value, key):
+    """A module's own ``_modules`` or ``_parameters`` dict, read without calling any of its methods."""
+    try:
+        found = _state["object_dict"](value).get(key)
+    except BaseException:  # noqa: BLE001 - an object without a __dict__
+        return {}
+    return found if type(found) is dict else {}
+
+
+def _named_modules(root):
+    """(name, module) for a module tree, depth first as ``nn.Module.named_modules`` lists them, each module once.
+
+    Walks the modules' own ``_modules`` dicts, so a patched ``named_modules``
+    or ``__getattr__`` cannot add or hide a layer.
+    """
+    found, seen, stack = [], set(), [("", root)]
+    while stack and len(found) < 1000:
+        name, module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        found.append((name, module))
+        children = [(name + "." + child if name else child, sub) for child, sub in _own_dict(module, "_modules").items()]
+        stack.extend(reversed([(child, sub) for child, sub in children if _is_module(sub)]))
+    return found
+
+
+def _named_parameters(root, recurse=True):
+    """(name, parameter) for a module's parameters (each once), read from the modules' own ``_parameters``."""
+    found, seen = [], set()
+    for prefix, module in _named_modules(root) if recurse else [("", root)]:
+        for name, param in _own_dict(module, "_parameters").items():
+            if _is_tensor(param) and id(param) not in seen:
+                seen.add(id(param))
+                found.append((prefix + "." + name if prefix else name, param))
+    return found
+
+
 @probe
 def module_summary(model):
     """The module tree of a global ``nn.Module``: each submodule's name, type and whether it is an ``nn.Linear``."""
@@ -477,15 +729,10 @@ def module_summary(model):
         return missing
     if value is None:
         return {"rejected": "None"}
-    refs = _refs()
-    if not issubclass(type(value), refs["Module"]):
+    if not _is_module(value):
         return {"not_module": _type_name(value)}
-    modules = []
-    for name, sub in refs["named_modules"](value):
-        modules.append({"name": name, "type": _type_name(sub), "linear": issubclass(type(sub), refs["Linear"])})
-        if len(modules) >= 1000:
-            break
-    return {"modules": modules}
+    linear = _refs()["Linear"]
+    return {"modules": [{"name": name, "type": _type_name(sub), "linear": issubclass(type(sub), linear)} for name, sub in _named_modules(value)]}
 
 
 def _graph_of(root):
@@ -534,17 +781,17 @@ def _param_leaves(named, layers, keep):
             variable = getattr(node, "variable", None)
             if id(variable) in by_id:
                 leaves[str(position)] = by_id[id(variable)]
-    trainable = [name for name, param in named if param.requires_grad]
+    trainable = [name for name, param in named if _state["requires_grad_of"](param)]
     return {"leaves": leaves, "trainable": trainable, "layers": layers}
 
 
 def _module_params(model):
-    refs = _refs()
-    named = list(refs["named_parameters"](model))
+    named = _named_parameters(model)
     layers = []
-    for name, sub in refs["named_modules"](model):
-        if issubclass(type(sub), refs["Linear"]):
-            own = [(name + "." if name else "") + pname for pname, _ in refs["named_parameters"](sub, recurse=False)]
+    linear = _refs()["Linear"]
+    for name, sub in _named_modules(model):
+        if issubclass(type(sub), linear):
+            own = [(name + "." if name else "") + pname for pname, _ in _named_parameters(sub, recurse=False)]
             layers.append({"name": name or "(the model itself)", "params": own})
     return named, layers
 
@@ -556,7 +803,7 @@ def _build_graph(spec):
     generator = refs["Generator"]().manual_seed(int(spec["seed"]))
 
     def randn(*shape, grad=True):
-        return refs["randn"](*shape, generator=generator, dtype=f64).requires_grad_(grad)
+        return _state["requires_grad_"](refs["randn"](*shape, generator=generator, dtype=f64), grad)
 
     if spec["kind"] == "mlp":
         sizes = spec["sizes"]
@@ -578,19 +825,15 @@ def _build_graph(spec):
         return h, named, layers
     x, w = randn(spec["size"]), randn(spec["size"])
     h = x
+    binary = {
+        "mul_leaf": lambda h: refs["mul"](h, w),
+        "leaf_mul": lambda h: refs["mul"](w, h),
+        "mul_const": lambda h: refs["mul"](h, 2.5),
+        "add_const": lambda h: refs["add"](h, 1.5),
+        "pow2": lambda h: refs["pow"](h, 2),
+    }
     for op in spec["ops"]:
-        if op == "mul_leaf":
-            h = h * w
-        elif op == "leaf_mul":
-            h = w * h
-        elif op == "mul_const":
-            h = h * 2.5
-        elif op == "add_const":
-            h = h + 1.5
-        elif op == "pow2":
-            h = h ** 2
-        else:
-            h = refs["ops"][op](h)
+        h = binary[op](h) if op in binary else refs["ops"][op](h)
     return h, [("x", x), ("w", w)], []
 
 
@@ -668,12 +911,12 @@ def grad_graph(tensor=None, build=None, model=None, function=None):
         module, missing = _lookup_or_none(model)
         if missing is not None:
             return missing
-        if module is None or not issubclass(type(module), _refs()["Module"]):
+        if module is None or not _is_module(module):
             return {"model_not_module": "None" if module is None else _type_name(module)}
         named, layers = _module_params(module)
-    root = value.grad_fn
+    root = _state["grad_fn_of"](value)
     if root is None:
-        return {"no_grad_fn": True, "requires_grad": bool(value.requires_grad)}
+        return {"no_grad_fn": True, "requires_grad": bool(_state["requires_grad_of"](value))}
     graph, keep = _graph_of(root)
     result = {"graph": graph}
     if named is not None and "too_big" not in graph:
@@ -708,11 +951,12 @@ def _encode_tensor(value):
     if _state["is_complex"](value):
         return {"rejected": "a complex tensor"}
     try:
-        flat = _state["tolist"](value.detach().reshape(-1)[:_MAX_VALUES].to(_refs()["float64"]))
+        flat = _state["reshape"](_state["detach"](value), (-1,))[:_MAX_VALUES]
+        values = _state["tolist"](_state["to"](flat, _refs()["float64"]))
     except BaseException as exc:  # noqa: BLE001 - e.g. a meta or sparse tensor
         return {"rejected": f"an unreadable tensor ({type(exc).__name__})"}
-    values = [v if _state["isfinite"](v) else None for v in flat]
-    return {"shape": list(value.shape), "values": values, "nonfinite": None in values}
+    values = [v if _state["isfinite"](v) else None for v in values]
+    return {"shape": list(_state["shape_of"](value)), "values": values, "nonfinite": None in values}
 
 
 def _build_sequential(layers):
@@ -725,8 +969,9 @@ def _build_sequential(layers):
             if "linear" in layer:
                 weight, bias = layer["linear"]
                 module = refs["Linear"](len(weight[0]), len(weight), dtype=f64)
-                module.weight.copy_(refs["tensor"](weight, dtype=f64))
-                module.bias.copy_(refs["tensor"](bias, dtype=f64))
+                params = _own_dict(module, "_parameters")
+                _state["copy_"](params["weight"], refs["tensor"](weight, dtype=f64))
+                _state["copy_"](params["bias"], refs["tensor"](bias, dtype=f64))
             else:
                 module = refs["activations"][layer["activation"]]()
             modules.append(module)
@@ -739,11 +984,12 @@ class _Recorder:
     def __init__(self, model):
         refs = _refs()
         self.phase = None
-        self.params = {refs["storage"](p).data_ptr() for _, p in refs["named_parameters"](model)}
+        self.params = {refs["data_ptr"](refs["storage"](p)) for _, p in _named_parameters(model)}
         self.saved = {}
-        self.forward_calls = [0] * len(model)
+        self.layers = [module for _, module in sorted(_own_dict(model, "_modules").items(), key=lambda item: int(item[0]))]
+        self.forward_calls = [0] * len(self.layers)
         self.backward_order = []
-        self.handles = [refs["pre_hook"](module, self._hook(i)) for i, module in enumerate(model)]
+        self.handles = [refs["pre_hook"](module, self._hook(i)) for i, module in enumerate(self.layers)]
 
     def _hook(self, position):
         def hook(module, inputs):
@@ -755,9 +1001,10 @@ class _Recorder:
 
     def pack(self, tensor):
         # One entry per storage: an activation saved by two nodes (ReLU and the next Linear) is one block of memory.
+        refs = _refs()
         try:
-            storage = _refs()["storage"](tensor)
-            key, size = storage.data_ptr(), storage.nbytes()
+            storage = refs["storage"](tensor)
+            key, size = refs["data_ptr"](storage), refs["nbytes"](storage)
         except BaseException:  # noqa: BLE001 - a tensor without a plain storage must not break the student's forward
             key, size = id(tensor), 0
         if key not in self.params:
@@ -765,17 +1012,19 @@ class _Recorder:
         return tensor
 
     def forward(self, run):
+        refs = _refs()
         self.phase = "forward"
+        refs["push_saved_hooks"](self.pack, _unpack)
         try:
-            with _refs()["saved_tensors_hooks"](self.pack, _unpack):
-                return run()
+            return run()
         finally:
+            refs["pop_saved_hooks"]()
             self.phase = None
 
     def backward(self, output, upstream):
         self.phase = "backward"
         try:
-            _refs()["backward"](output, upstream)
+            _state["run_backward"]((output,), (upstream,), False, False, (), allow_unreachable=True, accumulate_grad=True)
         finally:
             self.phase = None
 
@@ -805,8 +1054,9 @@ def _checkpoint_once(function, spec, segments):
         record.update(recorder.report())
         return record
     record["output"] = _encode_tensor(output)
-    if _is_tensor(output) and output.requires_grad:
-        if list(output.shape) != list(upstream.shape):
+    requires_grad = _is_tensor(output) and _state["requires_grad_of"](output)
+    if requires_grad:
+        if list(_state["shape_of"](output)) != list(_state["shape_of"](upstream)):
             # Still run backward (with ones) so that checkpointing is measured even when the output is wrong.
             upstream = refs["ones_like"](output)
             record["upstream"] = "ones"
@@ -816,10 +1066,10 @@ def _checkpoint_once(function, spec, segments):
             raise
         except BaseException as exc:  # noqa: BLE001
             record["backward_error"] = _error_record("backward", exc)
-    elif _is_tensor(output) and not output.requires_grad:
+    elif _is_tensor(output):
         record["backward_error"] = {"type": "NoGraph", "message": "the output does not require grad", "stage": "backward"}
-    record["x_grad"] = _encode_tensor(x.grad)
-    record["param_grads"] = {name: _encode_tensor(p.grad) for name, p in refs["named_parameters"](model)}
+    record["x_grad"] = _encode_tensor(_state["grad_of"](x))
+    record["param_grads"] = {name: _encode_tensor(_state["grad_of"](p)) for name, p in _named_parameters(model)}
     record.update(recorder.report())
     return record
 
@@ -837,6 +1087,7 @@ def checkpoint_run(function, spec, segments):
         return {"rejected": "None"}
     if not callable(fn):
         return {"not_callable": _type_name(fn)}
-    plain = _checkpoint_once(None, spec, 0)
-    runs = [_checkpoint_once(fn, spec, count) for count in segments]
+    with _Pinned():
+        plain = _checkpoint_once(None, spec, 0)
+        runs = [_checkpoint_once(fn, spec, count) for count in segments]
     return {"plain": plain, "runs": runs}

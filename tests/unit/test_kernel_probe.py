@@ -1,0 +1,252 @@
+"""The in-kernel probe runtime, run directly on plain namespaces in this process (no kernel, fast).
+
+Each test loads a fresh copy of ``grader/kernel_probe.py`` (as the kernel does,
+from its source), installs it on a namespace, runs the student code under test
+in that namespace and reads the answers the runtime publishes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+import grader
+
+SOURCE = Path(grader.__file__).with_name("kernel_probe.py")
+Ask = Callable[..., Any]
+
+
+@pytest.fixture
+def runtime() -> Iterator[Callable[[str], Ask]]:
+    """``runtime(code)`` runs ``code`` as the student's notebook after installing the probes; returns ``ask(probe, **args)``."""
+    grad_mode = torch.is_grad_enabled()
+
+    def make(code: str) -> Ask:
+        spec = importlib.util.spec_from_file_location("kernel_probe_under_test", SOURCE)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        published: list[dict[str, Any]] = []
+        namespace: dict[str, Any] = {}
+        module.install("token", namespace, 7, 5.0, publish=lambda data, metadata=None: published.append(json.loads(next(iter(data.values())))))
+        exec(compile(textwrap.dedent(code), "<student>", "exec"), namespace)
+
+        def ask(probe: str, **args: Any) -> Any:
+            published.clear()
+            module.run(json.dumps([{"probe": probe, "args": args}]))
+            (answer,) = published
+            assert answer["ok"], answer
+            return answer["value"]
+
+        return ask
+
+    yield make
+    torch.set_grad_enabled(grad_mode)
+
+
+STUBS = '''
+def stub_pass(x):
+    pass
+
+def stub_ellipsis(x):
+    """Return the thing."""
+    ...
+
+def stub_return_none(x):
+    # YOUR CODE HERE
+    return None
+
+def stub_raise(x):
+    raise NotImplementedError
+
+def stub_raise_call(x):
+    """Docstring."""
+    # YOUR CODE HERE
+    raise NotImplementedError("fill this in")
+
+stub_lambda = lambda x: None
+
+class Holder:
+    def method_stub(self):
+        raise NotImplementedError()
+
+    @staticmethod
+    def static_stub():
+        pass
+
+def answer_identity(x):
+    return x
+
+def answer_prints(x):
+    print(x)
+
+def answer_raises_other(x):
+    raise ValueError("no")
+
+def answer_branch(x):
+    if x:
+        raise NotImplementedError
+    return 1
+'''
+
+
+def test_stub_bodies_are_recognised_and_answers_are_not(runtime: Callable[[str], Ask]) -> None:
+    ask = runtime(STUBS)
+    names = [line.split("(")[0][4:] for line in STUBS.splitlines() if line.startswith("def ")]
+    states = ask("answer_states", answers=[*names, "stub_lambda", "Holder.method_stub", "Holder.static_stub", "Holder.nothing", "nowhere"])
+    assert {name: state for name, state in states.items()} == {
+        "stub_pass": "stub", "stub_ellipsis": "stub", "stub_return_none": "stub", "stub_raise": "stub", "stub_raise_call": "stub",
+        "answer_identity": "defined", "answer_prints": "defined", "answer_raises_other": "defined", "answer_branch": "defined",
+        "stub_lambda": "stub", "Holder.method_stub": "stub", "Holder.static_stub": "stub", "Holder.nothing": "missing",
+        "nowhere": "missing",
+    }
+
+
+def test_values_none_and_imported_maths_functions_are_not_answers(runtime: Callable[[str], Ask]) -> None:
+    ask = runtime(
+        """
+        import numpy as np, torch
+        from math import sin, cos
+        tan = np.tan
+        exp = torch.exp
+        s = None
+        y = 0.0
+        model = torch.nn.Linear(2, 2)
+        """
+    )
+    states = ask("answer_states", answers=["sin", "cos", "tan", "exp", "s", "y", "model"])
+    assert states == {"sin": "foreign", "cos": "foreign", "tan": "foreign", "exp": "foreign", "s": "none", "y": "defined", "model": "defined"}
+
+
+@pytest.mark.parametrize(
+    ("expression", "encoded"),
+    [
+        ("3", {"num": 3.0}),
+        ("2.5", {"num": 2.5}),
+        ("np.float32(1.5)", {"num": 1.5}),
+        ("np.array(4.0)", {"num": 4.0}),  # a 0-d numpy array (CONTRACT-04 accepts it)
+        ("np.array(4, dtype=np.int64)", {"num": 4.0}),
+        ("torch.tensor(2.0, dtype=torch.float64)", {"num": 2.0}),
+        ("torch.tensor(2.0, requires_grad=True) * 1", {"num": 2.0}),
+        ("torch.nn.Parameter(torch.tensor(0.5))", {"num": 0.5}),
+        ("Fraction(1, 4)", {"num": 0.25}),
+        ("np.array([1.0])", {"rejected": "a numpy array of shape (1,), not a single number"}),
+        ("torch.ones(2)", {"rejected": "a tensor of shape (2,), not a single number"}),
+        ("True", {"rejected": "a bool (True/False), not a number"}),
+        ("np.bool_(True)", {"rejected": "a bool (True/False), not a number"}),
+        ("float('nan')", {"nonfinite": "nan"}),
+        ("Liar(1.0)", {"rejected": "a Liar"}),  # a float subclass is not a float
+        ("None", {"rejected": "None"}),
+    ],
+)
+def test_numbers_the_contract_accepts(runtime: Callable[[str], Ask], expression: str, encoded: dict[str, Any]) -> None:
+    ask = runtime(
+        f"""
+        import numpy as np, torch
+        from fractions import Fraction
+        class Liar(float):
+            def __eq__(self, other): return True
+        value = {expression}
+        """
+    )
+    assert ask("numbers", names=["value"]) == {"value": encoded}
+
+
+def test_a_dict_subclass_is_read_with_dicts_own_methods(runtime: Callable[[str], Ask]) -> None:
+    ask = runtime(
+        """
+        from collections import OrderedDict
+        class Lying(dict):
+            def __getitem__(self, key): return 100.0
+        def ordered(a, b, c):
+            return OrderedDict(y=(a + b) * c, dy_dx1=c)
+        def lying(a, b, c):
+            return Lying(y=1.0)
+        """
+    )
+    ordered = ask("call_numeric", function="ordered", args_list=[[1.0, 2.0, 3.0]], keys=["y", "dy_dx1"])
+    assert ordered == {"results": [{"values": {"y": {"num": 9.0}, "dy_dx1": {"num": 3.0}}}]}
+    lying = ask("call_numeric", function="lying", args_list=[[1.0, 2.0, 3.0]], keys=["y", "dy_dx1"])
+    assert lying == {"results": [{"values": {"y": {"num": 1.0}, "dy_dx1": {"missing": True}}}]}
+
+
+DUAL = """
+import math
+class DualNumber:
+    def __init__(self, value, deriv=0.0):
+        self.value, self.deriv = value, deriv
+    def sin(self):
+        raise NotImplementedError
+    def cos(self):
+        raise NotImplementedError
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "form", "names"),
+    [
+        ("from math import sin, cos\ndef dual_sin(x): return DualNumber(math.sin(x.value), x.deriv * math.cos(x.value))\n"
+         "def dual_cos(x): return DualNumber(math.cos(x.value), -x.deriv * math.sin(x.value))", "functions", "dual_sin"),
+        ("def sin(x): return DualNumber(math.sin(x.value), x.deriv * math.cos(x.value))\n"
+         "def cos(x): return DualNumber(math.cos(x.value), -x.deriv * math.sin(x.value))", "functions", "sin"),
+        ("DualNumber.sin = lambda self: DualNumber(math.sin(self.value), self.deriv * math.cos(self.value))\n"
+         "DualNumber.cos = lambda self: DualNumber(math.cos(self.value), -self.deriv * math.sin(self.value))", "methods", "sin"),
+    ],
+)
+def test_the_submissions_own_sin_and_cos_are_found(runtime: Callable[[str], Ask], extra: str, form: str, names: str) -> None:
+    ask = runtime(DUAL + extra)
+    answer = ask("dual_eval", cases=[{"expr": ["sin", "x"], "x": [0.5, 2.0]}])
+    assert (answer["form"], answer["names"], answer["stub"]) == (form, names, False)
+    assert answer["results"][0]["deriv"] == {"num": pytest.approx(2.0 * 0.8775825618903728)}
+
+
+def test_grad_mode_and_inference_mode_left_behind_do_not_change_what_is_observed(runtime: Callable[[str], Ask]) -> None:
+    ask = runtime(
+        """
+        import torch
+        def grad_fn_chain(t):
+            names, node = [], t.grad_fn
+            while node is not None:
+                names.append(type(node).__name__)
+                node = next((fn for fn, _ in node.next_functions if fn is not None), None)
+            return names
+        torch.set_grad_enabled(False)
+        """
+    )
+    spec = {"kind": "ops", "seed": 3, "size": 3, "ops": ["sin", "mul_leaf", "sum"]}
+    with torch.inference_mode():
+        answer = ask("grad_graph", build=spec, function="grad_fn_chain")
+        assert torch.is_inference_mode_enabled()
+    assert answer["chain"]["names"][:3] == ["SumBackward0", "MulBackward0", "SinBackward0"]
+    assert torch.is_grad_enabled() is False  # the student's own global state is put back
+
+
+def test_references_are_taken_before_student_code(runtime: Callable[[str], Ask], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.nn.Module, "named_modules", torch.nn.Module.named_modules)
+    monkeypatch.setattr(torch.nn, "Linear", torch.nn.Linear)
+    monkeypatch.setattr(torch.Tensor, "grad_fn", None, raising=False)
+    monkeypatch.delattr(torch.Tensor, "grad_fn", raising=False)
+    ask = runtime(
+        """
+        import torch
+        from torch import nn
+        model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+        real = model(torch.ones(4, 2))
+        output = real.detach()
+        nn.Module.named_modules = lambda self, *a, **k: iter([(str(i), nn.Linear(1, 1)) for i in range(3)])
+        class AnyLinear(type):
+            def __subclasscheck__(cls, sub): return True
+        nn.Linear = AnyLinear("Linear", (), {})
+        torch.Tensor.grad_fn = property(lambda self: real.grad_fn)
+        """
+    )
+    summary = ask("module_summary", model="model")
+    assert [m["name"] for m in summary["modules"] if m["linear"]] == ["0", "2"]
+    assert ask("grad_graph", tensor="output", model="model") == {"no_grad_fn": True, "requires_grad": False}
