@@ -546,7 +546,15 @@ def _cell_run(number: int, cell: Any, raised: str | None, timed_out: bool, timeo
 
 
 def _stdout(cell: Any) -> str:
-    return "".join(out.get("text", "") for out in cell.get("outputs", []) if out.get("output_type") == "stream" and out.get("name") == "stdout")
+    """What the cell showed as text: what it printed, and the plain text of values it displayed (its last expression)."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stdout":
+            parts.append(out.get("text", ""))
+        elif out.get("output_type") in ("execute_result", "display_data"):
+            text = (out.get("data") or {}).get("text/plain")
+            parts.append(text + "\n" if isinstance(text, str) else "")
+    return "".join(parts)
 
 
 def _probe_answers(cell: Any, mime: str) -> list[str]:

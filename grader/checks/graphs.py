@@ -3,18 +3,23 @@
 The kernel serialises the graph behind a tensor (``grad_graph`` probe) as a list
 of nodes, each with its type name, its ``name()`` and the indexes of its
 ``next_functions`` (``None`` entries left out), node 0 being ``t.grad_fn``. The
-judge then checks a student's list of names against that graph: it must be a
-path from the root along those edges that ends at a node with nothing left to
-follow. The grader designs fresh graphs of its own (an MLP of another depth, a
-chain of elementwise operations) so that names typed in by hand fail.
+judge then checks a student's list of names against that graph. CONTRACT-04
+says what a real path is: it starts at ``t.grad_fn``, each next name is one of
+the previous node's ``next_functions``, it takes at least one step when
+``t.grad_fn`` has a next function, and it may stop wherever the function's own
+rule finds nothing to follow (so it need not end at a leaf). The grader designs
+fresh graphs of its own (an MLP of another depth, a chain of elementwise
+operations) so that names typed in by hand fail; on those only the path is
+judged, never which nodes it reaches.
 
 When is a linear layer "passed through"? A node *uses* a layer when one of its
 next_functions leads, through nodes that have a single next function (such as
 ``TBackward0`` or ``ViewBackward0``), to the ``AccumulateGrad`` leaf of that
 layer's weight or bias. ``AddmmBackward0``, ``MmBackward0`` + ``AddBackward0``
 (3-d inputs, no bias, ...) all qualify, whatever names this torch version uses.
-A path passes through the layers its nodes use; it must pass through as many as
-the best path in the graph does (all of them, for a stack of layers).
+A path passes through the layers its nodes use. For the submission's own
+``output`` it must pass through all the linear layers of ``model`` that any
+path of the graph can reach (all of them, for a stack of layers).
 """
 
 from __future__ import annotations
@@ -86,12 +91,12 @@ def normalise_name(name: str) -> str:
     return name.rsplit("::", 1)[-1].rsplit(".", 1)[-1]
 
 
-def follow(graph: Graph, chain: Sequence[str], complete: bool = True) -> list[set[int]] | str:
+def follow(graph: Graph, chain: Sequence[str]) -> list[set[int]] | str:
     """The candidate nodes at each step of ``chain`` read as a path from the root, or what breaks it.
 
     Names are not unique (three ``AddmmBackward0`` nodes in a 3-layer MLP), so
-    every node a step could mean is kept. With ``complete`` the path must end
-    at a node with no next_functions.
+    every node a step could mean is kept. A real path takes at least one step
+    when the root has a next function, and may stop anywhere after that.
     """
     if not chain:
         return f"it returned an empty list, but the tensor has a grad_fn ('{graph.names[0]}')"
@@ -108,9 +113,9 @@ def follow(graph: Graph, chain: Sequence[str], complete: bool = True) -> list[se
                 return f"step {number} '{name}' comes after '{previous}', which has no next_functions (the path had already ended)"
             return f"step {number} '{name}' is not one of the next_functions of step {number - 1} '{previous}' ({', '.join(options)})"
         steps.append(following)
-    if complete and not any(not graph.edges[n] for n in steps[-1]):
-        options = graph.child_names(steps[-1])
-        return f"the chain stops at '{chain[-1]}', which still has next_functions ({', '.join(options)}): it must go on until no step is left"
+    if len(chain) == 1 and graph.edges[0]:
+        options = graph.child_names({0})
+        return f"the chain stops at the tensor's grad_fn '{chain[0]}' without a single step, though it has next_functions ({', '.join(options)})"
     return steps
 
 
@@ -177,7 +182,7 @@ def _post_order(graph: Graph) -> list[int]:
 # ---------------------------------------------------------------- the judge's own graphs
 
 
-def random_mlp(rng: random.Random, depths: Sequence[int], all_bias: bool = False) -> dict[str, Any]:
+def random_mlp(rng: random.Random, depths: Sequence[int]) -> dict[str, Any]:
     """An MLP spec for the ``grad_graph`` probe: depth, widths, activation, bias per layer, input grad, reduction."""
     depth = rng.choice(list(depths))
     return {
@@ -186,9 +191,8 @@ def random_mlp(rng: random.Random, depths: Sequence[int], all_bias: bool = False
         "sizes": [rng.randint(2, 6) for _ in range(depth + 1)],
         "activation": rng.choice(["tanh", "relu", "sigmoid"]),
         "batch": rng.randint(2, 4),
-        # The top layer always has a bias, so that "always take next_functions[0]" reaches a leaf at once (a real path).
-        "bias": [True if all_bias else rng.random() < 0.7 for _ in range(depth - 1)] + [True],
-        "input_grad": False if all_bias else rng.random() < 0.5,
+        "bias": [rng.random() < 0.7 for _ in range(depth)],
+        "input_grad": rng.random() < 0.5,
         "reduce": rng.choice(["sum", "mean", None]),
     }
 
@@ -481,10 +485,15 @@ class GradChainPaths(_ChainCheck):
 
 @register
 class GradChainLayers(_ChainCheck):
-    """On the submission's tensor (and on an MLP of the grader's) the chain must pass through every linear layer.
+    """On the submission's tensor the chain must pass through every linear layer of the submission's model.
 
-    See the module docstring for what "passing through a layer" means. Both
-    graphs must be right for the points.
+    See the module docstring for what "passing through a layer" means. Only the
+    submission's own tensor is judged for layers (CONTRACT-04: "the path for
+    ``output`` passes through all three linear layers of ``model``"). The
+    function also runs on ``fresh`` graphs of the grader's: the chain for
+    ``output`` counts only when the function gives a real path on at least one
+    of them, i.e. when it follows ``next_functions`` rather than returning names
+    typed in for ``output``.
     """
 
     kind = "grad_chain_layers"
@@ -496,35 +505,47 @@ class GradChainLayers(_ChainCheck):
             "function": _NAME,
             "tensor": _NAME,
             "model": _NAME,
-            "fresh_mlp": {"type": "boolean"},
-            "depths": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 2, "maximum": 8}},
+            "fresh": {"type": "integer", "minimum": 0, "maximum": 6},
+            "depths": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 8}},
         },
     }
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
         calls = [self._output_call(with_model=True)]
-        if self.params.get("fresh_mlp", True):
-            calls.append(self._fresh_call(random_mlp(rng, self.params.get("depths", [4, 5]), all_bias=True)))
+        depths = self.params.get("depths", [2, 4, 5])
+        for number in range(self.params.get("fresh", 2)):
+            calls.append(self._fresh_call(random_mlp(rng, depths) if number % 2 == 0 else random_ops(rng)))
         return calls
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         function, tensor = self.params["function"], self.params["tensor"]
-        problems: list[tuple[str, str]] = []
-        for number, (call, answer) in enumerate(zip(calls, answers, strict=True)):
-            value = record_trouble(answer, tensor if number == 0 else function, ctx)
-            if isinstance(value, Verdict):
-                return value
-            if number == 0 and tensor_problem(value, tensor, self.params["model"]):
-                return Verdict.failed(f"cannot check: {tensor_problem(value, tensor, self.params['model'])}")
-            if _not_implemented(value.get("chain")):
-                return Verdict.not_attempted(f"not attempted: `{function}` still raises NotImplementedError")
-            problem = self._problem(value, function)
-            if problem:
-                problems.append((self._label(call), problem))
-        if problems:
-            return Verdict.failed(merge(problems, every=len(calls)))
-        also = " and of the grader's MLP" if len(calls) > 1 else ""
-        return Verdict.passed(f"the chain passes through every linear layer of `{tensor}`'s model{also}")
+        value = record_trouble(answers[0], tensor, ctx)
+        if isinstance(value, Verdict):
+            return value
+        problem = tensor_problem(value, tensor, self.params["model"])
+        if problem:
+            return Verdict.failed(f"cannot check: {problem}")
+        if _not_implemented(value.get("chain")):
+            return Verdict.not_attempted(f"not attempted: `{function}` still raises NotImplementedError")
+        problem = self._problem(value, function)
+        if problem:
+            return Verdict.failed(f"on `{tensor}`: {problem}")
+        if len(calls) > 1 and not self._follows_next_functions(answers[1:], function):
+            return Verdict.failed(
+                f"`{function}` gives no real path in any of the grader's own graphs, so its chain for `{tensor}` "
+                "does not show that it follows next_functions (see the check of paths)"
+            )
+        return Verdict.passed(f"the chain for `{tensor}` passes through every linear layer of `{self.params['model']}`")
+
+    @staticmethod
+    def _follows_next_functions(answers: Sequence[Answer], function: str) -> bool:
+        for answer in answers:
+            value = answer.value if answer.ok and isinstance(answer.value, dict) else {}
+            names = chain_names(value.get("chain"), function)
+            graph = Graph.parse(value.get("graph"))
+            if not isinstance(names, str) and graph is not None and not isinstance(follow(graph, names), str):
+                return True
+        return False
 
     @staticmethod
     def _problem(value: dict[str, Any], function: str) -> str:
@@ -534,7 +555,7 @@ class GradChainLayers(_ChainCheck):
         graph = Graph.parse(value.get("graph"))
         if graph is None:
             return "the grader could not read the graph"
-        steps = follow(graph, names, complete=False)  # how the chain ends is chain_is_path's business
+        steps = follow(graph, names)
         if isinstance(steps, str):
             return f"the names are not a path in the graph ({steps})"
         leaves, layers = _leaves(value)

@@ -134,7 +134,7 @@ WRONG: dict[str, tuple[tuple[str, ...], float, dict[str, tuple[float, str]]]] = 
         12,
         {
             "chain_is_path": (0, "`grad_fn_chain` returns the same names for every tensor: it looks hard-coded"),
-            "chain_through_layers": (0, "MLP the grader built: the "),  # not a path, or a path through too few layers
+            "chain_through_layers": (0, "gives no real path in any of the grader's own graphs, so its chain for `output` does not show"),
             "chain_printed": (2, "in order"),
         },
     ),
