@@ -85,6 +85,16 @@ class FunctionVersusReference(Check):
             "low": {"type": "number"},
             "high": {"type": "number"},
             "forbid_autograd": {"type": "boolean"},
+            "exact_at_scale": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "points": {"type": "integer", "minimum": 1},
+                    "low": {"type": "number", "exclusiveMinimum": 0},
+                    "high": {"type": "number", "exclusiveMinimum": 0},
+                    "rtol": {"type": "number", "exclusiveMinimum": 0},
+                },
+            },
             "labels": _LABELS,
             **_TOLERANCE,
         },
@@ -96,6 +106,7 @@ class FunctionVersusReference(Check):
             [round(rng.uniform(low, high), 3) for _ in range(self.params["arity"])]
             for _ in range(self.params.get("points", 6))
         ]
+        points += self._scale_points(rng)
         args = {
             "function": self.params["function"],
             "args_list": points,
@@ -103,6 +114,20 @@ class FunctionVersusReference(Check):
             "forbid_autograd": bool(self.params.get("forbid_autograd", False)),
         }
         return [ProbeCall("call_numeric", args)]
+
+    def _scale_points(self, rng: random.Random) -> list[list[float]]:
+        """Points of large magnitude (x1 and x2 of one sign, so that an honest float32 sum loses no digits)."""
+        scale = self.params.get("exact_at_scale")
+        if not scale:
+            return []
+        low, high = scale.get("low", 5e7), scale.get("high", 2e8)
+        points = []
+        for _ in range(scale.get("points", 3)):
+            sign = rng.choice([-1.0, 1.0])
+            point = [sign * round(rng.uniform(low, high)) for _ in range(self.params["arity"])]
+            point[-1] = rng.choice([-1.0, 1.0]) * abs(point[-1])
+            points.append(point)
+        return points
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         name = self.params["function"]
@@ -121,13 +146,37 @@ class FunctionVersusReference(Check):
             return early
         reference = getattr(ctx.reference, self.params["reference"])
         expected = [reference(*point) for point in points]
+        scale = self.params.get("exact_at_scale")
+        ordinary = len(points) - (scale.get("points", 3) if scale else 0)
         keys: list[str] = self.params["keys"]
         rtol, atol = self.params.get("rtol", 1e-6), self.params.get("atol", 1e-6)
-        problems = [p for key in keys if (p := self._key_problem(key, name, results, expected, points, rtol, atol))]
+        problems = [
+            p for key in keys if (p := self._key_problem(key, name, results[:ordinary], expected[:ordinary], points[:ordinary], rtol, atol))
+        ]
         right = len(keys) - len(problems)
-        if not problems:
-            return Verdict.passed(f"right at all {len(points)} random points")
-        return Verdict.partial(right / len(keys), "; ".join(problems))
+        if problems:
+            return Verdict.partial(right / len(keys), "; ".join(problems))
+        inexact = self._inexact_at_scale(name, results[ordinary:], expected[ordinary:], points[ordinary:])
+        if inexact:
+            return Verdict.failed(inexact)
+        return Verdict.passed(f"right at all {ordinary} random points" + (" and exact at large inputs" if ordinary < len(points) else ""))
+
+    def _inexact_at_scale(self, name: str, results: list[Any], expected: list[dict[str, float]], points: list[list[float]]) -> str:
+        """Why the keys lose digits at large inputs ('' when they stay exact): what a difference quotient does."""
+        rtol = self.params.get("exact_at_scale", {}).get("rtol", 1e-5)
+        for key in self.params["keys"]:
+            for result, want, point in zip(results, expected, points, strict=True):
+                got = number_of(result.get("values", {}).get(key))
+                if got is None or not close(got, float(want[key]), rtol, 0.0):
+                    args = ", ".join(f"{p:.4g}" for p in point)
+                    shown = "not a finite number" if got is None else f"{got:.10g}"
+                    return (
+                        f"{_label(self.params, key)} is right at ordinary points but not at large inputs "
+                        f"({name}({args}) gives {key} = {shown}, relative error above {rtol:g}): a finite-difference "
+                        "estimate loses digits there, while the chain rule stays exact; compute each local derivative "
+                        "as a formula and multiply them (the chain rule)"
+                    )
+        return ""
 
     def _call_problem(self, name: str, results: list[Any], points: list[list[float]]) -> Verdict | None:
         for result, point in zip(results, points, strict=True):

@@ -108,6 +108,53 @@ def test_manual_backprop_gradient(rubric: Rubric, ctx: JudgeContext, rule: Any, 
     assert fragment in verdict.message
 
 
+def difference_quotient(eps: float, central: bool = False) -> Any:
+    """A manual_backprop that estimates the gradient by finite differences in float64 (not the chain rule)."""
+
+    def f(a: float, b: float, c: float) -> float:
+        return (a + b) * c
+
+    def rule(x1: float, x2: float, x3: float) -> dict[str, float]:
+        point, grads = [x1, x2, x3], []
+        for i in range(3):
+            up, down = list(point), list(point)
+            up[i] += eps
+            down[i] -= eps
+            grads.append((f(*up) - f(*down)) / (2 * eps) if central else (f(*up) - f(*point)) / eps)
+        return {"y": f(*point), "dy_dx1": grads[0], "dy_dx2": grads[1], "dy_dx3": grads[2]}
+
+    return rule
+
+
+def float32_chain_rule(x1: float, x2: float, x3: float) -> dict[str, float]:
+    import numpy as np
+
+    a, b, c = np.float32(x1), np.float32(x2), np.float32(x3)
+    s = a + b
+    return {"y": float(s * c), "dy_dx1": float(c), "dy_dx2": float(c), "dy_dx3": float(s)}
+
+
+@pytest.mark.parametrize(
+    ("rule", "outcome"),
+    [
+        (difference_quotient(1e-6), Outcome.FAILED),
+        (difference_quotient(1e-4), Outcome.FAILED),
+        (difference_quotient(1e-3, central=True), Outcome.FAILED),
+        (difference_quotient(1e-7, central=True), Outcome.FAILED),
+        (float32_chain_rule, Outcome.PASSED),  # an honest float32 solution stays exact enough at large inputs
+        (right_rule, Outcome.PASSED),
+    ],
+)
+def test_finite_differences_are_told_from_the_chain_rule_at_large_inputs(
+    rubric: Rubric, ctx: JudgeContext, rule: Any, outcome: Outcome
+) -> None:
+    ordinary = judge(make(rubric, "ex1", "gradient_anywhere"), ctx, backprop_answers(rule))
+    assert ordinary.outcome is outcome, ordinary.message
+    if outcome is Outcome.FAILED:
+        assert "right at ordinary points but not at large inputs" in ordinary.message
+        assert "finite-difference" in ordinary.message and "chain rule" in ordinary.message
+
+
 def test_wrong_dx3_rule_loses_only_its_share(rubric: Rubric, ctx: JudgeContext) -> None:
     verdict = judge(make(rubric, "ex1", "gradient_anywhere"), ctx, backprop_answers(lambda a, b, c: {**right_rule(a, b, c), "dy_dx3": c}))
     assert verdict.fraction == pytest.approx(2 / 3)
