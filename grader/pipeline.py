@@ -42,6 +42,7 @@ class _Planned:
     check: Check
     calls: list[ProbeCall] = field(default_factory=list)
     start: int = 0
+    states_at: int = -1  # the index of the exercise's answer_states call, if it has one
 
 
 def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -> SubmissionResult:
@@ -118,15 +119,22 @@ def derive_seed(rubric: Rubric, submission: Submission) -> int:
 
 
 def plan_probes(exercises: list[ExerciseSpec], seed: int) -> tuple[list[_Planned], ProbeRequest]:
-    """Instantiate every check and gather their probe calls into one request."""
+    """Instantiate every check and gather their probe calls into one request.
+
+    An exercise that names its ``answers`` first asks whether they are still
+    stubs (the call right before its checks' calls; see :func:`unattempted`).
+    """
     planned: list[_Planned] = []
     calls: list[ProbeCall] = []
     for exercise in exercises:
+        states_at = len(calls) if exercise.answers else -1
+        if exercise.answers:
+            calls.append(ProbeCall("answer_states", {"answers": list(exercise.answers)}))
         for spec in exercise.checks:
             check = CHECK_KINDS[spec.kind](spec)
             rng = random.Random(f"{seed}:{exercise.id}:{spec.id}")
             own = check.plan(rng)
-            planned.append(_Planned(exercise, check, own, len(calls)))
+            planned.append(_Planned(exercise, check, own, len(calls), states_at))
             calls.extend(own)
     return planned, ProbeRequest(tuple(calls))
 
@@ -171,10 +179,33 @@ def _judge_all(
 ) -> list[tuple[ExerciseSpec, list[tuple[_Planned, CheckResult]]]]:
     by_exercise: dict[str, list[tuple[_Planned, CheckResult]]] = {ex.id: [] for ex in exercises}
     for item in planned:
-        own_answers = answers[item.start : item.start + len(item.calls)]
-        verdict = _judge_one(item, own_answers, context)
+        stubs = unattempted(item.exercise, answers[item.states_at], context) if item.states_at >= 0 else ""
+        verdict = Verdict.not_attempted(stubs) if stubs else _judge_one(item, answers[item.start : item.start + len(item.calls)], context)
         by_exercise[item.exercise.id].append((item, check_result(item.check.spec, verdict)))
     return [(ex, by_exercise[ex.id]) for ex in exercises]
+
+
+_STATE_WORDS = {"missing": "not defined", "none": "None", "stub": "a stub", "foreign": "imported, not written"}
+
+
+def unattempted(exercise: ExerciseSpec, answer: Answer, context: JudgeContext) -> str:
+    """The "not attempted" message when every answer of ``exercise`` is still a stub ('' when one is not).
+
+    CONTRACT-04: an exercise whose answers are all still stubs scores 0,
+    including any check of code the lesson gave. Without a usable answer (the
+    kernel died while asking), or when an answer is missing because the cell
+    that defines it failed, the checks judge for themselves and name the fault.
+    """
+    states = answer.value if answer.ok and isinstance(answer.value, dict) else None
+    if states is None or any(states.get(name) not in _STATE_WORDS for name in exercise.answers):
+        return ""
+    if any(states[name] == "missing" and context.why_missing(name.split(".")[0]) for name in exercise.answers):
+        return ""
+    grouped: dict[str, list[str]] = {}
+    for name in exercise.answers:
+        grouped.setdefault(_STATE_WORDS[str(states[name])], []).append(f"`{name}`")
+    shown = "; ".join(f"{', '.join(names)}: {word}" for word, names in grouped.items())
+    return f"not attempted: every answer of this exercise is still a stub ({shown})"
 
 
 def _judge_one(item: _Planned, answers: list[Answer], context: JudgeContext) -> Verdict:

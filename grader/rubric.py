@@ -35,6 +35,9 @@ LIMITS_SCHEMA: dict[str, Any] = {
     },
 }
 
+# A global name, or Class.attribute (a method the exercise adds to a class).
+_ANSWER_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"
+
 CHECK_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -49,6 +52,7 @@ CHECK_SCHEMA: dict[str, Any] = {
         "hints": {"type": "array", "items": {"type": "string"}},
         "hidden": {"type": "boolean"},
         "review": {"type": "boolean"},
+        "contract": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
     },
 }
 
@@ -60,6 +64,7 @@ RUBRIC_SCHEMA: dict[str, Any] = {
         "assignment": {"type": "string", "minLength": 1},
         "title": {"type": "string"},
         "reference": {"type": "string", "minLength": 1},
+        "contract": {"type": "string", "minLength": 1},
         "notebook": {"type": "string"},
         "seed": {"type": "integer"},
         "limits": LIMITS_SCHEMA,
@@ -73,6 +78,7 @@ RUBRIC_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
                     "title": {"type": "string"},
+                    "answers": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": _ANSWER_NAME}},
                     "checks": {"type": "array", "minItems": 1, "items": CHECK_SCHEMA},
                 },
             },
@@ -110,15 +116,23 @@ class CheckSpec:
     hints: tuple[str, ...] = ()
     hidden: bool = False
     review: bool = False
+    contract: tuple[str, ...] = ()  # the sentences of the assignment's contract this check enforces, quoted
 
 
 @dataclass(frozen=True)
 class ExerciseSpec:
-    """One exercise: an id such as ``ex1``, a title and its checks."""
+    """One exercise: an id such as ``ex1``, a title, its checks and the answers a student must fill in.
+
+    ``answers`` are the global names (or ``Class.attribute``) the contract asks
+    the exercise to define; when every one is still a stub (``None``, a body of
+    only ``pass``/``...``/``return None``/``raise NotImplementedError``, or
+    missing) the exercise is not attempted and every check of it scores 0.
+    """
 
     id: str
     title: str
     checks: tuple[CheckSpec, ...]
+    answers: tuple[str, ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -138,6 +152,7 @@ class Rubric:
     notebook: str = ""
     limits: Limits = field(default_factory=Limits)
     sha256: str = ""
+    contract_path: Path | None = None  # the student contract the checks quote (``contract:`` in the rubric)
 
     @property
     def max_score(self) -> float:
@@ -169,6 +184,10 @@ def load_rubric(path: Path | str) -> Rubric:
     reference_path = (path.parent / data["reference"]).resolve()
     if not reference_path.is_file():
         raise RubricError(f"{path}: reference: no such file {data['reference']!r} (resolved to {reference_path})")
+    # The contract is for people and rubric tools, not needed to grade: a rubric shipped without it still grades.
+    contract_path = (path.parent / data["contract"]).resolve() if "contract" in data else None
+    if contract_path is not None and not contract_path.is_file():
+        contract_path = None
     return Rubric(
         path=path,
         assignment=data["assignment"],
@@ -179,6 +198,7 @@ def load_rubric(path: Path | str) -> Rubric:
         notebook=data.get("notebook", ""),
         limits=Limits(**data.get("limits", {})),
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
+        contract_path=contract_path,
     )
 
 
@@ -287,6 +307,7 @@ def _exercise(data: dict[str, Any]) -> ExerciseSpec:
     return ExerciseSpec(
         id=data["id"],
         title=data["title"],
+        answers=tuple(data.get("answers", ())),
         checks=tuple(
             CheckSpec(
                 id=c["id"],
@@ -298,6 +319,7 @@ def _exercise(data: dict[str, Any]) -> ExerciseSpec:
                 hints=tuple(c.get("hints", ())),
                 hidden=c.get("hidden", False),
                 review=c.get("review", False),
+                contract=tuple(c.get("contract", ())),
             )
             for c in data["checks"]
         ),

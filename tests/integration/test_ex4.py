@@ -35,7 +35,7 @@ ANSWER_C = '''checkpointing_answer = (
     "memory shrinks a lot, which is what lets large transformer models be trained on a single GPU."
 )'''
 
-PARTIAL_ANSWER = '''checkpointing_answer = (
+SHORT_ANSWER = '''checkpointing_answer = (
     "Gradient checkpointing saves memory during training by recomputing intermediate results in the backward pass "
     "rather than storing them all. This costs extra computation time, but that is usually fine."
 )'''
@@ -136,20 +136,21 @@ WRONG: dict[str, tuple[tuple[str, ...], float, dict[str, tuple[float, str]]]] = 
             "written_answer": (0, "the answer repeats the question instead of answering it"),
         },
     ),
-    "segments_drop_the_remainder_and_partial_answer": (
+    "segments_drop_the_remainder_and_short_answer": (
         (
             IMPORTS,
-            PARTIAL_ANSWER,
+            SHORT_ANSWER,
             "def checkpointed_forward(model, x, segments):\n"
             "    size = len(model) // segments\n"
             "    for k in range(segments):\n"
             "        x = checkpoint(model[k * size:(k + 1) * size], x, use_reentrant=False)\n"
             "    return x",
         ),
-        15,
+        16,
         {
             "same_numbers": (0, "(Linear) never ran in the forward pass; the gradients cannot be compared (the output has the wrong shape)"),
-            "written_answer": (5, "not mentioned: why it helps with large models"),
+            # CONTRACT-04's key ideas are recomputation, compute for memory and which activations are kept: all three are here
+            "written_answer": (6, "3 of 3 key ideas"),
         },
     ),
     "segments_ignored_and_off_topic_answer": (

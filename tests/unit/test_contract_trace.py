@@ -1,0 +1,36 @@
+"""Every check of the bundled rubric quotes the contract sentences it enforces, and the trace table is current."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from grader.reporters.contract_trace import render_contract_trace, unquoted
+from grader.rubric import Rubric
+from tests.conftest import ROOT
+
+TRACE = ROOT / "rubrics" / "CONTRACT-04-TRACE.md"
+
+
+def test_every_check_quotes_the_contract_it_enforces(rubric: Rubric) -> None:
+    assert rubric.contract_path is not None
+    assert unquoted(rubric, rubric.contract_path.read_text(encoding="utf-8")) == []
+
+
+def test_a_check_without_a_quote_or_with_a_made_up_one_is_reported(rubric: Rubric) -> None:
+    first = rubric.exercises[0]
+    bare = replace(first.checks[0], contract=())
+    invented = replace(first.checks[1], contract=("students must use numpy",))
+    broken = replace(rubric, exercises=(replace(first, checks=(bare, invented, *first.checks[2:])), *rubric.exercises[1:]))
+    assert rubric.contract_path is not None
+    assert unquoted(broken, rubric.contract_path.read_text(encoding="utf-8")) == [
+        "ex1/values: quotes no sentence of the contract",
+        "ex1/forward_anywhere: not in the contract: 'students must use numpy'",
+    ]
+
+
+def test_the_trace_table_in_the_repository_matches_the_rubric(rubric: Rubric) -> None:
+    assert TRACE.read_text(encoding="utf-8") == render_contract_trace(rubric), (
+        "rubrics/CONTRACT-04-TRACE.md is out of date: regenerate it with "
+        "python -c \"from grader.rubric import load_rubric; from grader.reporters.contract_trace import render_contract_trace; "
+        "print(render_contract_trace(load_rubric('rubrics/04_automatic_differentiation.yaml')), end='')\" > rubrics/CONTRACT-04-TRACE.md"
+    )
