@@ -18,7 +18,7 @@ from grader.errors import ReferenceError_, SubmissionError
 from grader.execute import Execution, execute_submission
 from grader.load import Submission, load_submission
 from grader.probe import Answer, ProbeCall, ProbeRequest, parse_answers
-from grader.results import CheckResult, ExerciseResult, SubmissionResult, Verdict
+from grader.results import Blame, CheckResult, ExerciseResult, Outcome, SubmissionResult, Verdict
 from grader.rubric import ExerciseSpec, Limits, Rubric
 from grader.scoring import check_result, exercise_result, total
 
@@ -63,7 +63,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
             hide=[*default_hidden(rubric), *options.hide], warm=options.warm_kernels,
         )
         if execution.kernel_failed:
-            return unusable(path, rubric, f"grader infrastructure: {execution.kernel_failed}", started, options.student)
+            return unusable(path, rubric, execution.kernel_failed, started, options.student, Blame.INFRASTRUCTURE)
         answers = parse_answers(execution.probe_outputs, len(request.calls))
         sources = {cell.number: cell.source for cell in submission.code_cells}
         context = JudgeContext(_reference(reference), execution, sources)
@@ -90,10 +90,13 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
     )
 
 
-def unusable(path: Path, rubric: Rubric, reason: str, started: float, student: str = "") -> SubmissionResult:
-    """The result for a submission that could not be used at all: every exercise 0, one reason."""
+def unusable(
+    path: Path, rubric: Rubric, reason: str, started: float, student: str = "", blame: Blame = Blame.SUBMISSION
+) -> SubmissionResult:
+    """The result for a submission that could not be graded at all: every exercise 0, one reason, whose fault."""
+    verdict = Verdict(Outcome.ERROR, 0.0, reason, blame) if blame.students_fault else Verdict.broken(reason, blame)
     exercises = tuple(
-        ExerciseResult(ex.id, ex.title, 0.0, ex.max_score, tuple(check_result(c, Verdict.error(reason)) for c in ex.checks))
+        ExerciseResult(ex.id, ex.title, 0.0, ex.max_score, tuple(check_result(c, verdict) for c in ex.checks))
         for ex in rubric.exercises
     )
     return SubmissionResult(
@@ -109,6 +112,7 @@ def unusable(path: Path, rubric: Rubric, reason: str, started: float, student: s
         reason=reason,
         rubric_sha256=rubric.sha256,
         grader_version=__version__,
+        blame=blame,
     )
 
 
@@ -212,9 +216,7 @@ def _judge_one(item: _Planned, answers: list[Answer], context: JudgeContext) -> 
     try:
         return item.check.judge(item.calls, answers, context)
     except Exception as exc:  # noqa: BLE001 - a grader bug must not cost the rest of the submission
-        return Verdict.broken(
-            f"the grader failed on this check ({type(exc).__name__}: {exc}); this is not your fault, please tell your instructor"
-        )
+        return Verdict.broken(f"the grader failed on this check ({type(exc).__name__}: {exc})")
 
 
 def fault_lines(execution: Execution, planned: list[_Planned], sources: dict[int, str]) -> list[str]:

@@ -247,15 +247,8 @@ class CheckItem(pytest.Item):
 
 
 def failure_text(exercise_id: str, check: CheckResult) -> str:
-    """What a failing item prints: the check, its outcome and points, its message and hints."""
-    from grader.reporters import clean_text
-    from grader.results import Outcome
+    """What a failing item prints: the check, its outcome and points, then the report lines of every reporter."""
+    from grader.reporters import check_lines, clean_text
 
-    outcome = check.outcome.value.replace("_", " ")
-    lines = [f"{exercise_id} / {check.id}: {clean_text(check.title, 200)}", f"{outcome}: {check.score:g} / {check.max_score:g} points"]
-    if check.outcome is Outcome.BROKEN:
-        lines.append("(the grader failed on this check: not your fault, please tell your instructor)")
-    if check.message:
-        lines.append(clean_text(check.message, 2000))
-    lines.extend(f"hint: {clean_text(hint)}" for hint in check.hints)
-    return "\n".join(lines)
+    lines = check_lines(check, 2000)
+    return "\n".join([f"{exercise_id} / {check.id}: {clean_text(check.title, 200)}", f"{lines.outcome}: {lines.points} points", *lines.notes])

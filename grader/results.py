@@ -24,42 +24,87 @@ class Outcome(str, Enum):
     BROKEN = "broken"
 
 
+class Blame(str, Enum):
+    """Whose fault a result is, set where the fault is found; reporters word it, nobody parses messages for it.
+
+    ``answer``: the answer is wrong, incomplete or missing. ``student_code``:
+    the student's code crashed or ran out of time. ``submission``: the file
+    could not be used at all. ``grader``: a bug in the grader or the rubric.
+    ``infrastructure``: the machine failed (a kernel that would not start, a
+    grading process that died): grading again may succeed. The last two are
+    never the student's fault and such results are never reused.
+    """
+
+    NONE = "none"
+    ANSWER = "answer"
+    STUDENT_CODE = "student_code"
+    SUBMISSION = "submission"
+    GRADER = "grader"
+    INFRASTRUCTURE = "infrastructure"
+
+    @property
+    def students_fault(self) -> bool:
+        return self in (Blame.ANSWER, Blame.STUDENT_CODE, Blame.SUBMISSION)
+
+    @property
+    def graders_fault(self) -> bool:
+        return self in (Blame.GRADER, Blame.INFRASTRUCTURE)
+
+
+_BLAME_OF = {
+    Outcome.PASSED: Blame.NONE,
+    Outcome.PARTIAL: Blame.ANSWER,
+    Outcome.FAILED: Blame.ANSWER,
+    Outcome.NOT_ATTEMPTED: Blame.ANSWER,
+    Outcome.ERROR: Blame.STUDENT_CODE,
+    Outcome.BROKEN: Blame.GRADER,
+}
+
+
+def blame_of(outcome: Outcome) -> Blame:
+    """The usual blame for an outcome (``broken`` may also be the infrastructure's)."""
+    return _BLAME_OF[outcome]
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """What a check kind's ``judge`` decides: a fraction of the points and why."""
+    """What a check kind's ``judge`` decides: a fraction of the points, why, and whose fault a shortfall is."""
 
     outcome: Outcome
     fraction: float
     message: str
+    blame: Blame = Blame.NONE
 
     @classmethod
     def passed(cls, message: str = "") -> Verdict:
-        return cls(Outcome.PASSED, 1.0, message)
+        return cls(Outcome.PASSED, 1.0, message, Blame.NONE)
 
     @classmethod
     def failed(cls, message: str) -> Verdict:
-        return cls(Outcome.FAILED, 0.0, message)
+        return cls(Outcome.FAILED, 0.0, message, Blame.ANSWER)
 
     @classmethod
     def partial(cls, fraction: float, message: str) -> Verdict:
         fraction = min(max(fraction, 0.0), 1.0)
         if fraction >= 1.0:
-            return cls(Outcome.PASSED, 1.0, message)
+            return cls.passed(message)
         if fraction <= 0.0:
-            return cls(Outcome.FAILED, 0.0, message)
-        return cls(Outcome.PARTIAL, fraction, message)
+            return cls.failed(message)
+        return cls(Outcome.PARTIAL, fraction, message, Blame.ANSWER)
 
     @classmethod
     def not_attempted(cls, message: str) -> Verdict:
-        return cls(Outcome.NOT_ATTEMPTED, 0.0, message)
+        return cls(Outcome.NOT_ATTEMPTED, 0.0, message, Blame.ANSWER)
 
     @classmethod
     def error(cls, message: str) -> Verdict:
-        return cls(Outcome.ERROR, 0.0, message)
+        """The student's code crashed or timed out while it was probed."""
+        return cls(Outcome.ERROR, 0.0, message, Blame.STUDENT_CODE)
 
     @classmethod
-    def broken(cls, message: str) -> Verdict:
-        return cls(Outcome.BROKEN, 0.0, message)
+    def broken(cls, message: str, blame: Blame = Blame.GRADER) -> Verdict:
+        """The grader, the rubric or the machine failed: the check scores 0 and the report says it is not the student's fault."""
+        return cls(Outcome.BROKEN, 0.0, message, blame)
 
 
 @dataclass(frozen=True)
@@ -85,6 +130,11 @@ class CheckResult:
     review: bool = False
     hidden: bool = False
     override: Override | None = None
+    blame: Blame = Blame.NONE
+
+    def __post_init__(self) -> None:
+        if self.blame is Blame.NONE and self.outcome is not Outcome.PASSED:  # built by hand: the outcome's usual blame
+            object.__setattr__(self, "blame", blame_of(self.outcome))
 
     @property
     def passed(self) -> bool:
@@ -110,9 +160,10 @@ class SubmissionResult:
     """Everything the grader concluded about one submission.
 
     ``status`` is ``graded`` when the submission could be run (however badly it
-    did) and ``error`` when it could not be used at all (``reason`` says why).
-    ``errors`` are one-line, student-readable accounts of faults seen while
-    running it (a cell that raised, a timeout, a dead kernel).
+    did) and ``error`` when it could not be used at all (``reason`` says why,
+    ``blame`` whose fault that is: the submission's, the grader's or the
+    infrastructure's). ``errors`` are one-line, student-readable accounts of
+    faults seen while running it (a cell that raised, a timeout, a dead kernel).
     """
 
     submission: str
@@ -130,6 +181,11 @@ class SubmissionResult:
     grader_version: str = ""
     seed: int = 0
     environment: dict[str, Any] = field(default_factory=dict)
+    blame: Blame = Blame.NONE
+
+    def __post_init__(self) -> None:
+        if self.blame is Blame.NONE and self.status != "graded":  # an unusable file, unless whoever built it said otherwise
+            object.__setattr__(self, "blame", Blame.SUBMISSION)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (enums as their values)."""
@@ -151,6 +207,7 @@ class SubmissionResult:
         fields = {f.name for f in dataclasses.fields(cls)}
         plain = {k: v for k, v in data.items() if k in fields and k != "exercises"}
         plain["errors"] = tuple(plain.get("errors", ()))
+        plain["blame"] = Blame(plain.get("blame", Blame.NONE))
         return cls(exercises=exercises, **plain)
 
 
@@ -167,6 +224,7 @@ def _check_from_dict(data: dict[str, Any]) -> CheckResult:
         review=data.get("review", False),
         hidden=data.get("hidden", False),
         override=Override(**override) if override else None,
+        blame=Blame(data["blame"]) if "blame" in data else blame_of(Outcome(data["outcome"])),
     )
 
 

@@ -26,6 +26,7 @@ def check_result(spec: CheckSpec, verdict: Verdict) -> CheckResult:
         hints=spec.hints if verdict.outcome is not Outcome.PASSED else (),
         review=spec.review,
         hidden=spec.hidden,
+        blame=verdict.blame,
     )
 
 

@@ -13,20 +13,11 @@ import html
 import re
 from collections.abc import Iterable
 
-from grader.reporters import clean_text
-from grader.results import CheckResult, ExerciseResult, Outcome, SubmissionResult
+from grader.reporters import check_lines, clean_text, unusable_note
+from grader.results import CheckResult, ExerciseResult, SubmissionResult
 
-OUTCOME_WORDS = {
-    Outcome.PASSED: "passed",
-    Outcome.PARTIAL: "partly right",
-    Outcome.FAILED: "not right yet",
-    Outcome.NOT_ATTEMPTED: "not attempted",
-    Outcome.ERROR: "your code failed",
-    Outcome.BROKEN: "grader problem (not your fault)",
-}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _UNSAFE_NAME = re.compile(r"[^\w.@+-]", re.UNICODE)
-_REVIEW = "scored automatically; your instructor may review it"
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
@@ -47,7 +38,7 @@ def render_markdown(result: SubmissionResult) -> str:
     """The feedback as Markdown."""
     lines = [f"# Feedback: {_md(result.student, 80)}", "", f"Assignment: {_md(result.assignment, 120)}", ""]
     if result.status != "graded":
-        lines += [f"**Your submission could not be graded:** {_md(result.reason)}", "", f"**Score: 0 / {result.max_score:g}**", ""]
+        lines += [f"**{_md(unusable_note(result))}**", "", f"**Score: 0 / {result.max_score:g}**", ""]
         return "\n".join(lines)
     lines += [f"**Score: {result.score:g} / {result.max_score:g}**", ""]
     for exercise in result.exercises:
@@ -74,7 +65,7 @@ def render_html(result: SubmissionResult) -> str:
     """The feedback as a self-contained HTML page."""
     body = [f"<h1>Feedback: {_h(result.student, 80)}</h1>", f"<p>Assignment: {_h(result.assignment, 120)}</p>"]
     if result.status != "graded":
-        body.append(f'<p class="bad"><strong>Your submission could not be graded:</strong> {_h(result.reason)}</p>')
+        body.append(f'<p class="bad"><strong>{_h(unusable_note(result))}</strong></p>')
         body.append(f"<p><strong>Score: 0 / {result.max_score:g}</strong></p>")
         return page(f"Feedback: {clean_text(result.student, 80)}", "\n".join(body))
     body.append(f"<p><strong>Score: {result.score:g} / {result.max_score:g}</strong></p>")
@@ -100,22 +91,13 @@ def _html_exercise(exercise: ExerciseResult) -> str:
     return f"{head}\n<table><tr><th>check</th><th>points</th><th>result</th><th>feedback</th></tr>{''.join(rows)}</table>"
 
 
-def _details(check: CheckResult) -> list[str]:
+def _details(check: CheckResult) -> tuple[str, ...]:
     """What the student should read under a check, in order."""
-    details = []
-    if check.message and not check.passed:
-        details.append(check.message)
-    details += [f"hint: {hint}" for hint in check.hints]
-    if check.review:
-        details.append(_REVIEW)
-    if check.override is not None:
-        comment = f": {check.override.comment}" if check.override.comment else ""
-        details.append(f"your instructor set {check.override.score:g} (automatic score {check.override.auto_score:g}){comment}")
-    return details
+    return check_lines(check).notes
 
 
 def _outcome(check: CheckResult) -> str:
-    return "set by your instructor" if check.override is not None else OUTCOME_WORDS[check.outcome]
+    return check_lines(check).outcome
 
 
 def page(title: str, body: str) -> str:

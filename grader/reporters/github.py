@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from grader.reporters import clean_text
+from grader.reporters import check_lines, clean_text, unusable_note
 from grader.results import CheckResult, ExerciseResult, Outcome, SubmissionResult
 
 _ICONS = {
@@ -44,7 +44,7 @@ def step_summary(result: SubmissionResult, fail_under: float | None) -> str:
     lines = ["", f"## Grade: {md(result.student, 120)} ({md(result.assignment, 120)})", ""]
     lines.append(_score_line(result, fail_under))
     if result.status != "graded":
-        lines += ["", f"**Could not grade this submission:** {md(result.reason)}"]
+        lines += ["", f"**{md(unusable_note(result))}**"]
     else:
         for exercise in result.exercises:
             lines += ["", *_exercise_table(exercise)]
@@ -87,12 +87,5 @@ def _exercise_table(exercise: ExerciseResult) -> list[str]:
 
 def _row(check: CheckResult) -> str:
     icon = "✏️" if check.override is not None else _ICONS[check.outcome]
-    feedback = "" if check.passed and check.override is None else md(check.message)
-    if check.outcome is Outcome.BROKEN:
-        feedback = f"grader fault, not yours: {feedback}"
-    if check.hints and not check.passed:
-        feedback += "".join(f" <br>hint: {md(hint)}" for hint in check.hints)
-    if check.override is not None:
-        comment = f": {md(check.override.comment)}" if check.override.comment else ""
-        feedback += f" <br>instructor set {check.override.score:g} (automatic {check.override.auto_score:g}){comment}"
-    return f"| {icon} | {md(check.title, 200)} | {check.score:g} / {check.max_score:g} | {feedback.strip()} |"
+    feedback = " <br>".join(md(note) for note in check_lines(check).notes)
+    return f"| {icon} | {md(check.title, 200)} | {check.score:g} / {check.max_score:g} | {feedback} |"

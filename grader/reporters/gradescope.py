@@ -16,9 +16,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader.reporters import clean_text
+from grader.reporters import check_lines, clean_text, unusable_note
 from grader.reporters.junit import atomic_write
-from grader.results import CheckResult, ExerciseResult, Outcome, SubmissionResult
+from grader.results import CheckResult, ExerciseResult, SubmissionResult
 
 HIDDEN_VISIBILITY = "after_published"
 _OUTPUT_LIMIT = 2000
@@ -65,7 +65,7 @@ def fallback_dict(reason: str, execution_time: float = 0.0) -> dict[str, Any]:
     return {
         "score": 0.0,
         "execution_time": round(execution_time, 3),
-        "output": f"Could not grade this submission: {clean_text(reason, _OUTPUT_LIMIT)}",
+        "output": f"Your submission could not be graded: {clean_text(reason, _OUTPUT_LIMIT)}",
         "output_format": "text",
         "stdout_visibility": "hidden",
         "tests": [],
@@ -75,7 +75,7 @@ def fallback_dict(reason: str, execution_time: float = 0.0) -> dict[str, Any]:
 
 def _overall_output(result: SubmissionResult) -> str:
     if result.status != "graded":
-        return f"Could not grade this submission: {clean_text(result.reason, _OUTPUT_LIMIT)}\nScore: 0 / {result.max_score:g}"
+        return f"{unusable_note(result, _OUTPUT_LIMIT)}\nScore: 0 / {result.max_score:g}"
     lines = [f"Score: {result.score:g} / {result.max_score:g}"]
     hidden = [c for ex in result.exercises for c in ex.checks if c.hidden]
     if hidden:
@@ -104,16 +104,5 @@ def _test(exercise: ExerciseResult, check: CheckResult, number: str, graded: boo
 
 
 def _test_output(check: CheckResult) -> str:
-    outcome = check.outcome.value.replace("_", " ")
-    lines = [f"{outcome}: {check.score:g} / {check.max_score:g} points"]
-    if check.outcome is Outcome.BROKEN:
-        lines.append("The grader failed on this check: this is not your fault, please tell your instructor.")
-    if check.message:
-        lines.append(clean_text(check.message, _OUTPUT_LIMIT))
-    lines.extend(f"hint: {clean_text(hint)}" for hint in check.hints)
-    if check.review:
-        lines.append("(scored automatically; your instructor may review it)")
-    if check.override is not None:
-        note = f" - {clean_text(check.override.comment)}" if check.override.comment else ""
-        lines.append(f"instructor set {check.override.score:g} (automatic score {check.override.auto_score:g}){note}")
-    return "\n".join(lines)
+    lines = check_lines(check, _OUTPUT_LIMIT)
+    return "\n".join([f"{check.outcome.value.replace('_', ' ')}: {lines.points} points", *lines.notes])

@@ -35,14 +35,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from grader.errors import UsageError
-from grader.reporters import clean_text
+from grader.reporters import BLAME_NOTES, check_lines, clean_text
 from grader.results import CheckResult, ExerciseResult, Outcome, SubmissionResult
 
 # Characters XML 1.0 cannot carry at all, even escaped (clean_text already covers the C0 controls).
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_BROKEN_NOTE = "grader fault, not the student's: this check scored 0 because the grader or rubric failed"
-
-
 def xml_text(text: str, limit: int = 4000) -> str:
     """Student-influenced text made safe for XML 1.0: control and bidi characters replaced, bounded."""
     return _NOT_XML.sub("?", clean_text(text, limit))
@@ -148,18 +145,11 @@ def _kind(check: CheckResult) -> str | None:
 
 def _message(check: CheckResult) -> str:
     text = check.message or check.outcome.value.replace("_", " ")
-    return f"{_BROKEN_NOTE}: {text}" if check.outcome is Outcome.BROKEN else text
+    return f"{BLAME_NOTES[check.blame]}: {text}" if check.blame.graders_fault else text
 
 
 def _details(check: CheckResult) -> str:
-    lines = [f"{xml_text(check.title, 300)}", _points_line(check), xml_text(_message(check))]
-    lines.extend(f"hint: {xml_text(h, 600)}" for h in check.hints)
-    if check.override is not None:
-        note = f" - {xml_text(check.override.comment, 600)}" if check.override.comment else ""
-        lines.append(f"instructor set {check.override.score:g} (automatic score {check.override.auto_score:g}){note}")
-    if check.review:
-        lines.append("scored automatically; the instructor may review it")
-    return "\n".join(lines)
+    return "\n".join([xml_text(check.title, 300), _points_line(check), *(xml_text(note) for note in check_lines(check).notes)])
 
 
 def _points_line(check: CheckResult) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.reporters import clean_text
+from grader.reporters import check_lines, clean_text, unusable_note
 from grader.results import CheckResult, Outcome, SubmissionResult
 
 _MARKS = {
@@ -19,7 +19,7 @@ def render_text(result: SubmissionResult, color: bool = False) -> str:
     """A plain-text report; ``color`` adds ANSI colours for a terminal."""
     lines = [f"{clean_text(result.student, 80)}  ({clean_text(result.submission, 200)})"]
     if result.status != "graded":
-        lines.append(_paint(f"Could not grade this submission: {clean_text(result.reason)}", "red", color))
+        lines.append(_paint(unusable_note(result), "red", color))
         lines.append(f"Score: 0 / {result.max_score:g}")
         return "\n".join(lines) + "\n"
     for exercise in result.exercises:
@@ -38,18 +38,9 @@ def render_text(result: SubmissionResult, color: bool = False) -> str:
 def _check_lines(check: CheckResult, color: bool) -> str:
     mark = _MARKS[check.outcome] if check.override is None else "EDIT"
     colour = "green" if check.passed else ("yellow" if check.score > 0 else "red")
-    head = f"  [{_paint(mark, colour, color)}] {clean_text(check.title, 120)}  {check.score:g}/{check.max_score:g}"
-    parts = [head]
-    if check.message and not check.passed:
-        parts.append(f"         {clean_text(check.message)}")
-    for hint in check.hints:
-        parts.append(f"         hint: {clean_text(hint)}")
-    if check.review:
-        parts.append("         (scored automatically; your instructor may review it)")
-    if check.override is not None:
-        note = f" - {clean_text(check.override.comment)}" if check.override.comment else ""
-        parts.append(f"         instructor set {check.override.score:g} (automatic score {check.override.auto_score:g}){note}")
-    return "\n".join(parts)
+    lines = check_lines(check)
+    head = f"  [{_paint(mark, colour, color)}] {clean_text(check.title, 120)}  {lines.points.replace(' ', '')}"
+    return "\n".join([head, *(f"         {note}" for note in lines.notes)])
 
 
 _CODES = {"red": "31", "green": "32", "yellow": "33", "bold": "1"}

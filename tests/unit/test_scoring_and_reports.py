@@ -48,7 +48,7 @@ def test_override_replaces_the_score_and_keeps_the_automatic_one() -> None:
     assert (check.score, check.override.score, check.override.auto_score) == (5.0, 5.0, 2.0)  # type: ignore[union-attr]
     assert changed.exercises[1].score == 5.0 and changed.score == 12.0
     text = render_text(changed)
-    assert "instructor set 5 (automatic score 2) - good, in other words" in text
+    assert "your instructor set 5 (automatic score 2): good, in other words" in text
     assert json.loads(render_json(changed))["exercises"][1]["checks"][0]["override"]["auto_score"] == 2.0
 
 
@@ -73,13 +73,13 @@ def test_terminal_report_is_clean_and_marks_reviewable_checks() -> None:
     text = render_text(hostile)
     assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
     assert max(len(line) for line in text.splitlines()) < 700
-    assert "(scored automatically; your instructor may review it)" in text
+    assert "scored automatically; your instructor may review it" in text
     assert "Score: 9 / 13" in text
 
 
 def test_unusable_submission_report() -> None:
     unusable = SubmissionResult("x.ipynb", "x", "04", "error", 0.0, 100.0, (), ("not a valid notebook",), 0.1, reason="not a valid notebook")
-    assert "Could not grade this submission: not a valid notebook" in render_text(unusable)
+    assert "Your submission could not be graded: not a valid notebook" in render_text(unusable)
     data = json.loads(render_json(unusable))
     assert (data["status"], data["score"], data["reason"]) == ("error", 0.0, "not a valid notebook")
 
