@@ -184,6 +184,7 @@ def load_rubric(path: Path | str) -> Rubric:
     reference_path = (path.parent / data["reference"]).resolve()
     if not reference_path.is_file():
         raise RubricError(f"{path}: reference: no such file {data['reference']!r} (resolved to {reference_path})")
+    _check_reference_names(path, data, reference_path)
     # The contract is for people and rubric tools, not needed to grade: a rubric shipped without it still grades.
     contract_path = (path.parent / data["contract"]).resolve() if "contract" in data else None
     if contract_path is not None and not contract_path.is_file():
@@ -288,6 +289,44 @@ def _validate_checks(path: Path, data: dict[str, Any]) -> None:
                 hint = _did_you_mean(check["kind"], CHECK_KINDS)
                 raise RubricError(f"{path}: {place}.kind: unknown check kind {check['kind']!r}{hint}")
             _validate(path, check.get("params", {}), kind.params_schema, prefix=f"{place}.params")
+            for field_name, problem in kind.rubric_problems(check.get("params", {})):
+                raise RubricError(f"{path}: {place}.params.{field_name}: {problem}")
+
+
+def _check_reference_names(path: Path, data: dict[str, Any], reference_path: Path) -> None:
+    """Every name a check needs from the reference module is defined there (read from its source, not imported)."""
+    from grader.checks import CHECK_KINDS
+
+    defined = top_level_names(reference_path)
+    for i, ex in enumerate(data["exercises"]):
+        for j, check in enumerate(ex["checks"]):
+            for field_name, name in CHECK_KINDS[check["kind"]].reference_names(check.get("params", {})):
+                if name not in defined:
+                    hint = _did_you_mean(name, defined)
+                    raise RubricError(
+                        f"{path}: exercises[{i}].checks[{j}].params.{field_name}: the reference module "
+                        f"{reference_path.name} defines no {name!r}{hint}"
+                    )
+
+
+def top_level_names(module_path: Path) -> set[str]:
+    """The names a Python file defines at its top level: functions, classes, assignments, imports."""
+    import ast
+
+    try:
+        tree = ast.parse(module_path.read_text(encoding="utf-8"), filename=str(module_path))
+    except (OSError, SyntaxError, UnicodeDecodeError) as exc:
+        raise RubricError(f"{module_path}: cannot read the reference module ({exc})") from None
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
 
 
 def _check_unique_ids(path: Path, data: dict[str, Any]) -> None:

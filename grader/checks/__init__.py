@@ -4,7 +4,9 @@ How to write a check kind
 -------------------------
 Subclass :class:`Check`, give it a unique ``kind`` name and a JSON schema for
 its ``params`` (the rubric is validated against it on load), decorate it with
-:func:`register`, and implement two methods:
+:func:`register`, and implement two methods (and, optionally,
+``rubric_problems`` and ``reference_names``, which the rubric loader calls to
+refuse params the schema cannot judge and reference names that do not exist):
 
 ``plan(rng)``
     Return the :class:`~grader.probe.ProbeCall` list this check needs from the
@@ -15,7 +17,10 @@ its ``params`` (the rubric is validated against it on load), decorate it with
     A pure function of the calls, the kernel's answers (same order) and the
     :class:`JudgeContext` (reference module, execution record). Return a
     :class:`~grader.results.Verdict`. It runs in the grader's process and must
-    never trust a value it has not checked the shape and type of.
+    never trust a value it has not checked the shape and type of. Start with
+    :func:`read_answer`, the one reading of the shapes every probe answer may
+    take (missing, None, not a function, raised, a stub), so that every kind
+    words them alike.
 
 Kinds in other packages are found through the ``grader.checks`` entry-point
 group, so a new assignment can bring its own kinds without touching the core.
@@ -80,6 +85,20 @@ class Check(ABC):
                 found.update(v for v in value if isinstance(v, str))
         return found
 
+    @classmethod
+    def rubric_problems(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """Optional: what is wrong with valid-looking ``params`` (a bad regular expression...), as (field, problem).
+
+        Called when the rubric loads, so such faults stop the instructor there
+        rather than surfacing in a student's report.
+        """
+        return []
+
+    @classmethod
+    def reference_names(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """Optional: the names the rubric's reference module must define for these ``params``, as (field, name)."""
+        return []
+
     def warm_up(self, calls: Sequence[ProbeCall]) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Optional: do slow first-time work for ``judge`` now (it runs while the kernel executes)."""
 
@@ -101,18 +120,72 @@ def register(cls: type[Check]) -> type[Check]:
 
 
 def answer_trouble(answer: Answer, name: str, ctx: JudgeContext) -> Verdict | None:
-    """The verdict for an answer that carries no usable value (or None when it does)."""
+    """The verdict for an answer that carries no usable value (or None when it does).
+
+    The probe call itself failed: no answer (the kernel died), ``NameError``
+    (not defined), ``NotImplementedError`` (a stub), a timeout, or any other
+    exception the student's code raised while it was probed.
+    """
     if answer.ok:
         return None
     if answer.missing:
         return Verdict.error(f"no answer while checking `{name}`: the kernel died or ran out of time")
     if answer.error_type == "NameError":
-        return Verdict.not_attempted(f"not found: the submission defines no `{name}`{ctx.why_missing(name)}")
-    if answer.error_type == "NotImplementedError":
+        return _not_found(name, ctx)
+    return raised_verdict({"type": answer.error_type, "message": answer.error_message}, f"`{name}`")
+
+
+def read_answer(answer: Answer, name: str, ctx: JudgeContext) -> dict[str, Any] | Verdict:
+    """The record a probe answered about the submission's ``name``, or the verdict when there is nothing to judge.
+
+    The one way every check kind starts reading an answer: first
+    :func:`answer_trouble`, then the shapes every probe record may take:
+    ``{"missing": name or true}`` (not defined), ``{"rejected": "None"}``
+    (still None), ``{"not_callable": type}`` (not a function) and
+    ``{"raised": error, "not_implemented": true}`` (a stub that raises).
+    """
+    trouble = answer_trouble(answer, name, ctx)
+    if trouble is not None:
+        return trouble
+    value = answer.value if isinstance(answer.value, dict) else {}
+    missing = value.get("missing")
+    if missing:
+        return _not_found(missing if isinstance(missing, str) else name, ctx)
+    if value.get("rejected") == "None":
+        return Verdict.not_attempted(f"not attempted: `{name}` is still None")
+    if "not_callable" in value:
+        return Verdict.failed(f"`{name}` is {article(str(value['not_callable']))}, not a function")
+    if value.get("not_implemented") is True:
         return Verdict.not_attempted(f"not attempted: `{name}` still raises NotImplementedError")
-    if answer.error_type == "Timeout":
-        return Verdict.error(f"`{name}` did not finish in time ({answer.error_message})")
-    return Verdict.error(f"`{name}` raised {answer.error_type}: {answer.error_message}")
+    return value
+
+
+def _not_found(name: str, ctx: JudgeContext) -> Verdict:
+    return Verdict.not_attempted(f"not found: the submission defines no `{name}`{ctx.why_missing(name)}")
+
+
+def raised_message(error: Any, what: str) -> str:
+    """``what`` raised something (an error record ``{"type", "message"}``), in a student's words."""
+    error = error if isinstance(error, dict) else {}
+    kind = str(error.get("type") or "an error")
+    if kind == "Timeout":
+        return f"{what} did not finish in time"
+    message = str(error.get("message", ""))[:200]
+    return f"{what} raised {kind}: {message}" if message else f"{what} raised {kind}"
+
+
+def raised_verdict(error: Any, what: str) -> Verdict:
+    """The verdict when ``what`` raised: a stub's NotImplementedError is "not attempted", anything else the code's fault."""
+    if isinstance(error, dict) and error.get("type") == "NotImplementedError":
+        return Verdict.not_attempted(f"not attempted: {what} still raises NotImplementedError")
+    return Verdict.error(raised_message(error, what))
+
+
+def article(type_name: str) -> str:
+    """A type name with its article, as in "`x` is a list": ``None`` stays bare."""
+    if type_name == "None":
+        return "None"
+    return ("an " if type_name[:1].lower() in "aeiou" else "a ") + type_name
 
 
 def number_of(encoded: Any) -> float | None:

@@ -31,7 +31,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from grader.checks import Check, JudgeContext, answer_trouble, register
+from grader.checks import Check, JudgeContext, raised_message, raised_verdict, read_answer, register
 from grader.probe import Answer, ProbeCall
 from grader.results import Verdict
 
@@ -155,34 +155,22 @@ class _CheckpointCheck(Check):
 
     def _runs(self, answer: Answer, ctx: JudgeContext) -> tuple[dict[str, Any], list[dict[str, Any]]] | Verdict:
         name = self.params["function"]
-        trouble = answer_trouble(answer, name, ctx)
-        if trouble is not None:
-            return trouble
-        value = answer.value if isinstance(answer.value, dict) else {}
-        if "missing" in value:
-            return Verdict.not_attempted(f"not found: the submission defines no `{name}`{ctx.why_missing(name)}")
-        if value.get("rejected") == "None":
-            return Verdict.not_attempted(f"not attempted: `{name}` is still None")
-        if "not_callable" in value:
-            return Verdict.failed(f"`{name}` must be a function (it is of type {value['not_callable']})")
+        value = read_answer(answer, name, ctx)
+        if isinstance(value, Verdict):
+            return value
         plain, runs = value.get("plain"), value.get("runs")
         if not isinstance(plain, dict) or not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
             return Verdict.failed(f"the checkpointing probe gave no usable results for `{name}`")
-        if all(run.get("not_implemented") for run in runs):
-            return Verdict.not_attempted(f"not attempted: `{name}` still raises NotImplementedError")
         if all("raised" in run for run in runs):
-            return Verdict.error(self._raised(runs[0]))
+            stub = all(_dict(run["raised"]).get("type") == "NotImplementedError" for run in runs)
+            return raised_verdict(runs[0]["raised"], f"`{name}`" if stub else self._call_text(runs[0]))
         return plain, runs
 
+    def _call_text(self, run: dict[str, Any]) -> str:
+        return f"{self.params['function']}(model, x, {run.get('segments')})"
+
     def _raised(self, run: dict[str, Any]) -> str:
-        if "raised" not in run:
-            return ""
-        error = run["raised"] if isinstance(run["raised"], dict) else {}
-        if error.get("type") == "Timeout":
-            return f"{self.params['function']}(model, x, {run.get('segments')}) did not finish in time"
-        return f"{self.params['function']}(model, x, {run.get('segments')}) raised {error.get('type', 'an error')}: " + str(
-            error.get("message", "")
-        )[:200]
+        return raised_message(run["raised"], self._call_text(run)) if "raised" in run else ""
 
     @staticmethod
     def _backward_problem(run: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from grader.checks import Check, JudgeContext, answer_trouble, close, describe_non_number, number_of, register
+from grader.checks import Check, JudgeContext, close, describe_non_number, number_of, raised_message, raised_verdict, read_answer, register
 from grader.probe import Answer, ProbeCall
 from grader.results import Verdict
 
@@ -88,15 +88,18 @@ def random_seed_points(rng: random.Random, count: int) -> list[list[float]]:
 class _DualCheck(Check):
     """Shared plumbing: one ``dual_eval`` call, reading the form and the per-case records."""
 
+    @classmethod
+    def reference_names(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        return [("reference_class", params.get("reference_class", "DualNumber"))]
+
     def _call(self, cases: list[dict[str, Any]]) -> ProbeCall:
         return ProbeCall("dual_eval", {"cases": cases, "class_name": self.params.get("class_name", "DualNumber")})
 
     def _records(self, answer: Answer, ctx: JudgeContext) -> list[dict[str, Any]] | Verdict:
         class_name = self.params.get("class_name", "DualNumber")
-        trouble = answer_trouble(answer, class_name, ctx)
-        if trouble is not None:
-            return trouble
-        value = answer.value if isinstance(answer.value, dict) else {}
+        value = read_answer(answer, class_name, ctx)
+        if isinstance(value, Verdict):
+            return value
         if "not_class" in value:
             return Verdict.failed(f"`{class_name}` is {value['not_class']}, not a class")
         if value.get("no_form"):
@@ -117,10 +120,7 @@ class _DualCheck(Check):
     def _raised(self, records: list[dict[str, Any]], what: str) -> Verdict | None:
         for record in records:
             if "raised" in record:
-                if record.get("not_implemented"):
-                    return Verdict.not_attempted(f"not attempted: {what} still raises NotImplementedError")
-                error = record["raised"] if isinstance(record["raised"], dict) else {}
-                return Verdict.error(f"{what} raised {error.get('type', 'an error')}: {str(error.get('message', ''))[:200]}")
+                return raised_verdict(record["raised"], what)
             if "not_dual" in record:
                 return Verdict.failed(f"{what} returned {record['not_dual']}, not a DualNumber")
         return None
@@ -246,10 +246,7 @@ class DualExpressions(_DualCheck):
     def _case_problem(record: dict[str, Any], case: dict[str, Any], reference: Any, rtol: float, atol: float) -> str:
         u, d = case["x"]
         if "raised" in record:
-            error = record["raised"] if isinstance(record["raised"], dict) else {}
-            if record.get("not_implemented"):
-                return "raises NotImplementedError"
-            return f"raised {error.get('type', 'an error')}: {str(error.get('message', ''))[:120]}"
+            return raised_message(record["raised"], "it")
         if "not_dual" in record:
             return f"gave {record['not_dual']}, not a DualNumber"
         want = evaluate_tree(case["expr"], reference(u, d))

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grader.checks import Check, JudgeContext, answer_trouble, register
+from grader.checks import Check, JudgeContext, answer_trouble, article, raised_message, read_answer, register
 from grader.probe import Answer, ProbeCall
 from grader.results import Verdict
 
@@ -220,27 +220,13 @@ def describe(spec: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- reading the probe's records
 
 
-def record_trouble(answer: Answer, name: str, ctx: JudgeContext) -> Verdict | dict[str, Any]:
-    """The answer's record (a dict), or the verdict when a global name is missing or still None."""
-    trouble = answer_trouble(answer, name, ctx)
-    if trouble is not None:
-        return trouble
-    value = answer.value if isinstance(answer.value, dict) else {}
-    if isinstance(value.get("missing"), str):
-        missing = value["missing"]
-        return Verdict.not_attempted(f"not found: the submission defines no `{missing}`{ctx.why_missing(missing)}")
-    if value.get("rejected") == "None":
-        return Verdict.not_attempted(f"not attempted: `{name}` is still None")
-    return value
-
-
 def tensor_problem(value: dict[str, Any], tensor: str, model: str = "model") -> str:
     """Why the record of a global tensor has no usable graph ('' when it has one)."""
     if "not_tensor" in value:
         extra = " (having a grad_fn attribute is not enough)" if value.get("grad_fn_attribute") else ""
         return f"`{tensor}` is a {value['not_tensor']}, not a torch.Tensor{extra}"
     if "model_not_module" in value:
-        return f"`{model}` is {_article(value['model_not_module'])}, not a torch.nn.Module"
+        return f"`{model}` is {article(value['model_not_module'])}, not a torch.nn.Module"
     if value.get("no_grad_fn"):
         if value.get("requires_grad"):
             return f"`{tensor}` has no grad_fn: it is a leaf tensor, not a result computed by the model"
@@ -258,14 +244,11 @@ def chain_names(record: Any, function: str) -> list[str] | str:
     if not isinstance(record, dict):
         return f"`{function}` gave no usable answer"
     if "not_callable" in record:
-        return f"`{function}` is {_article(record['not_callable'])}, not a function"
+        return f"`{function}` is {article(record['not_callable'])}, not a function"
     if "raised" in record:
-        error = record["raised"] if isinstance(record["raised"], dict) else {}
-        if error.get("type") == "Timeout":
-            return f"`{function}` did not finish in time"
-        return f"`{function}` raised {error.get('type', 'an error')}: {str(error.get('message', ''))[:200]}"
+        return raised_message(record["raised"], f"`{function}`")
     if "not_list" in record:
-        return f"`{function}` returned {_article(record['not_list'])}, not a list of names"
+        return f"`{function}` returned {article(record['not_list'])}, not a list of names"
     if "not_strings" in record:
         what = "node objects" if record.get("node") else f"{record['not_strings']} objects"
         return f"`{function}` returned a list of {what}, not strings (names such as 'AddmmBackward0')"
@@ -273,12 +256,6 @@ def chain_names(record: Any, function: str) -> list[str] | str:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return f"`{function}` gave no usable answer"
     return names
-
-
-def _article(type_name: str) -> str:
-    if type_name == "None":
-        return "None"
-    return ("an " if type_name[:1].lower() in "aeiou" else "a ") + type_name
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -327,11 +304,11 @@ class LinearLayerCount(Check):
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         name, count = self.params["model"], self.params["count"]
-        value = record_trouble(answers[0], name, ctx)
+        value = read_answer(answers[0], name, ctx)
         if isinstance(value, Verdict):
             return value
         if "not_module" in value:
-            return Verdict.failed(f"`{name}` is {_article(str(value['not_module']))}, not a torch.nn.Module")
+            return Verdict.failed(f"`{name}` is {article(str(value['not_module']))}, not a torch.nn.Module")
         modules = value.get("modules")
         if not isinstance(modules, list):
             return Verdict.failed(f"the grader could not read the layers of `{name}`")
@@ -362,7 +339,7 @@ class GraphReachesModule(Check):
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         tensor, model = self.params["tensor"], self.params["model"]
-        value = record_trouble(answers[0], tensor, ctx)
+        value = read_answer(answers[0], tensor, ctx)
         if isinstance(value, Verdict):
             return value
         problem = tensor_problem(value, tensor, model)
@@ -519,7 +496,7 @@ class GradChainLayers(_ChainCheck):
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         function, tensor = self.params["function"], self.params["tensor"]
-        value = record_trouble(answers[0], tensor, ctx)
+        value = read_answer(answers[0], tensor, ctx)
         if isinstance(value, Verdict):
             return value
         problem = tensor_problem(value, tensor, self.params["model"])
@@ -591,7 +568,7 @@ class GradChainPrinted(_ChainCheck):
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         function, tensor = self.params["function"], self.params["tensor"]
-        value = record_trouble(answers[0], tensor, ctx)
+        value = read_answer(answers[0], tensor, ctx)
         if isinstance(value, Verdict):
             return value
         problem = tensor_problem(value, tensor)

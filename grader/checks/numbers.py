@@ -6,7 +6,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from grader.checks import Check, JudgeContext, answer_trouble, close, describe_non_number, number_of, register
+from grader.checks import Check, JudgeContext, answer_trouble, close, describe_non_number, number_of, raised_verdict, read_answer, register
 from grader.probe import Answer, ProbeCall
 from grader.results import Verdict
 
@@ -33,6 +33,10 @@ class GlobalNumbers(Check):
         "required": ["names"],
         "properties": {"names": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "labels": _LABELS, **_TOLERANCE},
     }
+
+    @classmethod
+    def reference_names(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        return [(f"names[{i}]", name) for i, name in enumerate(params["names"])]
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
         return [ProbeCall("numbers", {"names": list(self.params["names"])})]
@@ -115,6 +119,10 @@ class FunctionVersusReference(Check):
         }
         return [ProbeCall("call_numeric", args)]
 
+    @classmethod
+    def reference_names(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        return [("reference", params["reference"])]
+
     def _scale_points(self, rng: random.Random) -> list[list[float]]:
         """Points of large magnitude (x1 and x2 of one sign, so that an honest float32 sum loses no digits)."""
         scale = self.params.get("exact_at_scale")
@@ -131,12 +139,9 @@ class FunctionVersusReference(Check):
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         name = self.params["function"]
-        trouble = answer_trouble(answers[0], name, ctx)
-        if trouble is not None:
-            return trouble
-        value = answers[0].value if isinstance(answers[0].value, dict) else {}
-        if "not_callable" in value:
-            return Verdict.failed(f"`{name}` is {value['not_callable']}, not a function")
+        value = read_answer(answers[0], name, ctx)
+        if isinstance(value, Verdict):
+            return value
         results = value.get("results")
         points = calls[0].args["args_list"]
         if not isinstance(results, list) or len(results) != len(points):
@@ -188,12 +193,7 @@ class FunctionVersusReference(Check):
                     "for this check: compute the gradient with the chain rule yourself"
                 )
             if "raised" in result:
-                error = result["raised"] if isinstance(result["raised"], dict) else {}
-                if error.get("type") == "NotImplementedError":
-                    return Verdict.not_attempted(f"not attempted: `{name}` still raises NotImplementedError")
-                return Verdict.error(
-                    f"`{name}{tuple(point)}` raised {error.get('type', 'an error')}: {str(error.get('message', ''))[:200]}"
-                )
+                return raised_verdict(result["raised"], f"`{name}{tuple(point)}`")
             if "not_dict" in result:
                 return Verdict.failed(f"`{name}` must return a dict, it returned {result['not_dict']}")
         return None

@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from grader.checks import Check, JudgeContext, answer_trouble, register
+from grader.checks import Check, JudgeContext, read_answer, register
 from grader.probe import Answer, ProbeCall
 from grader.results import Verdict
 
@@ -75,26 +75,29 @@ class KeyIdeas(Check):
         },
     }
 
+    @classmethod
+    def rubric_problems(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        places = [(f"ideas[{i}].phrasings[{j}]", p) for i, idea in enumerate(params["ideas"]) for j, p in enumerate(idea["phrasings"])]
+        places += [(f"topic[{j}]", p) for j, p in enumerate(params.get("topic", []))]
+        problems = []
+        for place, pattern in places:
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except re.error as exc:
+                problems.append((place, f"not a valid regular expression ({exc}): {pattern!r}"))
+        return problems
+
     def plan(self, rng: random.Random) -> list[ProbeCall]:
         return [ProbeCall("text_value", {"name": self.params["name"]})]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         name = self.params["name"]
-        trouble = answer_trouble(answers[0], name, ctx)
-        if trouble is not None:
-            return trouble
-        value = answers[0].value if isinstance(answers[0].value, dict) else {}
-        if "missing" in value:
-            return Verdict.not_attempted(f"not found: the submission defines no `{name}`{ctx.why_missing(name)}")
-        if value.get("rejected") == "None":
-            return Verdict.not_attempted(f"not attempted: `{name}` is still None")
+        value = read_answer(answers[0], name, ctx)
+        if isinstance(value, Verdict):
+            return value
         if "rejected" in value or not isinstance(value.get("text"), str):
             return Verdict.failed(f"`{name}` must be a string (it is of type {value.get('rejected', 'unknown')})")
-        try:
-            patterns = self._patterns()
-        except re.error as exc:
-            return Verdict.broken(f"the rubric's phrasings for `{name}` are not valid regular expressions ({exc})")
-        return self._score(value["text"], patterns)
+        return self._score(value["text"], self._patterns())  # the rubric loader has compiled every pattern once
 
     def _patterns(self) -> list[list[re.Pattern[str]]]:
         """One list of compiled phrasings per idea, then the topic's list (possibly empty)."""

@@ -195,7 +195,7 @@ def test_manual_backprop_faults(rubric: Rubric, ctx: JudgeContext, result: dict[
         (Answer(False, None, "NameError", "name 'manual_backprop' is not defined"), Outcome.NOT_ATTEMPTED, "defines no `manual_backprop`"),
         (Answer.no_answer(), Outcome.ERROR, "kernel died or ran out of time"),
         (Answer(False, None, "Timeout", "no answer within 20s"), Outcome.ERROR, "did not finish in time"),
-        (Answer(True, {"not_callable": "int"}), Outcome.FAILED, "is int, not a function"),
+        (Answer(True, {"not_callable": "int"}), Outcome.FAILED, "`manual_backprop` is an int, not a function"),
         (Answer(True, {"results": "forged"}), Outcome.FAILED, "no usable results"),
     ],
 )

@@ -578,7 +578,7 @@ def test_checkpoint_function_missing_or_none(rubric: Rubric, reference: Any) -> 
     verdict = judge(check, context(reference), lambda c: Answer(True, {"rejected": "None"}))
     assert verdict.outcome is Outcome.NOT_ATTEMPTED and "is still None" in verdict.message
     verdict = judge(check, context(reference), lambda c: Answer(True, {"not_callable": "str"}))
-    assert verdict.outcome is Outcome.FAILED and "must be a function" in verdict.message
+    assert verdict.outcome is Outcome.FAILED and "`checkpointed_forward` is a str, not a function" in verdict.message
 
 
 def test_recompute_groups_and_grouped_messages() -> None:

@@ -56,6 +56,19 @@ def _set(path: list, value):  # type: ignore[no-untyped-def,type-arg]
         (lambda d: d["exercises"][0]["checks"][0].pop("points"), "exercises[0].checks[0]: missing required field 'points'"),
         (lambda d: d["exercises"][0]["checks"].append(dict(d["exercises"][0]["checks"][0])),
          "exercises[0].checks[3].id: duplicate check id 'values'"),
+        # found when the rubric loads, not when a student's answer is judged
+        (_set(["exercises", 3, "checks", 3, "params", "ideas", 1, "phrasings", 0], "\\btrad(e"),
+         "exercises[3].checks[3].params.ideas[1].phrasings[0]: not a valid regular expression "
+         "(missing ), unterminated subpattern at position 6): '\\\\btrad(e'"),
+        (_set(["exercises", 0, "checks", 2, "params", "reference"], "autograd_backprob"),
+         "exercises[0].checks[2].params.reference: the reference module autodiff04.py defines no 'autograd_backprob' "
+         "(did you mean 'autograd_backprop'?)"),
+        (_set(["exercises", 0, "checks", 0, "params", "names"], ["s", "why"]),
+         "exercises[0].checks[0].params.names[1]: the reference module autodiff04.py defines no 'why'"),
+        (_set(["exercises", 1, "checks", 0, "params", "reference_class"], "Dual"),
+         "exercises[1].checks[0].params.reference_class: the reference module autodiff04.py defines no 'Dual'"),
+        (_set(["exercises", 0, "answers"], ["s", "x.y.z"]),
+         "exercises[0].answers[1]: must match ^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?$, got 'x.y.z'"),
     ],
 )
 def test_broken_rubric_names_file_place_and_field(tmp_path: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]
