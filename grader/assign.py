@@ -75,8 +75,10 @@ def _build(solution: Path, out_dir: Path, assignment: str | None, rubric_path: P
 
     try:
         nb = nbformat.read(solution, as_version=4)
-    except (OSError, ValueError) as exc:  # nbformat's read errors are ValueErrors (JSON, version)
-        raise SolutionNotebookError(f"{solution}: cannot read the solution notebook ({exc})") from None
+        nbformat.validate(nb)
+    except (OSError, ValueError, nbformat.ValidationError) as exc:  # unreadable, not JSON, not nbformat 4
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise SolutionNotebookError(f"{solution}: cannot read the solution notebook ({reason})") from None
     named = {"--assignment": assignment, "the solution's metadata.grader.assignment": notebook_assignment(nb)}
     notebook_name = ""
     if rubric_path is not None:

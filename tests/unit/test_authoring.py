@@ -461,3 +461,19 @@ def test_a_broken_solution_is_refused_with_file_cell_and_line_and_nothing_writte
     assert done.exit_code == 2
     assert f"grade assign: error: {path}: cell 2 (ex1-answer), line 1: '# BEGIN SOLUTION' is never closed by '# END SOLUTION'" in done.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('{"cells": [', "Notebook does not appear to be JSON"),
+        ('{"cells": [], "metadata": {}, "nbformat": 3, "nbformat_minor": 0}', "missing an expected key: worksheets"),
+    ],
+)
+def test_an_unreadable_solution_is_refused_in_one_line(tmp_path: Path, content: str, reason: str) -> None:
+    path = tmp_path / "solution.ipynb"
+    path.write_text(content)
+    done = assign(str(path), "--assignment", "hw1", "--out", str(tmp_path / "out"))
+    assert done.exit_code == 2
+    assert done.output.startswith(f"grade assign: error: {path}: cannot read the solution notebook (")
+    assert reason in done.output and done.output.count("\n") == 1
