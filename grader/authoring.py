@@ -301,7 +301,7 @@ def _parse(source: str, message: str) -> ast.Module:
 def _code_stub(tree: ast.Module, lines: list[str], region: AnswerRegion, place: str) -> list[str]:
     """The lines that replace ``region`` (and its marker lines) in the student cell."""
     if _whole_cell(region):
-        return [YOUR_CODE_HERE, *_stub_statements(tree.body, lines, set(), leading_blanks=False)]
+        return [YOUR_CODE_HERE, *_stub_statements(tree.body, lines, "", leading_blanks=False)]
     first, last = region.first_line, region.last_line
     where = f"{place}, {_span(first, last)}"
     parents = _parents(tree)
@@ -318,7 +318,7 @@ def _code_stub(tree: ast.Module, lines: list[str], region: AnswerRegion, place: 
     scope = next((s for s in around if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))), None)
     if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return [indent + YOUR_CODE_HERE, indent + RAISE_STUB]
-    body = _stub_statements(inside, lines, set(), leading_blanks=False)
+    body = _stub_statements(inside, lines, indent, leading_blanks=False)
     if around and not body:  # a block cannot be left with only a comment
         body = [indent + "pass"]
     return [indent + YOUR_CODE_HERE, *body]
@@ -348,11 +348,12 @@ def _region_statements(tree: ast.Module, parents: dict[ast.AST, ast.AST], lines:
     return outermost
 
 
-def _stub_statements(stmts: Sequence[ast.stmt], lines: list[str], seen: set[str], leading_blanks: bool) -> list[str]:
-    """The stub lines of ``stmts`` (assigned names set to None, functions and classes stubbed), original spacing kept."""
+def _stub_statements(stmts: Sequence[ast.stmt], lines: list[str], indent: str, leading_blanks: bool) -> list[str]:
+    """The stub lines of one block's ``stmts`` (names set to None, functions and classes stubbed), original spacing kept."""
     out: list[str] = []
+    seen: set[str] = set()
     for stmt in stmts:
-        chunk = _stub_statement(stmt, lines, seen)
+        chunk = _stub_statement(stmt, lines, indent, seen)
         if chunk:
             if out or leading_blanks:
                 out.extend([""] * _blanks_before(_start(stmt), lines))
@@ -360,12 +361,11 @@ def _stub_statements(stmts: Sequence[ast.stmt], lines: list[str], seen: set[str]
     return out
 
 
-def _stub_statement(stmt: ast.stmt, lines: list[str], seen: set[str]) -> list[str]:
+def _stub_statement(stmt: ast.stmt, lines: list[str], indent: str, seen: set[str]) -> list[str]:
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return _function_stub(stmt, lines)
     if isinstance(stmt, ast.ClassDef):
         return _class_stub(stmt, lines)
-    indent = _indent(lines[_start(stmt) - 1])
     new = [name for name in dict.fromkeys(_assigned_names(stmt)) if name not in seen]
     seen.update(new)
     return [f"{indent}{name} = None" for name in new]
@@ -379,7 +379,7 @@ def _function_stub(fn: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str])
 def _class_stub(cls: ast.ClassDef, lines: list[str]) -> list[str]:
     header, docstring, indent = _header_and_docstring(cls, lines)
     rest = cls.body[1:] if docstring else cls.body
-    body = _stub_statements(rest, lines, set(), leading_blanks=bool(docstring))
+    body = _stub_statements(rest, lines, indent, leading_blanks=bool(docstring))
     if not body and not docstring:
         body = [indent + "pass"]
     return [*header, *docstring, *body]

@@ -177,6 +177,23 @@ STUBS = [
                 raise NotImplementedError
         model = None
         """),
+    ("one-line bodies get their own indented lines", """
+        # BEGIN SOLUTION
+        class Config: width = 8; depth = 3
+        class Empty(Config): pass
+        def double(x): return 2 * x
+        # END SOLUTION
+        """, """
+        # YOUR CODE HERE
+        class Config:
+            width = None
+            depth = None
+        class Empty(Config):
+            pass
+        def double(x):
+            # YOUR CODE HERE
+            raise NotImplementedError
+        """),
     ("a region that is a whole block of calls leaves a pass; a comment-only region in a function a raise", """
         if torch.cuda.is_available():
             # BEGIN SOLUTION
