@@ -28,7 +28,8 @@ How a code region becomes a stub (the region's syntax tree decides):
   ``raise NotImplementedError``, and each class with its header and docstring and
   its body stubbed by this same rule (so every method is stubbed: to keep some
   methods given, put the markers inside the methods to be written instead).
-  Every other statement (calls, prints, imports, checks) is dropped.
+  Every other statement (calls, prints, imports, checks) is dropped, and a
+  block left with nothing else gets a ``pass``.
 
 Code outside the regions is kept exactly as written. Outputs and execution
 counts are stripped, cell ids kept, solution-only metadata (the ``solution``
@@ -43,7 +44,7 @@ import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from grader.errors import GraderError
 
@@ -51,7 +52,7 @@ YOUR_CODE_HERE = "# YOUR CODE HERE"
 RAISE_STUB = "raise NotImplementedError"
 WRITTEN_STUB = "_Write your answer here._"
 SOLUTION_TAG = "solution"
-KINDS = ("code-lines", "code-cell", "markdown")
+RegionKind = Literal["code-lines", "code-cell", "markdown"]
 
 
 class SolutionNotebookError(GraderError):
@@ -76,7 +77,7 @@ class AnswerRegion:
     cell_index: int
     cell_id: str | None
     exercise: str | None
-    kind: str
+    kind: RegionKind
     first_line: int
     last_line: int
     source: str
@@ -121,6 +122,8 @@ def answer_regions(nb: Any) -> list[AnswerRegion]:
 
 
 def _cell_regions(index: int, cell: Any) -> list[AnswerRegion]:
+    lines_kind: RegionKind
+    whole_kind: RegionKind
     if cell["cell_type"] == "code":
         markers, lines_kind, whole_kind = _CODE_MARKERS, "code-lines", "code-cell"
     elif cell["cell_type"] == "markdown":
@@ -160,7 +163,7 @@ def _marked_spans(lines: Sequence[str], markers: _Markers, place: str) -> list[t
     return spans
 
 
-def _region(index: int, cell: Any, kind: str, first: int, last: int, lines: Sequence[str]) -> AnswerRegion:
+def _region(index: int, cell: Any, kind: RegionKind, first: int, last: int, lines: Sequence[str]) -> AnswerRegion:
     cell_id = cell.get("id")
     return AnswerRegion(index, cell_id, _exercise(cell), kind, first, last, "\n".join(lines[first - 1 : last]))
 
