@@ -20,7 +20,9 @@ EXIT_GRADED, EXIT_UNDER, EXIT_UNUSABLE = 0, 1, 2
 
 # Subcommands: name -> "module:click command", imported only when used (``grade --help`` stays fast).
 # A submission is a .ipynb or .py file, so these names can never be mistaken for one.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "assign": "grader.assign:assign",
+}
 
 
 class _GradeCommand(click.Command):

@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 @pytest.mark.parametrize(
     "command",
     [
-        [sys.executable, "-m", "ruff", "check", "grader", "tests", "reference", "scripts"],
+        [sys.executable, "-m", "ruff", "check", "grader", "tests", "reference"],
         [sys.executable, "-m", "mypy"],
     ],
     ids=["ruff", "mypy"],
