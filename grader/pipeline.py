@@ -18,6 +18,7 @@ from grader.errors import ReferenceError_, SubmissionError
 from grader.execute import Execution, execute_submission
 from grader.load import Submission, load_submission
 from grader.probe import Answer, ProbeCall, ProbeRequest, parse_answers
+from grader.probes import request_problem
 from grader.results import Blame, CheckResult, ExerciseResult, Outcome, SubmissionResult, Verdict
 from grader.rubric import ExerciseSpec, Limits, Rubric
 from grader.scoring import check_result, exercise_result, total
@@ -43,6 +44,7 @@ class _Planned:
     calls: list[ProbeCall] = field(default_factory=list)
     start: int = 0
     states_at: int = -1  # the index of the exercise's answer_states call, if it has one
+    plan_error: str = ""  # a planned request its probe does not accept: a grader bug, judged as such
 
 
 def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -> SubmissionResult:
@@ -64,7 +66,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
         )
         if execution.kernel_failed:
             return unusable(path, rubric, execution.kernel_failed, started, options.student, Blame.INFRASTRUCTURE)
-        answers = parse_answers(execution.probe_outputs, len(request.calls))
+        answers = parse_answers(execution.probe_outputs, request.calls)
         sources = {cell.number: cell.source for cell in submission.code_cells}
         context = JudgeContext(_reference(reference), execution, sources)
     results = [
@@ -138,8 +140,9 @@ def plan_probes(exercises: list[ExerciseSpec], seed: int) -> tuple[list[_Planned
             check = CHECK_KINDS[spec.kind](spec)
             rng = random.Random(f"{seed}:{exercise.id}:{spec.id}")
             own = check.plan(rng)
-            planned.append(_Planned(exercise, check, own, len(calls), states_at))
-            calls.extend(own)
+            problem = next((p for call in own if (p := request_problem(call.probe, call.args))), "")
+            planned.append(_Planned(exercise, check, [] if problem else own, len(calls), states_at, problem))
+            calls.extend([] if problem else own)
     return planned, ProbeRequest(tuple(calls))
 
 
@@ -184,7 +187,12 @@ def _judge_all(
     by_exercise: dict[str, list[tuple[_Planned, CheckResult]]] = {ex.id: [] for ex in exercises}
     for item in planned:
         stubs = unattempted(item.exercise, answers[item.states_at], context) if item.states_at >= 0 else ""
-        verdict = Verdict.not_attempted(stubs) if stubs else _judge_one(item, answers[item.start : item.start + len(item.calls)], context)
+        if item.plan_error:
+            verdict = Verdict.broken(f"the grader planned a question the kernel does not accept ({item.plan_error})")
+        elif stubs:
+            verdict = Verdict.not_attempted(stubs)
+        else:
+            verdict = _judge_one(item, answers[item.start : item.start + len(item.calls)], context)
         by_exercise[item.exercise.id].append((item, check_result(item.check.spec, verdict)))
     return [(ex, by_exercise[ex.id]) for ex in exercises]
 

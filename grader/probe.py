@@ -1,7 +1,7 @@
 """Probe stage: what the judge asks the kernel, and the strict reading of its answers.
 
-The checks plan *probe calls* (a probe name from ``kernel_probe.PROBES`` and
-JSON arguments). They are sent to the kernel as one request in one cell; each
+The checks plan *probe calls* (a probe declared in :mod:`grader.probes` and
+JSON arguments that follow its request schema). They are sent to the kernel as one request in one cell; each
 answer comes back as its own display output tagged with a random per-run token,
 so the answers given before a crash or a timeout are kept. Answers are parsed
 here, in the grader's process, with size limits and a fixed shape.
@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from grader.probes import answer_problem, probe_sources
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 # What one cell may print, in characters, before the kernel itself truncates it (the grader's own cap is lower).
 KERNEL_OUTPUT_LIMIT = 1024 * 1024
-_RUNTIME_SOURCE = Path(__file__).with_name("kernel_probe.py")
 
 
 @dataclass(frozen=True)
@@ -69,13 +69,14 @@ class ProbeRequest:
         characters (defence in depth: the grader caps output itself as it arrives),
         and turns ``exit()`` into an error of its own cell.
         """
-        source = _RUNTIME_SOURCE.read_text(encoding="utf-8")
+        runtime, *modules = probe_sources()
         module = f"_grader_probe_{self.token}"
         return (
             "import builtins as _gb, sys as _gs, types as _gt\n"
             f"_gm = _gt.ModuleType({module!r})\n"
             "_gm.__dict__['__builtins__'] = dict(_gb.__dict__)\n"
-            f"exec(compile({source!r}, '<grader probe>', 'exec'), _gm.__dict__)\n"
+            f"exec(compile({runtime.source!r}, '<grader probe runtime>', 'exec'), _gm.__dict__)\n"
+            f"_gm.load_modules({[(m.label, m.source) for m in modules]!r})\n"
             f"_gm.install({self.token!r}, get_ipython().user_ns, {int(seed)}, {float(probe_timeout_s)!r})\n"
             f"_gm.cap_streams(get_ipython(), {int(output_limit)})\n"
             "_gm.refuse_exit(get_ipython())\n"
@@ -90,13 +91,19 @@ class ProbeRequest:
         return f"__import__('sys').modules[{module!r}].run({request!r}, {int(start)})\n"
 
 
-def parse_answers(outputs: Iterable[str], count: int) -> list[Answer]:
-    """Turn the tagged outputs into one :class:`Answer` per call (``no_answer`` where none came)."""
-    answers: list[Answer | None] = [None] * count
+def parse_answers(outputs: Iterable[str], calls: Sequence[ProbeCall]) -> list[Answer]:
+    """Turn the tagged outputs into one :class:`Answer` per call (``no_answer`` where none came).
+
+    An answer whose value does not have a shape its probe declares is not
+    believed: it becomes a ``BadAnswer`` error (a grader bug, or a forgery).
+    """
+    answers: list[Answer | None] = [None] * len(calls)
     for text in outputs:
-        parsed = _parse_one(text, count)
+        parsed = _parse_one(text, len(calls))
         if parsed is not None and answers[parsed[0]] is None:
-            answers[parsed[0]] = parsed[1]
+            index, answer = parsed
+            problem = answer_problem(calls[index].probe, answer.value) if answer.ok else ""
+            answers[index] = Answer(False, None, "BadAnswer", problem[:500]) if problem else answer
     return [answer if answer is not None else Answer.no_answer() for answer in answers]
 
 

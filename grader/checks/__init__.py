@@ -130,6 +130,8 @@ def answer_trouble(answer: Answer, name: str, ctx: JudgeContext) -> Verdict | No
         return None
     if answer.missing:
         return Verdict.error(f"no answer while checking `{name}`: the kernel died or ran out of time")
+    if answer.error_type == "BadAnswer":
+        return Verdict.broken(f"the kernel's answer while checking `{name}` does not follow the probe protocol ({answer.error_message})")
     if answer.error_type == "NameError":
         return _not_found(name, ctx)
     return raised_verdict({"type": answer.error_type, "message": answer.error_message}, f"`{name}`")

@@ -1,48 +1,47 @@
-"""The in-kernel probe runtime, run directly on plain namespaces in this process (no kernel, fast).
+"""The in-kernel probes, run directly on plain namespaces in this process (no kernel, fast).
 
-Each test loads a fresh copy of ``grader/kernel_probe.py`` (as the kernel does,
-from its source), installs it on a namespace, runs the student code under test
-in that namespace and reads the answers the runtime publishes.
+Each test loads a fresh copy of the probe runtime and modules (as the kernel
+does, from their sources: ``grader.probes.load_runtime``), installs it on a
+namespace, runs the student code under test in that namespace and reads the
+answers the runtime publishes.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import textwrap
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-import grader
+from grader.probes import answer_problem, load_runtime
 
-SOURCE = Path(grader.__file__).with_name("kernel_probe.py")
 Ask = Callable[..., Any]
 
 
 @pytest.fixture
 def runtime() -> Iterator[Callable[[str], Ask]]:
-    """``runtime(code)`` runs ``code`` as the student's notebook after installing the probes; returns ``ask(probe, **args)``."""
+    """``runtime(code)`` runs ``code`` as the student's notebook after installing the probes; returns ``ask(probe, **args)``.
+
+    Every answer is also checked against the probe's declared answer schema.
+    """
     grad_mode = torch.is_grad_enabled()
 
     def make(code: str) -> Ask:
-        spec = importlib.util.spec_from_file_location("kernel_probe_under_test", SOURCE)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_runtime()
         published: list[dict[str, Any]] = []
         namespace: dict[str, Any] = {}
-        module.install("token", namespace, 7, 5.0, publish=lambda data, metadata=None: published.append(json.loads(next(iter(data.values())))))
+        module["install"]("token", namespace, 7, 5.0, publish=lambda data, metadata=None: published.append(json.loads(next(iter(data.values())))))
         exec(compile(textwrap.dedent(code), "<student>", "exec"), namespace)
 
         def ask(probe: str, **args: Any) -> Any:
             published.clear()
-            module.run(json.dumps([{"probe": probe, "args": args}]))
+            module["run"](json.dumps([{"probe": probe, "args": args}]))
             (answer,) = published
             assert answer["ok"], answer
+            assert answer_problem(probe, answer["value"]) == ""
             return answer["value"]
 
         return ask

@@ -1,0 +1,132 @@
+"""Probe stage, both sides: the questions the judge may ask the kernel, each defined once.
+
+A *probe* is a function that runs inside the student's kernel, takes JSON
+arguments chosen by a check (the request) and returns plain JSON (the answer).
+Each is declared with ``@probe(request=SCHEMA, answer=SCHEMA)`` in a probe
+module; both sides read that one declaration: the kernel runs the function,
+the grader validates every request a check plans and every answer the kernel
+sends against the schemas, so a judge never reads a key the probe does not
+document.
+
+How to write a probe
+--------------------
+Write a module whose top level imports only the standard library and defines
+functions (torch and numpy are in ``_state`` after ``install``, or behind
+``torch_refs()``). Decorate each probe with ``@probe(request=..., answer=...)``:
+the request schema describes the keyword arguments, the answer schema every
+record it may return (use the fragments ``NUMBER``, ``TENSOR``, ``RAISED``,
+``MISSING``, ``REJECTED``, ``NOT_CALLABLE`` and the helpers ``request_of``,
+``record``, ``one_of_records``). The module runs in a copy of the runtime's
+namespace, so it calls the runtime's helpers (``lookup``, ``call_student``,
+``encode_number`` ...; listed in ``grader/probes/runtime.py``) as globals;
+import them under ``if TYPE_CHECKING:`` for linters. Call student code through
+``call_student`` (it catches what the code raises) and read torch through the
+references ``install`` took, never through a name a student could rebind.
+
+A package brings its own probes (with the check kinds that ask them, through
+the ``grader.checks`` group) by naming the module in the ``grader.probes``
+entry-point group; its source is read from the file, never imported, and sent
+to the kernel after the built-in ones. Probe names are unique.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_HERE = Path(__file__).resolve().parent
+# The runtime first; then the built-in probe modules, each run in a copy of the runtime's namespace.
+BUILTIN_MODULES = ("values", "calls", "dual", "graphs", "checkpoint", "tensors")
+ENTRY_POINT_GROUP = "grader.probes"
+
+
+@dataclass(frozen=True)
+class ProbeSource:
+    """One module of probe code as the kernel receives it: a label for tracebacks and its source."""
+
+    label: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """One probe's declaration: its request and answer schemas, its documentation and the module it is in."""
+
+    name: str
+    request: dict[str, Any]
+    answer: dict[str, Any]
+    doc: str
+    module: str
+
+
+@functools.cache
+def probe_sources() -> tuple[ProbeSource, ...]:
+    """The runtime's source, then every probe module's (built-in, then plugins), in the order the kernel runs them."""
+    sources = [ProbeSource("runtime", (_HERE / "runtime.py").read_text(encoding="utf-8"))]
+    sources += [ProbeSource(name, (_HERE / f"{name}.py").read_text(encoding="utf-8")) for name in BUILTIN_MODULES if (_HERE / f"{name}.py").is_file()]
+    sources += [ProbeSource(name, Path(path).read_text(encoding="utf-8")) for name, path in plugin_modules()]
+    return tuple(sources)
+
+
+def plugin_modules() -> list[tuple[str, str]]:
+    """(module name, file) of every probe module registered in the ``grader.probes`` entry-point group."""
+    from importlib.metadata import entry_points
+
+    found = []
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        spec = importlib.util.find_spec(entry.value)
+        if spec is None or spec.origin is None:
+            raise ImportError(f"probe module {entry.value!r} (entry point {entry.name!r}) cannot be found")
+        found.append((entry.value, spec.origin))
+    return found
+
+
+def load_runtime(sources: tuple[ProbeSource, ...] | None = None) -> dict[str, Any]:
+    """Run the probe sources in this process as the kernel does (no ``install``): the runtime's namespace.
+
+    Used for the declarations (``SPECS``), for code both sides share (a probe
+    module's namespace is ``namespace["MODULES"][label]``), and by tests that
+    call probes on a plain namespace. Each call builds a fresh one.
+    """
+    runtime, *modules = sources if sources is not None else probe_sources()
+    namespace: dict[str, Any] = {"__name__": "grader_probe_runtime"}
+    exec(compile(runtime.source, f"<grader probe {runtime.label}>", "exec"), namespace)  # the grader's own code, as the kernel runs it
+    namespace["load_modules"]([(module.label, module.source) for module in modules])
+    return namespace
+
+
+@functools.cache
+def probe_specs() -> dict[str, ProbeSpec]:
+    """Every probe's declaration, by name."""
+    specs = load_runtime()["SPECS"]
+    return {name: ProbeSpec(name, spec["request"], spec["answer"], spec["doc"], spec["module"]) for name, spec in specs.items()}
+
+
+@functools.cache
+def _validator(probe: str, part: str) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(getattr(probe_specs()[probe], part))
+
+
+def request_problem(probe: str, args: dict[str, Any]) -> str:
+    """What is wrong with a planned request ('' when it follows the probe's declaration)."""
+    if probe not in probe_specs():
+        return f"unknown probe {probe!r}"
+    error = next(iter(_validator(probe, "request").iter_errors(args)), None)
+    return "" if error is None else f"probe {probe!r}: request {_where(error)}: {error.message[:300]}"
+
+
+def answer_problem(probe: str, value: Any) -> str:
+    """What is wrong with an answer's value ('' when it has a shape the probe declares)."""
+    if probe not in probe_specs():
+        return f"unknown probe {probe!r}"
+    error = next(iter(_validator(probe, "answer").iter_errors(value)), None)
+    return "" if error is None else f"probe {probe!r}: answer {_where(error)}: {error.message[:300]}"
+
+
+def _where(error: Any) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path) or "(top level)"

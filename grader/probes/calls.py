@@ -1,0 +1,96 @@
+"""Probes that call a student function with numbers and read numbers back, optionally with autograd switched off."""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the kernel runs this module in the runtime's namespace: these names are already there
+    from grader.probes.runtime import (
+        NAME,
+        NOT_CALLABLE,
+        NUMBER,
+        RAISED,
+        AutogradBlocked,
+        ProbeTimeout,
+        _state,
+        encode_number,
+        error_record,
+        lookup,
+        one_of_records,
+        probe,
+        record,
+        request_of,
+        type_name,
+    )
+
+
+class _BlockedEngine:
+    """Stands in for torch's autograd engine while a function must not use it."""
+
+    def __init__(self, real):
+        self.real = real
+        self.used = False
+
+    def run_backward(self, *args, **kwargs):
+        self.used = True
+        raise AutogradBlocked("autograd is switched off while the grader checks manual_backprop")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+_NUMERIC_RESULT = one_of_records(
+    record({"autograd": {"const": True}}),
+    RAISED,
+    record({"not_dict": {"type": "string"}}),
+    record({"values": {"type": "object", "additionalProperties": NUMBER}}),
+)
+
+
+@probe(
+    request=request_of(
+        {
+            "function": NAME,
+            "args_list": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+            "keys": {"type": "array", "items": NAME},
+            "forbid_autograd": {"type": "boolean"},
+        },
+        required=["function", "args_list", "keys"],
+    ),
+    answer=one_of_records(NOT_CALLABLE, record({"results": {"type": "array", "items": _NUMERIC_RESULT}})),
+)
+def call_numeric(function, args_list, keys, forbid_autograd=False):
+    """Call a global function at each argument tuple; encode the numbers under ``keys``.
+
+    With ``forbid_autograd`` the autograd engine is replaced for the duration of
+    each call, which catches ``Tensor.backward``, ``torch.autograd.grad`` and
+    ``torch.func`` alike (they all end in the engine), however they were imported.
+    """
+    fn = lookup(function)
+    if not callable(fn):
+        return {"not_callable": type_name(fn)}
+    results = []
+    for args in args_list:
+        results.append(_call_numeric_once(fn, args, keys, forbid_autograd))
+    return {"results": results}
+
+
+def _call_numeric_once(fn, args, keys, forbid_autograd):
+    variable = _state["Variable"]
+    guard = _BlockedEngine(_state["engine"]) if forbid_autograd else None
+    if guard is not None:
+        variable._execution_engine = guard
+    try:
+        returned = fn(*args)
+    except ProbeTimeout:
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        if guard is not None and guard.used:
+            return {"autograd": True}
+        return {"raised": error_record("call", exc)}
+    finally:
+        variable._execution_engine = _state["engine"]
+    if guard is not None and guard.used:
+        return {"autograd": True}
+    if not issubclass(type(returned), dict):  # a dict subclass (OrderedDict, defaultdict) is a dict too
+        return {"not_dict": type_name(returned)}
+    has, get = _state["dict_has"], _state["dict_get"]  # dict's own methods: a subclass's overrides are not asked
+    return {"values": {key: (encode_number(get(returned, key)) if has(returned, key) else {"missing": True}) for key in keys}}

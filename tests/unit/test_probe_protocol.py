@@ -1,0 +1,74 @@
+"""The probe protocol: every probe declared once, every planned request and every answer held to the declaration."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from grader import probes
+from grader.checks import CHECK_KINDS
+from grader.probe import ProbeCall, parse_answers
+from grader.probes import answer_problem, load_runtime, probe_specs, request_problem
+from grader.rubric import load_rubric
+from tests.conftest import ROOT
+
+RUBRICS = sorted((ROOT / "rubrics").glob("*.yaml"))
+
+
+def test_every_probe_declares_its_request_answer_and_purpose() -> None:
+    specs = probe_specs()
+    assert {"numbers", "call_numeric", "answer_states", "dual_eval", "module_summary", "grad_graph", "text_value", "checkpoint_run"} <= set(specs)
+    for spec in specs.values():
+        assert spec.request.get("type") == "object" and spec.answer and spec.doc.strip(), spec.name
+
+
+@pytest.mark.parametrize("path", RUBRICS, ids=lambda p: p.stem)
+def test_every_probe_a_check_plans_exists_and_accepts_the_request(path: Path) -> None:
+    rubric = load_rubric(path)
+    for exercise in rubric.exercises:
+        for spec in exercise.checks:
+            for seed in range(3):
+                for call in CHECK_KINDS[spec.kind](spec).plan(random.Random(seed)):
+                    assert request_problem(call.probe, call.args) == "", (exercise.id, spec.id)
+
+
+def test_a_request_the_probe_does_not_declare_is_refused() -> None:
+    assert request_problem("numbers", {"names": "s"}) == "probe 'numbers': request .names: 's' is not of type 'array'"
+    assert request_problem("numbers", {"names": ["s"], "extra": 1}).startswith("probe 'numbers': request (top level): Additional")
+    assert request_problem("nothing", {}) == "unknown probe 'nothing'"
+
+
+def test_an_answer_of_an_undeclared_shape_is_not_believed() -> None:
+    calls = [ProbeCall("numbers", {"names": ["s"]}), ProbeCall("numbers", {"names": ["s"]})]
+    outputs = [json.dumps({"i": 0, "ok": True, "value": {"s": {"num": 3.0}}}), json.dumps({"i": 1, "ok": True, "value": {"s": 3.0}})]
+    good, bad = parse_answers(outputs, calls)
+    assert good.ok and good.value == {"s": {"num": 3.0}}
+    assert (bad.ok, bad.error_type) == (False, "BadAnswer") and "answer .s" in bad.error_message
+    assert answer_problem("numbers", {"s": {"num": 3.0}}) == ""
+
+
+def test_a_plugin_probe_module_is_sent_to_the_kernel_and_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    plugin = Path(__file__).with_name("fixtures") / "plugin_probe.py"
+    monkeypatch.setattr(probes, "plugin_modules", lambda: [("course.probes", str(plugin))])
+    probes.probe_sources.cache_clear()
+    try:
+        sources = probes.probe_sources()
+        assert sources[0].label == "runtime" and sources[-1].label == "course.probes"
+        runtime = load_runtime(sources)
+        published: list[str] = []
+        namespace = {"word": "autograd"}
+        runtime["install"]("t", namespace, 1, 5.0, publish=lambda data, metadata=None: published.append(next(iter(data.values()))))
+        runtime["run"](json.dumps([{"probe": "length_of", "args": {"name": "word"}}]))
+        assert json.loads(published[0])["value"] == {"length": 8}
+    finally:
+        probes.probe_sources.cache_clear()
+
+
+def test_probe_modules_cannot_rebind_the_runtime_for_each_other() -> None:
+    runtime = load_runtime()
+    for label, namespace in runtime["MODULES"].items():
+        assert namespace["lookup"] is runtime["lookup"], label
+        assert namespace is not runtime
