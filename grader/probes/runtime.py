@@ -24,8 +24,10 @@ the "How to write a probe" section of ``grader/probes/__init__.py``):
 ``encode_tensor``, ``is_tensor``, ``is_module``, ``named_modules``,
 ``named_parameters``, ``own_dict``, ``class_attribute``,
 ``submission_function``, ``function_like``, ``is_stub``, ``has_attribute``,
-``torch_refs()`` (torch objects taken at install), ``Pinned`` and ``_state``
-(the references taken at install: read it, never write it).
+``torch_refs()`` (torch objects taken at install), ``Pinned``, ``ON_INSTALL``
+(append a function of ``torch`` to take a module's own references when
+``install`` runs, before student code) and ``_state`` (the references taken at
+install: read it, never write it).
 """
 
 import json
@@ -65,6 +67,7 @@ def probe(request, answer):
 
 
 MODULES: dict = {}  # probe module label -> its namespace
+ON_INSTALL: list = []  # functions(torch) a probe module registers to take its references when install runs
 
 
 def load_modules(sources):
@@ -209,6 +212,8 @@ def install(token, namespace, seed, probe_timeout_s, publish=None):
         ),
     )
     _state["ex34"] = _take_refs(torch)
+    for take in ON_INSTALL:  # probe modules take their own references now, before any student code
+        take(torch)
     random.seed(seed)
     numpy.random.seed(seed % (2**32))
     torch.manual_seed(seed)
@@ -596,7 +601,7 @@ def named_parameters(root, recurse=True):
     return found
 
 
-def call_student(function, *args):
+def call_student(function, *args, **kwargs):
     """``(True, result)``, or ``(False, record)`` when the student's function raised.
 
     A function that once ran out of time is not called again (it would cost a
@@ -607,7 +612,7 @@ def call_student(function, *args):
         return False, {"raised": {"type": "Timeout", "message": "it did not finish in time", "stage": "call"}}
     hung.add(id(function))
     try:
-        result = function(*args)
+        result = function(*args, **kwargs)
     except ProbeTimeout:
         raise
     except NotImplementedError as exc:

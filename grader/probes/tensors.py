@@ -1,0 +1,583 @@
+"""Probes for tensor code, driven by the rubric alone: call, differentiate, inspect and provoke the student's code.
+
+Values travel both ways as plain data. The judge sends *argument specs* with
+explicit data (``{"tensor": {"shape", "dtype", "values", "requires_grad"}}``,
+``{"number": x}``, ``{"module": {"layers": [...]}}`` ...); :func:`build_value`
+turns them into objects, in the kernel for the student's code and in the
+grader's process for the reference, from this same source. Whatever comes
+back is encoded by :func:`encode_value`, also on both sides, so the judge
+compares like with like. Both take a *toolkit* (:func:`take_tensor_toolkit`):
+the torch objects they need, taken when ``install`` runs in the kernel, before
+any student code.
+
+Targets (what is called): ``{"function": name}`` a global function;
+``{"apply": name}`` a global ``torch.autograd.Function`` subclass, through its
+``apply``; ``{"module": name}`` a global ``nn.Module``, called on the
+arguments; ``{"method": "Class.method", "init": [specs]}`` a method of a new
+instance of a global class.
+"""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.probes.runtime import (
+        NAME,
+        ON_INSTALL,
+        RAISED,
+        ProbeTimeout,
+        _state,
+        call_student,
+        class_attribute,
+        error_record,
+        lookup_or_missing,
+        named_modules,
+        named_parameters,
+        one_of_records,
+        probe,
+        record,
+        request_of,
+        type_name,
+    )
+
+_VALUES_CAP = 4096
+_ITEMS_CAP = 64
+_DEPTH_CAP = 5
+_toolkit: dict = {}
+
+
+def take_tensor_toolkit(torch):
+    """What building and encoding values needs from ``torch``, taken once (in the kernel: at install)."""
+    import numpy
+
+    nn = torch.nn
+    base = getattr(torch._C, "TensorBase", None) or torch._C._TensorBase
+    names = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
+    dtypes = {name: getattr(torch, name) for name in names}
+    return {
+        "tensor": torch.tensor,
+        "randn": torch.randn,
+        "zeros": torch.zeros,
+        "ones": torch.ones,
+        "mul": torch.mul,
+        "add": torch.add,
+        "sum": torch.sum,
+        "narrow": torch.narrow,
+        "item": base.item,
+        "Generator": torch.Generator,
+        "no_grad": torch.no_grad,
+        "float64": torch.float64,
+        "dtypes": dtypes,
+        "dtype_names": {dtype: name for name, dtype in dtypes.items()},
+        "tensor_types": frozenset((torch.Tensor, nn.Parameter)),
+        "Module": nn.Module,
+        "Linear": nn.Linear,
+        "Sequential": nn.Sequential,
+        "Function": torch.autograd.Function,
+        "activations": {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "identity": nn.Identity},
+        "detach": base.detach,
+        "reshape": base.reshape,
+        "to": base.to,
+        "tolist": base.tolist,
+        "copy_": base.copy_,
+        "is_complex": base.is_complex,
+        "requires_grad_": base.requires_grad_,
+        "shape_of": base.__dict__["shape"].__get__,
+        "dtype_of": base.__dict__["dtype"].__get__,
+        "requires_grad_of": base.__dict__["requires_grad"].__get__,
+        "grad_fn_of": base.__dict__["grad_fn"].__get__,
+        "ndarray": numpy.ndarray,
+        "numpy_scalars": frozenset(
+            getattr(numpy, n) for n in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+        ),
+        "numpy_bool": numpy.bool_,
+        "isfinite": __import__("math").isfinite,
+    }
+
+
+ON_INSTALL.append(lambda torch: _toolkit.update(take_tensor_toolkit(torch)))
+
+
+# ---------------------------------------------------------------- building values from specs (both sides)
+
+
+def build_value(spec, kit):
+    """The object an argument spec describes (a fresh one at each call: the code under test may change it)."""
+    if "tensor" in spec:
+        data = spec["tensor"]
+        dtype = kit["dtypes"][data.get("dtype", "float32")]
+        flat = kit["tensor"](data["values"], dtype=dtype)
+        value = kit["reshape"](flat, tuple(data["shape"]))
+        return kit["requires_grad_"](value, True) if data.get("requires_grad") else value
+    if "number" in spec:
+        return float(spec["number"])
+    if "int" in spec:
+        return int(spec["int"])
+    if "bool" in spec:
+        return bool(spec["bool"])
+    if "str" in spec:
+        return str(spec["str"])
+    if "none" in spec:
+        return None
+    if "list" in spec:
+        return [build_value(item, kit) for item in spec["list"]]
+    if "tuple" in spec:
+        return tuple(build_value(item, kit) for item in spec["tuple"])
+    if "dict" in spec:
+        return {key: build_value(item, kit) for key, item in spec["dict"].items()}
+    if "module" in spec:
+        return build_module(spec["module"], kit)
+    raise ValueError("unknown argument spec " + repr(sorted(spec)))
+
+
+def build_module(spec, kit):
+    """An ``nn.Sequential`` (or the single layer) with the judge's weights: ``{"layers": [{"linear": [w, b]}, {"activation": a}]}``."""
+    dtype = kit["dtypes"][spec.get("dtype", "float32")]
+    layers = []
+    with kit["no_grad"]():
+        for layer in spec["layers"]:
+            if "linear" in layer:
+                weight, bias = layer["linear"]
+                module = kit["Linear"](len(weight[0]), len(weight), bias=bias is not None, dtype=dtype)
+                params = object.__getattribute__(module, "__dict__")["_parameters"]
+                kit["copy_"](params["weight"], kit["tensor"](weight, dtype=dtype))
+                if bias is not None:
+                    kit["copy_"](params["bias"], kit["tensor"](bias, dtype=dtype))
+            else:
+                module = kit["activations"][layer["activation"]]()
+            layers.append(module)
+    if spec.get("single") and len(layers) == 1:
+        return layers[0]
+    return kit["Sequential"](*layers)
+
+
+# ---------------------------------------------------------------- encoding values (both sides)
+
+
+def encode_value(value, kit, depth=0):
+    """A value as plain data, with exact type checks (a subclass of float or a fake tensor is not believed)."""
+    kind = type(value)
+    if value is None:
+        return {"none": True}
+    if kind is bool or kind is kit["numpy_bool"]:
+        return {"bool": bool(value)}
+    if kind is int or kind is float or kind in kit["numpy_scalars"]:
+        number = float(value)
+        return {"number": number} if kit["isfinite"](number) else {"nonfinite": repr(number)}
+    if kind in kit["tensor_types"]:
+        return {"tensor": encode_tensor_data(value, kit)}
+    if kind is kit["ndarray"]:
+        return {"array": {"shape": list(value.shape), "dtype": str(value.dtype)}} if value.dtype.kind not in "biuf" else {
+            "tensor": _array_data(value, kit)
+        }
+    if kind is str:
+        return {"str": value[:2000]}
+    if depth >= _DEPTH_CAP:
+        return {"other": "nested too deep"}
+    if kind is list or kind is tuple:
+        items = [encode_value(item, kit, depth + 1) for item in value[:_ITEMS_CAP]]
+        return {"list" if kind is list else "tuple": items, "length": len(value)}
+    if kind is dict:
+        items = [[str(key)[:200], encode_value(item, kit, depth + 1)] for key, item in list(value.items())[:_ITEMS_CAP]]
+        return {"dict": items, "length": len(value)}
+    if issubclass(kind, kit["Module"]):
+        return {"module": _module_data(value, kit, depth)}
+    return {"other": _plain_type_name(value)}
+
+
+def encode_tensor_data(value, kit):
+    """Shape, dtype, values (float, non-finite ones null, at most ``_VALUES_CAP``) and the graph flags of a tensor."""
+    shape = list(kit["shape_of"](value))
+    data = {"shape": shape, "dtype": kit["dtype_names"].get(kit["dtype_of"](value), str(kit["dtype_of"](value)))}
+    data["requires_grad"] = bool(kit["requires_grad_of"](value))
+    node = kit["grad_fn_of"](value)
+    data["grad_fn"] = None if node is None else type(node).__name__
+    if kit["is_complex"](value):
+        data.update(values=[], nonfinite=False, truncated=False, complex=True)
+        return data
+    try:
+        flat = kit["reshape"](kit["detach"](value), (-1,))
+        head = kit["narrow"](flat, 0, 0, min(_VALUES_CAP, kit["shape_of"](flat)[0]))
+        values = kit["tolist"](kit["to"](head, kit["float64"]))
+    except BaseException as exc:  # noqa: BLE001 - a meta, sparse or otherwise unreadable tensor
+        data.update(values=[], nonfinite=False, truncated=False, unreadable=type(exc).__name__)
+        return data
+    numbers = [v if kit["isfinite"](v) else None for v in values]
+    count = 1
+    for size in shape:
+        count *= size
+    data.update(values=numbers, nonfinite=None in numbers, truncated=count > _VALUES_CAP)
+    return data
+
+
+def _array_data(array, kit):
+    flat = array.reshape(-1)[:_VALUES_CAP].astype("float64").tolist()
+    numbers = [v if kit["isfinite"](v) else None for v in flat]
+    return {
+        "shape": list(array.shape), "dtype": str(array.dtype), "requires_grad": False, "grad_fn": None,
+        "values": numbers, "nonfinite": None in numbers, "truncated": array.size > _VALUES_CAP, "numpy": True,
+    }
+
+
+def _module_data(module, kit, depth):
+    params = []
+    for name, param in _module_parameters(module)[:_ITEMS_CAP]:
+        params.append([name, encode_tensor_data(param, kit)])
+    return {"type": _plain_type_name(module), "parameters": params}
+
+
+def _module_parameters(module):
+    """(name, parameter) of a module tree, read from the modules' own dicts (no method of theirs is called)."""
+    found, seen, stack = [], set(), [("", module)]
+    while stack:
+        prefix, current = stack.pop()
+        own = object.__getattribute__(current, "__dict__")
+        for name, param in (own.get("_parameters") or {}).items():
+            if param is not None and id(param) not in seen:
+                seen.add(id(param))
+                found.append((prefix + name, param))
+        children = [(prefix + child + ".", sub) for child, sub in (own.get("_modules") or {}).items() if sub is not None]
+        stack.extend(reversed(children))
+    return found
+
+
+def _plain_type_name(value):
+    kind = type(value)
+    module = getattr(kind, "__module__", "") or ""
+    name = getattr(kind, "__qualname__", "object")
+    return name if module in ("builtins", "__main__") else module + "." + name
+
+
+# ---------------------------------------------------------------- calling targets (kernel side)
+
+
+def _target(spec):
+    """The callable a target spec names, or a record saying why there is none."""
+    if "function" in spec:
+        value, missing = lookup_or_missing(spec["function"])
+        if missing is not None:
+            return None, missing
+        return (value, None) if callable(value) else (None, {"not_callable": type_name(value)})
+    if "apply" in spec:
+        value, missing = lookup_or_missing(spec["apply"])
+        if missing is not None:
+            return None, missing
+        if not (isinstance(value, type) and issubclass(value, _toolkit["Function"])):
+            return None, {"not_function_class": type_name(value)}
+        return value.apply, None
+    if "module" in spec:
+        value, missing = lookup_or_missing(spec["module"])
+        if missing is not None:
+            return None, missing
+        if not issubclass(type(value), _toolkit["Module"]):
+            return None, {"not_module": type_name(value)}
+        return value, None
+    class_name, _, method = spec["method"].partition(".")
+    cls, missing = lookup_or_missing(class_name)
+    if missing is not None:
+        return None, missing
+    if not isinstance(cls, type):
+        return None, {"not_class": type_name(cls)}
+    ok, instance = call_student(cls, *[build_value(arg, _toolkit) for arg in spec.get("init", [])])
+    if not ok:
+        return None, instance
+    bound = class_attribute(instance, method)
+    return (bound, None) if callable(bound) else (None, {"missing": spec["method"]})
+
+
+def _arguments(call):
+    args = [build_value(arg, _toolkit) for arg in call.get("args", [])]
+    kwargs = {name: build_value(arg, _toolkit) for name, arg in call.get("kwargs", {}).items()}
+    return args, kwargs
+
+
+def _upstream_for(output, seed):
+    """The seeded upstream gradient for ``output``: the same numbers in the grader's process for the same shape."""
+    kit = _toolkit
+    shape = tuple(kit["shape_of"](output))
+    generator = kit["Generator"]().manual_seed(int(seed))
+    upstream = kit["randn"](shape, generator=generator, dtype=kit["float64"])
+    return kit["to"](upstream, kit["dtype_of"](output))
+
+
+def _gradients(output, args, grad):
+    """Gradients of ``output`` (with the seeded upstream) for the tensor arguments and module parameters asked for."""
+    kit = _toolkit
+    if type(output) not in kit["tensor_types"]:
+        return {"no_tensor": type_name(output)}
+    if not kit["requires_grad_of"](output):
+        return {"no_graph": True}
+    names, inputs = [], []
+    for index in grad.get("wrt", []):
+        if index < len(args) and type(args[index]) in kit["tensor_types"] and kit["requires_grad_of"](args[index]):
+            names.append(str(index))
+            inputs.append(args[index])
+    for index in grad.get("params_of", []):
+        if index < len(args) and issubclass(type(args[index]), kit["Module"]):
+            for name, param in _module_parameters(args[index]):
+                if kit["requires_grad_of"](param):
+                    names.append(f"{index}.{name}")
+                    inputs.append(param)
+    if not inputs:
+        return {"grads": {}}
+    upstream = _upstream_for(output, grad.get("seed", 0))
+    try:
+        grads = _state["run_backward"]((output,), (upstream,), False, False, tuple(inputs), allow_unreachable=True, accumulate_grad=False)
+    except ProbeTimeout:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the student's backward raised
+        return {"backward_raised": error_record("backward", exc)}
+    return {"grads": {name: (None if g is None else encode_tensor_data(g, kit)) for name, g in zip(names, grads, strict=True)}}
+
+
+_TARGET = {
+    "type": "object",
+    "minProperties": 1,
+    "properties": {"function": NAME, "apply": NAME, "module": NAME, "method": NAME, "init": {"type": "array", "items": {"type": "object"}}},
+    "additionalProperties": False,
+}
+_CALL = request_of({"args": {"type": "array", "items": {"type": "object"}}, "kwargs": {"type": "object", "additionalProperties": {"type": "object"}}})
+_TARGET_TROUBLE = [
+    record({"missing": {"type": ["string", "boolean"]}}),
+    record({"not_callable": NAME}),
+    record({"not_function_class": NAME}),
+    record({"not_module": NAME}),
+    record({"not_class": NAME}),
+    RAISED,
+]
+_VALUE = {"type": "object", "minProperties": 1}
+_TENSOR_DATA = {"type": "object", "required": ["shape", "dtype", "values"]}
+_GRADS = one_of_records(
+    record({"grads": {"type": "object", "additionalProperties": {"anyOf": [{"type": "null"}, _TENSOR_DATA]}}}),
+    record({"no_tensor": NAME}),
+    record({"no_graph": {"const": True}}),
+    record({"backward_raised": {"type": "object"}}),
+)
+_CALL_RESULT = one_of_records(
+    record({"value": _VALUE, "after": {"type": "array", "items": _VALUE}, "grad": _GRADS}, required=["value"]),
+    RAISED,
+)
+
+
+@probe(
+    request=request_of(
+        {
+            "target": _TARGET,
+            "calls": {"type": "array", "items": _CALL},
+            "after": {"type": "boolean"},
+            "grad": request_of({"wrt": {"type": "array", "items": {"type": "integer"}},
+                                "params_of": {"type": "array", "items": {"type": "integer"}}, "seed": {"type": "integer"}}),
+        },
+        required=["target", "calls"],
+    ),
+    answer=one_of_records(*_TARGET_TROUBLE, record({"results": {"type": "array", "items": _CALL_RESULT}})),
+)
+def call_target(target, calls, after=False, grad=None):
+    """Call the target on each argument set; what it returned (and, if asked, the arguments after it and gradients)."""
+    fn, trouble = _target(target)
+    if trouble is not None:
+        return trouble
+    results = []
+    for call in calls:
+        args, kwargs = _arguments(call)
+        ok, returned = call_student(fn, *args, **kwargs)
+        if not ok:
+            results.append(returned)
+            continue
+        result = {"value": encode_value(returned, _toolkit)}
+        if grad is not None:
+            result["grad"] = _gradients(returned, args, grad)
+        if after:
+            result["after"] = [encode_value(arg, _toolkit) for arg in args]
+        results.append(result)
+    return {"results": results}
+
+
+_DOT = {"type": "array", "items": {"type": ["number", "null"]}}
+
+
+@probe(
+    request=request_of(
+        {"target": _TARGET, "calls": {"type": "array", "items": _CALL}, "directions": {"type": "integer", "minimum": 1},
+         "eps": {"type": "number", "exclusiveMinimum": 0}, "seed": {"type": "integer"}},
+        required=["target", "calls"],
+    ),
+    answer=one_of_records(
+        *_TARGET_TROUBLE,
+        record({"results": {"type": "array", "items": one_of_records(
+            record({"analytic": _DOT, "numeric": _DOT}),
+            record({"no_tensor": NAME}),
+            record({"no_graph": {"const": True}}),
+            record({"backward_raised": {"type": "object"}}),
+            RAISED,
+        )}}),
+    ),
+)
+def gradient_check(target, calls, directions=3, eps=1e-6, seed=0):
+    """The dot-product test of a function's gradient: for random directions v, <J^T u, v> by its backward and by differences.
+
+    ``analytic[d]`` is the gradient the student's backward gives (through
+    autograd, with the seeded upstream ``u``) dotted with direction ``d``;
+    ``numeric[d]`` is the central difference of ``<u, f(x)>`` along it. Tensor
+    arguments that require grad are the inputs; the judge compares the two.
+    """
+    kit = _toolkit
+    fn, trouble = _target(target)
+    if trouble is not None:
+        return trouble
+    results = []
+    for number, call in enumerate(calls):
+        args, kwargs = _arguments(call)
+        results.append(_dot_product_test(fn, args, kwargs, directions, eps, seed + 1000 * number, kit))
+    return {"results": results}
+
+
+def _dot_product_test(fn, args, kwargs, directions, eps, seed, kit):
+    positions = [i for i, arg in enumerate(args) if type(arg) in kit["tensor_types"] and kit["requires_grad_of"](arg)]
+    ok, output = call_student(fn, *args, **kwargs)
+    if not ok:
+        return output
+    if type(output) not in kit["tensor_types"]:
+        return {"no_tensor": type_name(output)}
+    if not kit["requires_grad_of"](output):
+        return {"no_graph": True}
+    upstream = _upstream_for(output, seed)
+    try:
+        grads = _state["run_backward"]((output,), (upstream,), False, False, tuple(args[i] for i in positions),
+                                       allow_unreachable=True, accumulate_grad=False)
+    except ProbeTimeout:
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        return {"backward_raised": error_record("backward", exc)}
+    generator = kit["Generator"]().manual_seed(int(seed) + 1)
+    analytic, numeric = [], []
+    for _ in range(directions):
+        vs = [kit["randn"](tuple(kit["shape_of"](args[i])), generator=generator, dtype=kit["float64"]) for i in positions]
+        analytic.append(_finite(sum(_dot(g, v, kit) for g, v in zip(grads, vs, strict=True) if g is not None), kit))
+        numeric.append(_finite(_difference(fn, args, kwargs, positions, vs, eps, upstream, kit), kit))
+    return {"analytic": analytic, "numeric": numeric}
+
+
+def _difference(fn, args, kwargs, positions, vs, eps, upstream, kit):
+    """(<u, f(x + eps v)> - <u, f(x - eps v)>) / (2 eps), with the function run under no_grad."""
+    totals = []
+    for sign in (1.0, -1.0):
+        moved = list(args)
+        with kit["no_grad"]():
+            for i, v in zip(positions, vs, strict=True):
+                moved[i] = kit["add"](kit["detach"](args[i]), kit["to"](v, kit["dtype_of"](args[i])), alpha=sign * eps)
+            ok, out = call_student(fn, *moved, **kwargs)
+        if not ok or type(out) not in kit["tensor_types"]:
+            return float("nan")
+        totals.append(_dot(kit["detach"](out), upstream, kit))
+    return (totals[0] - totals[1]) / (2 * eps)
+
+
+def _dot(a, b, kit):
+    """The sum of the elementwise product of two tensors, in float64, through functions taken at install."""
+    product = kit["mul"](kit["to"](a, kit["float64"]), kit["to"](b, kit["float64"]))
+    return float(kit["item"](kit["sum"](product)))
+
+
+def _finite(number, kit):
+    return number if kit["isfinite"](number) else None
+
+
+@probe(
+    request=request_of({"names": {"type": "array", "items": NAME}}, required=["names"]),
+    answer={"type": "object", "additionalProperties": _VALUE},
+)
+def global_values(names):
+    """Each global name's value, encoded (``{"missing": true}`` when it is not defined)."""
+    found = {}
+    for name in names:
+        value, missing = lookup_or_missing(name)
+        found[name] = {"missing": True} if missing is not None else encode_value(value, _toolkit)
+    return found
+
+
+_SHAPES = {"type": "array", "items": {"type": "array", "items": {"type": "integer", "minimum": 0}}}
+
+
+@probe(
+    request=request_of(
+        {"target": _TARGET, "args": {"type": "array", "items": {"type": "object"}}, "inputs": _SHAPES, "dtype": NAME},
+        required=["target"],
+    ),
+    answer=one_of_records(
+        *_TARGET_TROUBLE,
+        record({"not_module_result": NAME}),
+        record({
+            "modules": {"type": "array", "items": record({"name": NAME, "type": NAME, "class": NAME})},
+            "parameters": {"type": "integer"},
+            "trainable": {"type": "integer"},
+            "outputs": {"type": "array", "items": {"type": "object"}},
+        }),
+    ),
+)
+def module_structure(target, args=(), inputs=(), dtype="float32"):
+    """A module's tree (each submodule's name and type), its parameter counts and its output shape for each input shape.
+
+    The module is a global (``{"module": name}``) or what a function returns
+    (``{"function": name}`` called with ``args``).
+    """
+    kit = _toolkit
+    if "module" in target:
+        module, trouble = _target(target)
+        if trouble is not None:
+            return trouble
+    else:
+        fn, trouble = _target(target)
+        if trouble is not None:
+            return trouble
+        ok, module = call_student(fn, *[build_value(arg, kit) for arg in args])
+        if not ok:
+            return module
+        if not issubclass(type(module), kit["Module"]):
+            return {"not_module_result": type_name(module)}
+    modules = [{"name": name, "type": _plain_type_name(sub), "class": type(sub).__name__} for name, sub in named_modules(module)]
+    params = [p for _, p in named_parameters(module)]
+    count = sum(_numel(p, kit) for p in params)
+    trainable = sum(_numel(p, kit) for p in params if kit["requires_grad_of"](p))
+    outputs = []
+    for shape in inputs:
+        x = kit["zeros"](tuple(shape), dtype=kit["dtypes"][dtype])
+        with kit["no_grad"]():
+            ok, out = call_student(module, x)
+        outputs.append({"shape": list(kit["shape_of"](out))} if ok and type(out) in kit["tensor_types"] else (
+            out if not ok else {"not_tensor": type_name(out)}))
+    return {"modules": modules, "parameters": count, "trainable": trainable, "outputs": outputs}
+
+
+def _numel(tensor, kit):
+    count = 1
+    for size in kit["shape_of"](tensor):
+        count *= size
+    return count
+
+
+@probe(
+    request=request_of({"target": _TARGET, "calls": {"type": "array", "items": _CALL}}, required=["target", "calls"]),
+    answer=one_of_records(*_TARGET_TROUBLE, record({"results": {"type": "array", "items": one_of_records(
+        record({"raised": {"type": "object"}, "exception": record({"type": NAME, "bases": {"type": "array", "items": NAME}, "message": NAME})}),
+        record({"returned": _VALUE}),
+    )}})),
+)
+def raises(target, calls):
+    """Call the target on bad arguments: which exception (with its base classes) it raised, or what it returned."""
+    fn, trouble = _target(target)
+    if trouble is not None:
+        return trouble
+    results = []
+    for call in calls:
+        args, kwargs = _arguments(call)
+        try:
+            returned = fn(*args, **kwargs)
+        except ProbeTimeout:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - raising is what is asked for
+            bases = [getattr(k, "__name__", "?") for k in type(exc).__mro__ if k is not object][:12]
+            record_ = error_record("call", exc)
+            results.append({"raised": record_, "exception": {"type": type(exc).__name__, "bases": bases, "message": record_["message"]}})
+            continue
+        results.append({"returned": encode_value(returned, _toolkit)})
+    return {"results": results}
