@@ -1,0 +1,126 @@
+"""The conformance corpus graded in a real kernel.
+
+- every correct variant, written from the contract alone, scores 25/25 on its exercise;
+- its "almost" twin (one planted mistake) loses points on the check named for it;
+- notebooks that leave global state changed after correct answers score 100;
+- the template, with its stubs written four ways, scores 0 with every check "not attempted".
+
+The fast tests at the bottom (no kernel) keep the corpus itself well formed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.results import Outcome, SubmissionResult
+from grader.rubric import Rubric
+from tests.conformance import ex1, ex2, ex3, ex4
+from tests.conformance.global_state import NOTEBOOKS, StateNotebook
+from tests.conformance.records import Variant
+from tests.conformance.templates import STUB_STYLES, template_notebook
+from tests.conftest import Grade, MakeNotebook, check, exercise_score
+
+VARIANTS: tuple[Variant, ...] = (*ex1.VARIANTS, *ex2.VARIANTS, *ex3.VARIANTS, *ex4.VARIANTS)
+EXERCISES = ("ex1", "ex2", "ex3", "ex4")
+
+
+def _id(v: Variant) -> str:
+    return f"{v.exercise}-{v.id}"
+
+
+def report(result: SubmissionResult, *exercises: str) -> str:
+    """Every check's score and message, for a failing assertion."""
+    lines = [f"errors: {list(result.errors)}"] if result.errors else []
+    for ex in result.exercises:
+        if exercises and ex.id not in exercises:
+            continue
+        lines.append(f"{ex.id}: {ex.score}/{ex.max_score}")
+        lines += [f"  {c.id}: {c.score}/{c.max_score} [{c.outcome.value}] {c.message}" for c in ex.checks]
+    return "\n".join(lines)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("v", VARIANTS, ids=_id)
+def test_correct_variant_gets_full_marks(v: Variant, make_notebook: MakeNotebook, grade: Grade) -> None:
+    result = grade(make_notebook(v.id, *v.answer_cells), v.exercise)
+    assert exercise_score(result, v.exercise) == 25, f"{v.style}\n{report(result, v.exercise)}"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("v", VARIANTS, ids=_id)
+def test_twin_loses_points_on_its_check(v: Variant, make_notebook: MakeNotebook, grade: Grade) -> None:
+    exercise, check_id = v.mistake.check
+    result = grade(make_notebook(f"{v.id}_twin", *v.twin_cells), exercise)
+    found = check(result, exercise, check_id)
+    assert found.score < found.max_score, f"{v.mistake.description}\n{report(result, exercise)}"
+    assert exercise_score(result, exercise) < 25, f"{v.mistake.description}\n{report(result, exercise)}"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.id)
+def test_global_state_left_behind_does_not_change_the_grade(nb: StateNotebook, make_notebook: MakeNotebook, grade: Grade) -> None:
+    result = grade(make_notebook(nb.id, *nb.cells))
+    assert result.score == 100, f"{nb.style}\n{report(result)}"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("style", STUB_STYLES)
+def test_template_stub_styles_score_zero_not_attempted(style: str, tmp_path: Path, grade: Grade) -> None:
+    path = tmp_path / f"template_{style}.ipynb"
+    path.write_text(json.dumps(template_notebook(style)), encoding="utf-8")
+    result = grade(path)
+    wrong = [
+        ex.id
+        for ex in result.exercises
+        if ex.score != 0 or any(c.outcome is not Outcome.NOT_ATTEMPTED for c in ex.checks)
+    ]
+    assert sorted(ex.id for ex in result.exercises) == list(EXERCISES)
+    assert not wrong, report(result, *wrong)
+
+
+# --- the corpus itself (no kernel) ---
+
+
+def test_variants_cover_each_exercise_at_least_twelve_times() -> None:
+    for exercise in EXERCISES:
+        assert sum(v.exercise == exercise for v in VARIANTS) >= 12, exercise
+
+
+def test_ids_are_unique() -> None:
+    ids = [_id(v) for v in VARIANTS]
+    assert len(ids) == len(set(ids))
+    assert len({nb.id for nb in NOTEBOOKS}) == len(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("v", VARIANTS, ids=_id)
+def test_twin_differs_from_its_variant_in_one_place_and_names_a_rubric_check(v: Variant, rubric: Rubric) -> None:
+    twin = v.twin_cells  # raises unless the mistake's text occurs exactly once
+    assert twin != v.answer_cells
+    assert sum(a != b for a, b in zip(twin, v.answer_cells, strict=True)) == 1
+    exercise, check_id = v.mistake.check
+    ids = {(ex.id, c.id) for ex in rubric.exercises for c in ex.checks}
+    assert (exercise, check_id) in ids, v.mistake.check
+    assert exercise == v.exercise
+
+
+@pytest.mark.parametrize("v", VARIANTS, ids=_id)
+def test_cells_are_valid_python(v: Variant) -> None:
+    for source in (*v.answer_cells, *v.twin_cells):
+        compile(source, f"<{_id(v)}>", "exec")
+
+
+@pytest.mark.parametrize("style", STUB_STYLES)
+def test_template_styles_keep_only_stubs(style: str) -> None:
+    nb = template_notebook(style)
+    answers = [c.source for c in nb.cells if c.get("id", "").endswith("-answer")]
+    assert len(answers) == 4
+    stub = STUB_STYLES[style]
+    for source in answers:
+        compile(source, "<template>", "exec")
+        assert "# YOUR CODE HERE\n" in source
+    text = "\n".join(answers)
+    assert text.count("# YOUR CODE HERE") == 5  # manual_backprop, sin, cos, grad_fn_chain, checkpointed_forward
+    assert text.count(stub) >= 5
