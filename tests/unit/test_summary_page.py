@@ -14,6 +14,7 @@ from urllib.parse import unquote
 import pytest
 
 from grader import mutation_scores
+from grader.batch import BatchOptions, run_batch
 from grader.mutation_scores import find_mutation_score, mutation_dir, record_mutation_score, user_cache_dir
 from grader.reporters.feedback import feedback_names
 from grader.reporters.summary import render_summary_html
@@ -144,6 +145,19 @@ def test_summary_shows_no_score_recorded_for_another_rubric(cache: Path, rubric:
 
 def hashlib_of(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_the_batch_finds_the_score_recorded_for_its_rubric(cache: Path, rubric: Rubric, tmp_path: Path) -> None:
+    """Through run_batch (no kernel: the one submission is an empty file): recorded for this rubric, shown; else not."""
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "alice.ipynb").write_text("", encoding="utf-8")
+    options = BatchOptions(out=tmp_path / "out", jobs=1, only=("ex1",))
+    record_mutation_score(summary(sha=OTHER_SHA))
+    assert run_batch([str(tmp_path / "class")], rubric, options) == 0
+    assert "mutants caught" not in (tmp_path / "out" / "summary.html").read_text(encoding="utf-8")
+    record_mutation_score(summary(sha=rubric.sha256))
+    assert run_batch([str(tmp_path / "class")], rubric, options) == 0
+    assert "35 of 40 mutants caught" in (tmp_path / "out" / "summary.html").read_text(encoding="utf-8")
 
 
 def test_every_student_row_links_to_their_feedback_page(rubric: Rubric, tmp_path: Path) -> None:
