@@ -83,9 +83,11 @@ def _grade(result: SubmissionResult | None, decimals: int, missing: str) -> str:
 
 
 def _first_last(entry: RosterEntry) -> tuple[str, str]:
+    """Moodle's first and last name: the roster's, else its name split as "Last, First" (Canvas's order), else all of it as first."""
     if entry.first_name or entry.last_name:
         return entry.first_name, entry.last_name
-    return entry.name or entry.submission, ""
+    last, comma, first = (entry.name or entry.submission).partition(",")
+    return (first.strip(), last.strip()) if comma else (last.strip(), "")
 
 
 def _title(title: str) -> str:

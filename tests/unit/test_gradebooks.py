@@ -137,6 +137,12 @@ def test_lms_identifiers_are_written_as_given_and_names_cannot_run_as_formulas(t
     assert rows[1][:4] == ["'=HYPERLINK(\"evil\")", "", "-0042", "+x@uni.example"]  # an identifier changed would not match
 
 
+def test_moodle_names_come_from_first_and_last_or_a_last_first_name(tmp_path: Path) -> None:
+    text = 'submission,name,email\nalice,"Liddell, Alice",a@x\nbob,Bob Builder,b@x\n'
+    rows = table(render_moodle(match_roster(load_roster(roster_file(tmp_path, text)), []), TITLE, 100, 0, "empty"))
+    assert [row[:2] for row in rows[1:]] == [["Alice", "Liddell"], ["Bob Builder", ""]]
+
+
 def test_a_title_ending_like_a_canvas_assignment_id_is_kept_from_being_read_as_one(tmp_path: Path) -> None:
     match = match_roster(load_roster(roster_file(tmp_path, CLASS_ROSTER)), [])
     assert table(render_canvas(match, "Homework (2024)", 10, 0, "empty"))[0][-1] == "Homework (2024) -"
