@@ -73,6 +73,14 @@ def _subcommand_summary(name: str) -> str:
 @click.option("--jobs", type=int, metavar="N", help="Batch mode: submissions graded at once (default: the number of cores).")
 @click.option("--force", is_flag=True, help="Batch mode: regrade everything, even what is already in --out.")
 @click.option("--dask-scheduler", metavar="ADDRESS", help="Batch mode: grade on this Dask distributed cluster.")
+@click.option("--gradebook", "gradebooks", multiple=True, metavar="FORMAT",
+              help="Batch mode: also write the gradebook an LMS imports: canvas, moodle (repeatable, or comma separated; "
+                   "gradebook.csv, format csv, is always written). Needs --roster.")
+@click.option("--roster", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Batch mode: CSV of the class (submission, name, student_id, email, login, canvas_id, section) "
+                   "mapping each submission to its LMS student.")
+@click.option("--missing", type=click.Choice(["empty", "zero"]), default=None,
+              help="Batch mode: an LMS gradebook's grade for a roster student with no submission (default: empty).")
 @click.version_option(package_name="autodiff-grader")
 def main(submissions: tuple[str, ...], **options: object) -> None:
     """Grade SUBMISSION (a .ipynb notebook or a .py module) and report a score per exercise.
@@ -85,6 +93,7 @@ def main(submissions: tuple[str, ...], **options: object) -> None:
         if len(submissions) > 1 or options["out"] is not None:
             status = _grade_batch(list(submissions), options)
         else:
+            _refuse_batch_only(options)
             status = _grade_one(Path(submissions[0]), options)
     except GraderError as exc:
         click.echo(f"grade: error: {exc.message}", err=True)
@@ -104,6 +113,20 @@ def _rubric_and_limits(options: dict[str, Any]) -> tuple[Rubric, Limits]:
         raise UsageError(f"--only {unknown[0]}: no such exercise (choose from {', '.join(e.id for e in rubric.exercises)})")
     changes = {"cell_timeout_s": options["cell_timeout"], "submission_timeout_s": options["timeout"], "memory_mb": options["memory_mb"]}
     return rubric, replace(rubric.limits, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _refuse_batch_only(options: dict[str, Any]) -> None:
+    from grader.errors import UsageError
+
+    given = [flag for flag, key in (("--gradebook", "gradebooks"), ("--roster", "roster"), ("--missing", "missing")) if options[key]]
+    if given:
+        raise UsageError(f"{given[0]} is for batch mode: add --out RESULTS_DIR")
+
+
+def gradebook_formats(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--gradebook`` values, repeated or comma separated, lower-cased and without repeats; ``("csv",)`` when none."""
+    formats = [part.strip().lower() for value in values for part in value.split(",") if part.strip()]
+    return tuple(dict.fromkeys(formats)) or ("csv",)
 
 
 def _grade_one(submission: Path, options: dict[str, Any]) -> int:
@@ -143,6 +166,7 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
 
 def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
     from grader.batch import BatchOptions, run_batch
+    from grader.batch.roster import load_roster
     from grader.errors import UsageError
     from grader.scoring import load_overrides
 
@@ -157,6 +181,9 @@ def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
         limits=limits,
         only=tuple(options["only"]),
         overrides=load_overrides(options["overrides"]) if options["overrides"] is not None else {},
+        gradebooks=gradebook_formats(options["gradebooks"]),
+        roster=load_roster(options["roster"]) if options["roster"] is not None else None,
+        missing=options["missing"] or "empty",
     )
     return run_batch(submissions, rubric, batch)
 

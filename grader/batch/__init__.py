@@ -7,8 +7,10 @@
 3. grades the rest, one submission at a time per worker process (:mod:`.workers`)
    or per Dask task (:mod:`.remote`), appending each result to ``results.jsonl``
    as it arrives, with a progress bar on stderr;
-4. writes ``gradebook.csv``, ``feedback/<student>.md|.html`` and ``summary.html``
-   (formatted by :mod:`grader.reporters`), and prints a summary table.
+4. writes ``gradebook.csv``, the LMS gradebooks asked for (``gradebook-canvas.csv``,
+   ``gradebook-moodle.csv``, matched to the class roster by :mod:`.roster`),
+   ``feedback/<student>.md|.html`` and ``summary.html`` (formatted by
+   :mod:`grader.reporters`), and prints a summary table.
 
 Instructor overrides are applied to every result, new or reused (a stored
 result keeps the automatic scores under its overrides, so a changed overrides
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.batch.discovery import Candidate, discover, unmatched_globs
+from grader.batch.roster import Roster, RosterMatch, check_roster_for, match_roster
 from grader.batch.store import (
     RESULTS_FILE,
     Record,
@@ -44,7 +47,7 @@ from grader.batch.store import (
     reusable,
     write_atomic,
 )
-from grader.batch.workers import INFRASTRUCTURE, Job, LocalPool, Reply
+from grader.batch.workers import INFRASTRUCTURE, Job, LocalPool, Reply, warm_up
 from grader.errors import UsageError
 from grader.results import SubmissionResult
 from grader.rubric import ExerciseSpec, Limits, Rubric
@@ -52,11 +55,19 @@ from grader.rubric import ExerciseSpec, Limits, Rubric
 __all__ = ["BatchOptions", "default_jobs", "discover", "plan", "run_batch", "write_outputs"]
 
 EXIT_DONE, EXIT_INTERRUPTED = 0, 130
+GRADEBOOK_FORMATS = ("csv", "canvas", "moodle")
+MISSING_POLICIES = ("empty", "zero")
 
 
 @dataclass(frozen=True)
 class BatchOptions:
-    """How to grade a batch (built by the CLI from its flags; ``limits`` None means the rubric's)."""
+    """How to grade a batch (built by the CLI from its flags; ``limits`` None means the rubric's).
+
+    ``gradebooks`` are the formats written besides ``gradebook.csv`` (always
+    written): ``canvas``, ``moodle`` (they need a ``roster``); ``missing`` is
+    what an LMS gradebook gives a roster student with no submission:
+    ``empty`` (no grade) or ``zero``.
+    """
 
     out: Path
     jobs: int | None = None
@@ -65,13 +76,30 @@ class BatchOptions:
     limits: Limits | None = None
     only: tuple[str, ...] = ()
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gradebooks: tuple[str, ...] = ("csv",)
+    roster: Roster | None = None
+    missing: str = "empty"
+
+    def check(self) -> None:
+        """Refuse, before anything is graded, options that cannot work together."""
+        if self.jobs is not None and self.jobs < 1:
+            raise UsageError(f"--jobs {self.jobs}: expected at least 1")
+        unknown = [f for f in self.gradebooks if f not in GRADEBOOK_FORMATS]
+        if unknown:
+            raise UsageError(f"--gradebook {unknown[0]}: choose from {', '.join(GRADEBOOK_FORMATS)}")
+        if self.missing not in MISSING_POLICIES:
+            raise UsageError(f"--missing {self.missing}: choose from {', '.join(MISSING_POLICIES)}")
+        lms = [f for f in self.gradebooks if f != "csv"]
+        if lms and self.roster is None:
+            raise UsageError(f"--gradebook {lms[0]} needs --roster ROSTER.csv: the LMS finds students by the identifiers the roster gives")
+        if self.roster is not None:
+            check_roster_for(self.roster, lms)
 
 
 def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions) -> int:
     """Grade every submission into ``options.out``; the exit status: 0 done (error rows included), 130 interrupted."""
     started = time.monotonic()
-    if options.jobs is not None and options.jobs < 1:
-        raise UsageError(f"--jobs {options.jobs}: expected at least 1")
+    options.check()
     out = options.out
     candidates = discover(submissions, rubric.notebook, exclude=out)
     for pattern in unmatched_globs(submissions):
@@ -91,9 +119,12 @@ def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions) -> 
             _say(f"interrupted: what was graded is kept in {out / RESULTS_FILE}; run the same command again to go on")
             return EXIT_INTERRUPTED
         ordered = _in_order(records)
-        write_outputs(out, ordered, rubric, options.only)
+        matched = match_roster(options.roster, [r.result for r in ordered]) if options.roster else None
+        for warning in matched.warnings() if matched else []:
+            _say(f"warning: {warning}")
+        write_outputs(out, ordered, rubric, options.only, options, matched)
     counts = f"graded now: {len(jobs)}, reused: {reused}, in {time.monotonic() - started:.1f}s"
-    _print_summary([r.result for r in ordered], graded_exercises(rubric, options.only), out, counts)
+    _print_summary([r.result for r in ordered], graded_exercises(rubric, options.only), out, counts, options, matched)
     return EXIT_DONE
 
 
@@ -173,7 +204,7 @@ def _backend(jobs: Sequence[Job], rubric: Rubric, settings: Settings, options: B
 
     # This process mostly waits while workers grade: meanwhile, import what the summary page will need.
     threading.Thread(target=_import_reporters, daemon=True).start()
-    with shared_server(), LocalPool(options.jobs or default_jobs(), rubric, settings) as pool:
+    with shared_server(), LocalPool(options.jobs or default_jobs(), rubric, settings, warm_up=warm_up) as pool:
         yield from pool.run(jobs)
 
 
@@ -254,22 +285,37 @@ def hidden_folders(candidates: Sequence[Candidate], out: Path) -> tuple[Path, ..
     return tuple(sorted(f for f in safe if not any(other in f.parents for other in safe)))
 
 
-def write_outputs(out: Path, records: Sequence[Record], rubric: Rubric, only: Sequence[str]) -> None:
-    """Write results.jsonl (compacted, in order), gradebook.csv, feedback/ and summary.html, each atomically."""
+def write_outputs(
+    out: Path,
+    records: Sequence[Record],
+    rubric: Rubric,
+    only: Sequence[str],
+    options: BatchOptions | None = None,
+    matched: RosterMatch | None = None,
+) -> None:
+    """Write results.jsonl (compacted, in order), the gradebooks, feedback/ and summary.html, each atomically."""
+    from grader.mutation_scores import find_mutation_score
     from grader.reporters.feedback import feedback_names, render_html, render_markdown
-    from grader.reporters.gradebook import render_gradebook
+    from grader.reporters.gradebook import render_gradebook, rubric_points, score_decimals
+    from grader.reporters.lms import RENDERERS, gradebook_file
     from grader.reporters.summary import render_summary_html
 
     exercises = graded_exercises(rubric, only)
+    decimals = score_decimals(rubric_points(exercises))
     results = [record.result for record in records]
     write_atomic(out / RESULTS_FILE, "".join(record.line() + "\n" for record in records))
-    write_atomic(out / "gradebook.csv", render_gradebook(results, [ex.id for ex in exercises]))
+    write_atomic(out / gradebook_file("csv"), render_gradebook(results, [ex.id for ex in exercises], decimals))
+    if matched is not None and options is not None:
+        max_score = sum(ex.max_score for ex in exercises)
+        for fmt in dict.fromkeys(f for f in options.gradebooks if f in RENDERERS):
+            write_atomic(out / gradebook_file(fmt), RENDERERS[fmt](matched, rubric.title, max_score, decimals, options.missing))
     names = feedback_names(r.student for r in results)
     for result in results:
         write_atomic(out / "feedback" / f"{names[result.student]}.md", render_markdown(result))
         write_atomic(out / "feedback" / f"{names[result.student]}.html", render_html(result))
     links = {student: f"{name}.html" for student, name in names.items()}
-    write_atomic(out / "summary.html", render_summary_html(results, exercises, rubric.title, links))
+    page = render_summary_html(results, exercises, rubric.title, links, mutation=find_mutation_score(rubric.sha256), roster=matched)
+    write_atomic(out / "summary.html", page)
 
 
 def graded_exercises(rubric: Rubric, only: Sequence[str]) -> list[ExerciseSpec]:
@@ -277,8 +323,16 @@ def graded_exercises(rubric: Rubric, only: Sequence[str]) -> list[ExerciseSpec]:
     return [ex for ex in rubric.exercises if not only or ex.id in only]
 
 
-def _print_summary(results: Sequence[SubmissionResult], exercises: Sequence[ExerciseSpec], out: Path, counts: str) -> None:
+def _print_summary(
+    results: Sequence[SubmissionResult],
+    exercises: Sequence[ExerciseSpec],
+    out: Path,
+    counts: str,
+    options: BatchOptions,
+    matched: RosterMatch | None,
+) -> None:
     from grader.reporters import clean_text
+    from grader.reporters.lms import RENDERERS, gradebook_file
     from grader.reporters.summary import problems, render_table
 
     print(render_table(results, exercises), end="")
@@ -286,7 +340,19 @@ def _print_summary(results: Sequence[SubmissionResult], exercises: Sequence[Exer
     for result, kind in problems(results):
         if kind == "could not be graded":
             print(f"  {clean_text(result.student, 40)}: {clean_text(result.reason, 200)}")
-    print(f"wrote {out}/: gradebook.csv, {RESULTS_FILE}, feedback/, summary.html")
+    if matched is not None:
+        print(_roster_line(matched))
+    lms = [gradebook_file(f) for f in dict.fromkeys(options.gradebooks) if f in RENDERERS and matched is not None]
+    print(f"wrote {out}/: {', '.join([gradebook_file('csv'), *lms])}, {RESULTS_FILE}, feedback/, summary.html")
+
+
+def _roster_line(matched: RosterMatch, listed: int = 10) -> str:
+    from grader.reporters import clean_text
+
+    missing = [clean_text(entry.submission, 40) for entry in matched.missing]
+    names = ", ".join(missing[:listed]) + (f" and {len(missing) - listed} more" if len(missing) > listed else "")
+    line = f"roster: {len(matched.rows)} students, {len(missing)} without a submission{': ' + names if missing else ''}"
+    return line + (f"; {len(matched.unknown)} submissions not on the roster (see the warnings)" if matched.unknown else "")
 
 
 def _say(message: str) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from grader import __version__
 from grader.batch.store import Settings
-from grader.batch.workers import INFRASTRUCTURE, Job, Reply
+from grader.batch.workers import INFRASTRUCTURE, Job, Reply, warm_up
 from grader.errors import SubmissionError, UsageError
 from grader.rubric import Limits, Rubric
 
@@ -72,6 +72,7 @@ _WORKER_WAIT_S = 300
 
 # The sandbox's user id is per process: a worker process with several threads grades one submission at a time.
 _ONE_AT_A_TIME = threading.Lock()
+_warmed_up = threading.Event()  # this process paid its start-up (see grader.batch.workers.warm_up)
 
 
 def grade_remote(bundle: RubricBundle, parcel: Parcel) -> dict[str, Any]:
@@ -84,6 +85,8 @@ def grade_remote(bundle: RubricBundle, parcel: Parcel) -> dict[str, Any]:
         path = root / "submission" / parcel.name
         path.parent.mkdir()
         path.write_bytes(parcel.raw)
+        if not _warmed_up.is_set() and warm_up(path, rubric, Settings(parcel.only, parcel.limits, (path.parent,))):
+            _warmed_up.set()  # this process's start-up is not in this submission's duration_s
         options = Options(only=parcel.only, limits=parcel.limits, hide=(path.parent,), student=parcel.student)
         return grade_submission(path, rubric, options).as_dict()
 

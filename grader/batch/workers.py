@@ -4,6 +4,14 @@ The kernel sandbox derives its throw-away user id from the grading process id,
 so parallel grading needs separate processes, never threads. A worker that
 dies, or hangs past a watchdog, costs only the submission it held: it comes
 back as a failure and a fresh worker takes the next one.
+
+A fresh grading process pays once for what every later submission finds
+ready: importing torch, nbclient and the reference, compiling nbformat's
+schema, reaching the warm-kernel server (which may still be importing) and
+starting a first kernel; several seconds on a busy machine. Paid inside the
+first submission, that start-up would be counted in its ``duration_s`` (the
+first submissions of every worker would top the "slowest" list), so a worker
+pays it with :func:`warm_up` before the first job that needs a kernel.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +48,12 @@ class Job:
 
 Reply = tuple[str, Any]  # ("ok", SubmissionResult.as_dict()) | ("failed", reason)
 GradeFn = Callable[[Job, Rubric, Settings], dict[str, Any]]
+WarmUpFn = Callable[[Path, Rubric, Settings], bool]
+# The smallest usable submission: one cell, so that a kernel really runs and every probe is asked (and finds nothing).
+_WARM_UP_NOTEBOOK = (
+    '{"cells": [{"cell_type": "code", "execution_count": null, "id": "warm-up", "metadata": {}, "outputs": [], "source": "pass"}], '
+    '"metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+)
 
 
 def grade_job(job: Job, rubric: Rubric, settings: Settings) -> dict[str, Any]:
@@ -49,6 +64,34 @@ def grade_job(job: Job, rubric: Rubric, settings: Settings) -> dict[str, Any]:
     return grade_submission(job.path, rubric, options).as_dict()
 
 
+def warm_up(path: Path, rubric: Rubric, settings: Settings) -> bool:
+    """Pay this process's one-time start-up now, not in the time of the submission at ``path``: grade a one-cell notebook.
+
+    That imports and loads everything the pipeline needs, waits for the
+    warm-kernel server and runs one kernel, probes and judges included; its
+    result is thrown away. Returns False, having done nothing, when ``path``
+    cannot be loaded: that submission needs no kernel, so there is no start-up
+    to keep out of its time (the next one may). A failure of the warm-up
+    itself is left for the real submissions to meet and report.
+    """
+    from grader.errors import SubmissionError
+    from grader.load import load_submission
+    from grader.pipeline import Options, grade_submission
+
+    try:
+        load_submission(path, settings.limits.max_submission_mb)
+    except SubmissionError:
+        return False
+    with tempfile.TemporaryDirectory(prefix="grader-warm-up-") as folder:
+        notebook = Path(folder) / "warm_up.ipynb"
+        notebook.write_text(_WARM_UP_NOTEBOOK, encoding="utf-8")
+        try:
+            grade_submission(notebook, rubric, Options(only=settings.only, limits=settings.limits, hide=settings.hide, student="warm-up"))
+        except Exception:  # noqa: BLE001 - only a head start
+            pass
+    return True
+
+
 def attempt(grade: GradeFn, job: Job, rubric: Rubric, settings: Settings) -> Reply:
     """Run ``grade``; a grader bug becomes a failure of this submission, not of the batch."""
     try:
@@ -57,8 +100,8 @@ def attempt(grade: GradeFn, job: Job, rubric: Rubric, settings: Settings) -> Rep
         return ("failed", f"{INFRASTRUCTURE}: the grader failed on this submission ({type(exc).__name__}: {exc})")
 
 
-def _worker_main(conn: Connection, rubric: Rubric, settings: Settings, grade: GradeFn) -> None:
-    """A worker process: grade each job received until told to stop (None) or orphaned."""
+def _worker_main(conn: Connection, rubric: Rubric, settings: Settings, grade: GradeFn, warm: WarmUpFn | None) -> None:
+    """A worker process: grade each job received until told to stop (None) or orphaned, warming up before the first that needs it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, _stop_worker)
     _stop_with_parent()
@@ -69,10 +112,19 @@ def _worker_main(conn: Connection, rubric: Rubric, settings: Settings, grade: Gr
             return
         if job is None:
             return
+        if warm is not None and _warmed(warm, job, rubric, settings):  # before the job's clock starts
+            warm = None
         try:
             conn.send(attempt(grade, job, rubric, settings))
         except OSError:
             return
+
+
+def _warmed(warm: WarmUpFn, job: Job, rubric: Rubric, settings: Settings) -> bool:
+    try:
+        return warm(job.path, rubric, settings)
+    except Exception:  # noqa: BLE001 - a failed warm-up must not cost the job; do not try again
+        return True
 
 
 def _stop_worker(signum: int, _frame: Any) -> None:
@@ -127,19 +179,28 @@ class _Worker:
 class LocalPool:
     """``size`` spawned worker processes, each grading one submission at a time.
 
-    A worker that dies, or holds one submission past ``watchdog_s``, is
-    stopped (with its kernels) and replaced; that submission comes back as a
-    failure and the others go on.
+    Each worker (a replacement too) calls ``warm_up`` (e.g. :func:`warm_up`),
+    if given, before each job until it reports having warmed up. A worker that dies, or holds one submission
+    past ``watchdog_s``, is stopped (with its kernels) and replaced; that
+    submission comes back as a failure and the others go on.
     """
 
     def __init__(
-        self, size: int, rubric: Rubric, settings: Settings, grade: GradeFn = grade_job, watchdog_s: float | None = None
+        self,
+        size: int,
+        rubric: Rubric,
+        settings: Settings,
+        grade: GradeFn = grade_job,
+        watchdog_s: float | None = None,
+        warm_up: WarmUpFn | None = None,
     ) -> None:
         self.size = size
         self.rubric = rubric
         self.settings = settings
         self.grade = grade
+        self.warm_up = warm_up
         # the pipeline stops a submission at its wall-clock limit; this only catches a grader that hangs
+        # (a first job's time here includes its worker's warm-up: well within the margin)
         self.watchdog_s = watchdog_s or 2 * settings.limits.submission_timeout_s + 180
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
@@ -181,7 +242,10 @@ class LocalPool:
     def _start(self) -> _Worker:
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
-            target=_worker_main, args=(child_end, self.rubric, self.settings, self.grade), name="grader-worker", daemon=True
+            target=_worker_main,
+            args=(child_end, self.rubric, self.settings, self.grade, self.warm_up),
+            name="grader-worker",
+            daemon=True,
         )
         process.start()
         child_end.close()

@@ -3,6 +3,11 @@
 The page is self-contained: plots are PNGs embedded as base64 data URIs, drawn
 with matplotlib's Agg canvas (no display, no pyplot state). Submissions that
 could not be graded are left out of the score statistics and listed instead.
+Every student's name links to their feedback page (``feedback/<name>.html``,
+relative, so the results folder can be moved or zipped). The rubric's
+mutation score is shown when ``grade check-rubric`` recorded one for this very
+rubric (:mod:`grader.mutation_scores`); with a roster, the students who
+submitted nothing and the submissions not on the roster are listed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from grader.reporters import clean_text
 from grader.reporters.feedback import page
@@ -25,6 +31,8 @@ from grader.rubric import ExerciseSpec
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from grader.batch.roster import RosterMatch
 
 TOP = 10
 
@@ -107,16 +115,29 @@ def _stats(values: list[float]) -> tuple[float, float, float, float]:
 
 
 def render_summary_html(
-    results: Sequence[SubmissionResult], exercises: Sequence[ExerciseSpec], assignment: str, links: dict[str, str]
+    results: Sequence[SubmissionResult],
+    exercises: Sequence[ExerciseSpec],
+    assignment: str,
+    links: dict[str, str],
+    *,
+    mutation: dict[str, Any] | None = None,
+    roster: RosterMatch | None = None,
 ) -> str:
-    """The class summary page; ``links`` maps a student to the file name of their HTML feedback."""
+    """The class summary page.
+
+    ``links`` maps a student to the file name of their HTML feedback (in ``feedback/``);
+    ``mutation`` is the rubric's stored mutation summary (:func:`grader.mutation_scores.find_mutation_score`);
+    ``roster`` the results matched to the class roster.
+    """
     graded = [r for r in results if r.status == "graded"]
     body = [
         f"<h1>Class summary: {_h(assignment, 120)}</h1>",
         f"<p>{len(results)} submissions: {len(graded)} graded, {len(results) - len(graded)} could not be graded.</p>",
+        *_roster_section(roster),
         "<h2>Score distribution</h2>",
         _statistics_table(graded, exercises),
         _distribution_picture(graded, exercises) if graded else "<p>No submission could be graded.</p>",
+        *_mutation_section(mutation),
         *_failed_section(results),
         *_problems_section(results, links),
         *_slowest_section(results, links),
@@ -191,7 +212,59 @@ def _scores_section(results: Sequence[SubmissionResult], exercises: Sequence[Exe
 def _student(student: str, links: dict[str, str]) -> str:
     name = _h(student, 80)
     target = links.get(student)
-    return f'<a href="feedback/{html.escape(target)}">{name}</a>' if target else name
+    return f'<a href="{html.escape(feedback_href(target))}">{name}</a>' if target else name
+
+
+def feedback_href(file_name: str) -> str:
+    """The relative link to a feedback file: percent-encoded (a name may hold ``é``, ``+`` or ``@``), then HTML-escaped by the caller."""
+    return "feedback/" + quote(file_name, safe="")
+
+
+def _mutation_section(mutation: dict[str, Any] | None) -> list[str]:
+    if mutation is None:
+        return [
+            "<h2>Rubric mutation score</h2>",
+            "<p>No mutation score is recorded for this rubric: <code>grade check-rubric</code> measures how many broken "
+            "solutions its checks catch.</p>",
+        ]
+    caught = (
+        f"{mutation['killed']} of {mutation['mutants']} mutants caught, {mutation['survived']} survived "
+        f"({mutation['equivalent_suspected']} suspected equivalent)"
+    )
+    rows = "".join(
+        f"<tr><td>{_h(exercise, 40)}</td><td>{_percent(counts['score_percent'])}</td><td>{counts['killed']}</td>"
+        f"<td>{counts['survived']}</td><td>{counts['equivalent_suspected']}</td><td>{counts['mutants']}</td></tr>"
+        for exercise, counts in mutation["per_exercise"].items()
+    )
+    head = "<tr><th>exercise</th><th>score</th><th>caught</th><th>survived</th><th>suspected equivalent</th><th>mutants</th></tr>"
+    return [
+        "<h2>Rubric mutation score</h2>",
+        f"<p><strong>{_percent(mutation['score_percent'])}</strong>: {caught}; measured {_h(mutation['generated_at'], 40)} "
+        "by <code>grade check-rubric</code> on this very rubric.</p>",
+        f"<table>{head}{rows}</table>" if rows else "",
+    ]
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1f}%"
+
+
+def _roster_section(roster: RosterMatch | None) -> list[str]:
+    if roster is None:
+        return []
+    missing = roster.missing
+    lines = [
+        "<h2>Roster</h2>",
+        f"<p>{len(roster.rows)} students on the roster: {len(roster.rows) - len(missing)} submitted, {len(missing)} missing; "
+        f"{len(roster.unknown)} submissions not on the roster.</p>",
+    ]
+    if missing:
+        names = ", ".join(_h(entry.display_name, 80) for entry in missing)
+        lines.append(f"<p>Missing (no submission): {names}</p>")
+    if roster.unknown:
+        items = "".join(f"<li>{_h(warning, 300)}</li>" for warning in roster.warnings())
+        lines.append(f"<p>Not on the roster (left out of the LMS gradebooks):</p><ul>{items}</ul>")
+    return lines
 
 
 def _distribution_picture(graded: Sequence[SubmissionResult], exercises: Sequence[ExerciseSpec]) -> str:

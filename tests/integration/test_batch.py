@@ -73,16 +73,32 @@ def jsonl(out: Path) -> dict[str, dict[str, Any]]:
     return {data["student"]: data for data in map(json.loads, lines)}
 
 
+ROSTER = """Submission,Name,SIS User ID,SIS Login ID,Section
+good,"Good, Gina",S1,gina,A
+wrong,"Wrong, Walt",S2,walt,A
+carol,"Danvers, Carol",S3,carol,B
+dave,"Dave, Dave",S4,dave,B
+zoe,"Zed, Zoe",S5,zoe,B
+"""
+
+
 def test_batch_outputs_resume_force_and_jobs(make_notebook: MakeNotebook, tmp_path: Path, rubric: Rubric, capsys: pytest.CaptureFixture[str]) -> None:
     folder = make_class(make_notebook, tmp_path)
     out = tmp_path / "results"
-    done = grade_cli(str(folder), "--out", str(out), "--jobs", "2", "--only", "ex1")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    done = grade_cli(str(folder), "--out", str(out), "--jobs", "2", "--only", "ex1", "--gradebook", "canvas", "--roster", str(roster))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "graded now: 4, reused: 0" in done.stdout and "grading" in done.stderr  # 4 = 3 kernels + junk
+    assert "warning: junk is not on the roster" in done.stderr
 
     check_gradebook(out)
+    check_canvas_gradebook(out)
     first = jsonl(out)
     check_results_file(first, folder)
+    durations = {s: first[s]["duration_s"] for s in ("good", "wrong", "carol")}
+    # two workers, three kernels: the first two are their workers' first, and must not carry the workers' start-up
+    assert max(durations.values()) < 3 * min(durations.values()) + 1.0, durations
     check_feedback(out)
     check_summary(out)
 
@@ -114,6 +130,17 @@ def check_gradebook(out: Path) -> None:
     assert by_student["dave"]["status"] == "error" and by_student["dave"]["reason"] == "ambiguous submission (found a.ipynb, b.ipynb)"
     assert by_student["junk"]["status"] == "error" and "not a valid notebook" in by_student["junk"]["reason"]
     assert float(by_student["good"]["duration_s"]) > 0
+
+
+def check_canvas_gradebook(out: Path) -> None:
+    rows = list(csv.reader(io.StringIO((out / "gradebook-canvas.csv").read_text(encoding="utf-8"), newline="")))
+    assert rows[:2] == [
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "04: Automatic differentiation"],
+        ["Points Possible", "", "", "", "", "25"],
+    ]
+    grades = {row[3]: row[5] for row in rows[2:]}
+    assert grades["gina"] == grades["carol"] == "25" and grades["dave"] == "0" and grades["zoe"] == ""
+    assert 0 < float(grades["walt"]) < 25 and list(grades) == ["gina", "walt", "carol", "dave", "zoe"]
 
 
 def check_results_file(results: dict[str, dict[str, Any]], folder: Path) -> None:

@@ -337,6 +337,61 @@ def test_a_dying_or_hanging_worker_costs_only_its_submission(rubric: Rubric, tmp
     assert gone(int((tmp_path / "orphan.ipynb").read_text()))
 
 
+START_UP_S = 1.0
+_started_up = False  # per worker process (spawned workers import this module afresh)
+
+
+def grade_with_start_up(job: Job, rubric: Rubric, settings: Settings) -> dict[str, Any]:
+    """Stands in for the pipeline: its first call in a process pays a start-up, unless the process warmed up first.
+
+    Like grade_submission, it measures its own time from when it is called, and
+    a file it cannot load (*.bad here) is answered at once, before any start-up.
+    """
+    global _started_up
+    started = time.monotonic()
+    if job.student == "boom":
+        os._exit(3)
+    if job.path.suffix == ".bad":
+        return result(job.student, {"ex1": 0}, status="error", duration_s=0.0, sha256=str(os.getpid())).as_dict()
+    if not _started_up:
+        time.sleep(START_UP_S)
+        _started_up = True
+    time.sleep(0.1)  # the submission's own work
+    return result(job.student, {"ex1": 10}, duration_s=round(time.monotonic() - started, 3), sha256=str(os.getpid())).as_dict()
+
+
+def fake_warm_up(path: Path, rubric: Rubric, settings: Settings) -> bool:
+    """Pays the start-up, except before a submission that cannot be loaded (named *.bad here): that one needs no kernel."""
+    global _started_up
+    if path.suffix == ".bad":
+        return False
+    with open(path.with_name(f"warm-up-{os.getpid()}"), "a") as calls:
+        calls.write("warmed up\n")
+    time.sleep(START_UP_S)
+    _started_up = True
+    return True
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["start-up-in-first-jobs", "warmed-up-workers"])
+def test_a_submission_is_timed_without_its_worker_start_up(rubric: Rubric, tmp_path: Path, warm: bool) -> None:
+    """Without warm-up each worker's first submission carries its start-up (the control); with it, none does,
+    a replacement worker's included, and a worker warms up once, at its first loadable submission."""
+    names = ["a.bad", "boom", "b", "c", "d", "e", "f"]  # the second worker dies on "boom" at once: a third replaces it
+    jobs = [Job(Path(n).stem, tmp_path / n, None) for n in names]
+    with LocalPool(2, rubric, Settings((), Limits()), grade=grade_with_start_up, warm_up=fake_warm_up if warm else None) as pool:
+        replies = {job.student: reply for job, reply in pool.run(jobs)}
+    assert replies["boom"][0] == "failed"
+    durations = {s: r[1]["duration_s"] for s, r in replies.items() if r[0] == "ok"}
+    workers = {r[1]["sha256"] for r in replies.values() if r[0] == "ok"}
+    assert len(workers) == 2  # the first worker and the one that replaced "boom"'s
+    if warm:
+        assert max(durations.values()) < START_UP_S / 2, durations
+        warmed = {p.name.removeprefix("warm-up-"): p.read_text().count("\n") for p in tmp_path.glob("warm-up-*")}
+        assert len(warmed) == 3 and workers < set(warmed) and set(warmed.values()) == {1}  # "boom"'s worker warmed up too, then died
+    else:
+        assert sum(d >= START_UP_S for d in durations.values()) == len(workers), durations
+
+
 def gone(pid: int, within_s: float = 5.0) -> bool:
     """The process has ended (a zombie waiting for init to reap it counts as ended)."""
     deadline = time.monotonic() + within_s

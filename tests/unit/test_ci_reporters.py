@@ -7,6 +7,7 @@ hostile text (control characters, markup) are covered.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -16,8 +17,10 @@ import time
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+import xmlschema
 import yaml
 
 from grader.errors import UsageError
@@ -35,24 +38,8 @@ EXAMPLES = ROOT / "examples"
 RUN_AUTOGRADER = EXAMPLES / "gradescope" / "run_autograder"
 NASTY = "bad \x00nul \x07bell \x1b[31mred\x1b[0m \ufffe \ud800 \u202eevil <b>&amp;</b> ]]> | pipe *star*"
 
-# The JUnit schema's structure (Ant's XMLJUnitResultFormatter, Jenkins' junit-10.xsd):
-# element -> (required attributes, optional attributes, allowed children in their order).
-JUNIT_SCHEMA: dict[str, tuple[set[str], set[str], list[str]]] = {
-    "testsuites": (set(), {"name", "tests", "failures", "errors", "skipped", "disabled", "time"}, ["testsuite"]),
-    "testsuite": (
-        {"name", "tests", "failures", "errors", "time"},
-        {"skipped", "disabled", "timestamp", "hostname", "id", "package", "file", "log", "url", "version"},
-        ["properties", "testcase", "system-out", "system-err"],
-    ),
-    "properties": (set(), set(), ["property"]),
-    "property": ({"name", "value"}, set(), []),
-    "testcase": ({"name", "classname", "time"}, {"assertions", "status"}, ["skipped", "error", "failure", "system-out", "system-err"]),
-    "failure": ({"message", "type"}, set(), []),
-    "error": ({"message", "type"}, set(), []),
-    "skipped": (set(), {"message"}, []),
-    "system-out": (set(), set(), []),
-    "system-err": (set(), set(), []),
-}
+# The JUnit XML format as a schema (its sources are named in the file).
+JUNIT_XSD = ROOT / "tests" / "schemas" / "junit.xsd"
 COUNTS = ("tests", "failures", "errors", "skipped")
 
 
@@ -96,34 +83,33 @@ def make_result(student: str = "alice", errors: tuple[str, ...] = ()) -> Submiss
 # ---------------------------------------------------------------- JUnit
 
 
-def assert_junit_schema(element: ET.Element) -> None:
-    """Check ``element`` and its descendants against JUNIT_SCHEMA, plus count and time attributes."""
-    required, optional, children = JUNIT_SCHEMA[element.tag]
-    assert required <= set(element.attrib), (element.tag, required - set(element.attrib))
-    assert set(element.attrib) <= required | optional, (element.tag, set(element.attrib) - required - optional)
-    order = [children.index(child.tag) for child in element]  # ValueError: a child the schema does not allow
-    assert order == sorted(order), (element.tag, [c.tag for c in element])
+@functools.cache
+def junit_schema() -> xmlschema.XMLSchema:
+    return xmlschema.XMLSchema(str(JUNIT_XSD))
+
+
+def assert_junit_schema(raw: bytes) -> None:
+    """Validate a JUnit document against the JUnit XSD, then check what XSD 1.0 cannot: each count matches what it counts."""
+    junit_schema().validate(raw.decode("utf-8"))  # raises XMLSchemaValidationError naming the element and the rule
+    root = ET.fromstring(raw)
+    for suite in root.iter("testsuite"):
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests", "")) == len(cases)
+        assert int(suite.get("failures", "")) == sum(len(c.findall("failure")) for c in cases)
+        assert int(suite.get("errors", "")) == sum(len(c.findall("error")) for c in cases)
+        assert int(suite.get("skipped", "0")) == sum(len(c.findall("skipped")) for c in cases)
     for name in COUNTS:
-        if name in element.attrib:
-            assert int(element.get(name, "")) >= 0
-    if "time" in element.attrib:
-        assert float(element.get("time", "")) >= 0
-    if element.tag == "testsuite":
-        cases = element.findall("testcase")
-        assert int(element.get("tests", "")) == len(cases)
-        assert int(element.get("failures", "")) == sum(len(c.findall("failure")) for c in cases)
-        assert int(element.get("errors", "")) == sum(len(c.findall("error")) for c in cases)
-    for child in element:
-        assert_junit_schema(child)
+        if name in root.attrib:
+            assert int(root.get(name, "")) == sum(int(s.get(name, "0")) for s in root.iter("testsuite"))
 
 
 def parse_junit(path: Path) -> ET.Element:
     raw = path.read_bytes()
     raw.decode("utf-8")  # well-formed UTF-8
     assert raw.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+    assert_junit_schema(raw)
     root = ET.fromstring(raw)
     assert root.tag == "testsuites"
-    assert_junit_schema(root)
     return root
 
 
@@ -221,6 +207,31 @@ def test_junit_of_an_unusable_submission_has_an_error_per_check(tmp_path: Path, 
     errors = list(root.iter("error"))
     assert len(errors) == int(root.get("tests", "")) == sum(len(ex.checks) for ex in rubric.exercises)
     assert all("not a valid notebook" in e.get("message", "") for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        (lambda x: x.replace("<error ", "<errors ", 1).replace("</error>", "</errors>", 1), "errors"),
+        (lambda x: x.replace(' classname="alice.ex1"', "", 1), "classname"),
+        (lambda x: x.replace(' tests="4"', ' tests="-4"', 1), "non negative"),
+        (lambda x: x.replace(' time="', ' time="soon', 1), "xs:decimal"),
+        (lambda x: re.sub(r'(<failure [^>]*?) message="[^"]*"', r"\1", x, count=1), "message"),
+        (lambda x: re.sub(r"(<failure .*?</failure>)(\s*)(<system-out>.*?</system-out>)", r"\3\2\1", x, count=1, flags=re.S), "failure"),
+    ],
+    ids=["errors-for-error", "no-classname", "negative-count", "bad-time", "failure-without-message", "outcome-after-output"],
+)
+def test_the_junit_schema_rejects_what_readers_would_choke_on(tmp_path: Path, change: Any, complaint: str) -> None:
+    """The controls: the schema is not a rubber stamp. Each slip, made by hand in a valid report, is refused."""
+    path = tmp_path / "junit.xml"
+    write_junit([make_result()], path)
+    text = path.read_text(encoding="utf-8")
+    junit_schema().validate(text)
+    broken = change(text)
+    assert broken != text
+    with pytest.raises(xmlschema.XMLSchemaValidationError) as caught:
+        junit_schema().validate(broken)
+    assert complaint in (caught.value.reason or ""), caught.value.reason
 
 
 def test_junit_unwritable_path_is_a_usage_error(tmp_path: Path) -> None:
