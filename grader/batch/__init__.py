@@ -47,9 +47,9 @@ from grader.batch.store import (
     reusable,
     write_atomic,
 )
-from grader.batch.workers import INFRASTRUCTURE, Job, LocalPool, Reply, warm_up
+from grader.batch.workers import Job, LocalPool, Reply, warm_up
 from grader.errors import UsageError
-from grader.results import SubmissionResult
+from grader.results import Blame, SubmissionResult
 from grader.rubric import ExerciseSpec, Limits, Rubric
 
 __all__ = ["BatchOptions", "default_jobs", "discover", "plan", "run_batch", "write_outputs"]
@@ -221,12 +221,12 @@ def _finish(job: Job, reply: Reply, rubric: Rubric, options: BatchOptions) -> Re
     status, payload = reply
     if status == "ok":
         result = SubmissionResult.from_dict(payload)
-    else:
-        result = unusable(job.path, rubric, payload, time.monotonic(), job.student)
+    else:  # the worker or the cluster failed, not the submission: never reused, graded again next time
+        result = unusable(job.path, rubric, payload, time.monotonic(), job.student, Blame.INFRASTRUCTURE)
     result = replace(result, submission=str(job.path), student=job.student)
     if job.note:
         result = replace(result, errors=(*result.errors, job.note))
-    cacheable = status == "ok" and not result.reason.startswith(INFRASTRUCTURE)
+    cacheable = status == "ok" and not result.blame.graders_fault
     return _record(result, job.key if cacheable else None, options)
 
 

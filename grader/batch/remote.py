@@ -23,7 +23,7 @@ from typing import Any
 
 from grader import __version__
 from grader.batch.store import Settings
-from grader.batch.workers import INFRASTRUCTURE, Job, Reply, warm_up
+from grader.batch.workers import Job, Reply, warm_up
 from grader.errors import SubmissionError, UsageError
 from grader.rubric import Limits, Rubric
 
@@ -139,7 +139,7 @@ def _reply(future: Any) -> Reply:
     try:
         return ("ok", future.result())
     except Exception as exc:  # noqa: BLE001 - a lost worker or a failed task costs this submission only
-        return ("failed", f"{INFRASTRUCTURE}: the Dask task failed ({type(exc).__name__}: {exc})")
+        return ("failed", f"the Dask task failed ({type(exc).__name__}: {exc})")
 
 
 def _check_workers(client: Any) -> None:

@@ -31,8 +31,6 @@ from typing import Any
 from grader.batch.store import ResumeKey, Settings
 from grader.rubric import Rubric
 
-# Prefix of reasons that are the grader's fault (the pipeline uses it too): such results are never reused.
-INFRASTRUCTURE = "grader infrastructure"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -97,7 +95,7 @@ def attempt(grade: GradeFn, job: Job, rubric: Rubric, settings: Settings) -> Rep
     try:
         return ("ok", grade(job, rubric, settings))
     except Exception as exc:  # noqa: BLE001
-        return ("failed", f"{INFRASTRUCTURE}: the grader failed on this submission ({type(exc).__name__}: {exc})")
+        return ("failed", f"the grader failed on this submission ({type(exc).__name__}: {exc})")
 
 
 def _worker_main(conn: Connection, rubric: Rubric, settings: Settings, grade: GradeFn, warm: WarmUpFn | None) -> None:
@@ -275,7 +273,7 @@ class LocalPool:
         if not worker.process.is_alive():
             return ("crashed", _death(worker.process.exitcode))
         if time.monotonic() - worker.started > self.watchdog_s:
-            return ("crashed", f"{INFRASTRUCTURE}: grading took longer than {self.watchdog_s:g}s and was stopped")
+            return ("crashed", f"grading took longer than {self.watchdog_s:g}s and was stopped")
         return None
 
     def _stop(self, worker: _Worker, graceful: bool) -> None:
@@ -300,4 +298,4 @@ def _death(exitcode: int | None) -> str:
             how = f"killed by signal {-exitcode}"
     else:
         how = f"exit status {exitcode}"
-    return f"{INFRASTRUCTURE}: the grading process died while grading this submission ({how}); it was not graded"
+    return f"the grading process died while grading this submission ({how}); it was not graded"
