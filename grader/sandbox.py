@@ -29,14 +29,15 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from grader.rubric import Limits
+from grader.syscalls import PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, check, die_with_parent, libc
 
 # Environment variables a kernel may inherit from the caller: nothing secret.
 _INHERITED = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-# Throw-away user ids for kernels started by root; one per concurrent kernel.
+# Throw-away user ids for kernels started by root: one per grading process, from this base on.
 SANDBOX_UID_BASE = 61000
+_SANDBOX_UIDS = 4000
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,11 @@ def _expose(paths: list[str]) -> None:
     os.rmdir(staging)  # the folder is on the host's disk, not only in this mount namespace
 
 
+def sandbox_uid() -> int:
+    """The throw-away user id of this grading process's kernels (one per process keeps RLIMIT_NPROC apart)."""
+    return SANDBOX_UID_BASE + os.getpid() % _SANDBOX_UIDS
+
+
 def _set_limits(args: argparse.Namespace) -> None:
     mib = 1024 * 1024
     wanted = {
@@ -208,27 +214,13 @@ _DEVICES = ("null", "zero", "full", "random", "urandom")
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 
 
-def _libc() -> Any:
-    import ctypes
-
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        import ctypes
-
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     def raw(text: str | None) -> bytes | None:
         return None if text is None else text.encode()
 
     import ctypes
 
-    _check(_libc().mount(raw(source), raw(target), raw(fstype), ctypes.c_ulong(flags), raw(data)), f"mount {target}")
+    check(libc().mount(raw(source), raw(target), raw(fstype), ctypes.c_ulong(flags), raw(data)), f"mount {target}")
 
 
 def _bind(path: str, root: str, writable: bool = False) -> None:
@@ -306,8 +298,8 @@ def _pivot(root: str) -> None:
     if number is None:
         os.chroot(".")
     else:
-        _check(_libc().syscall(number, b".", b"."), "pivot_root")
-        _check(_libc().umount2(b".", 2), "detach the old root")  # MNT_DETACH
+        check(libc().syscall(number, b".", b"."), "pivot_root")
+        check(libc().umount2(b".", 2), "detach the old root")  # MNT_DETACH
     os.chdir(cwd if os.path.isdir(cwd) else "/")
 
 
@@ -331,19 +323,13 @@ def _write_report(path: str, report: dict[str, object]) -> None:
 
 
 def _drop_capabilities() -> None:
-    libc = _libc()
+    c_library = libc()
     for capability in range(64):
-        libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP: an exec'd program gets none of them back
-
-
-def _die_with_parent() -> None:
-    import signal
-
-    _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        c_library.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)  # an exec'd program gets none of them back
 
 
 def _no_new_privileges() -> None:
-    _libc().prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid programs gain nothing
+    libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid programs gain nothing
 
 
 def launcher_parser() -> argparse.ArgumentParser:
@@ -392,7 +378,7 @@ def confine(args: argparse.Namespace) -> None:
         elif namespaced:  # root of a user namespace: keep no capability that could undo the mounts above
             _drop_capabilities()
     _no_new_privileges()
-    _die_with_parent()  # the user change above cleared what ``unshare --kill-child`` or ``setpriv`` had set
+    die_with_parent()  # the user change above cleared what ``unshare --kill-child`` or ``setpriv`` had set
 
 
 def main(argv: list[str] | None = None) -> None:
