@@ -15,19 +15,28 @@ size-capped tmpfs for its own folder, /tmp and /dev/shm. Rubrics, references,
 results, other submissions and the grader's project are simply not there. The
 launcher then sets resource limits, drops root privileges to a throw-away user
 id (or, as the root of a user namespace, every capability) and ``exec``s the
-kernel, so nothing of the grader stays in the kernel's memory."""
+kernel, so nothing of the grader stays in the kernel's memory.
+
+Where this box cannot be built (Windows, macOS, a Python without ``os.fork``),
+or when asked (``GRADER_PORTABLE=1``, ``grade --portable``), the grader runs in
+*portable mode* instead (:func:`choose_mode`): the kernel is started the
+standard way, with the scrubbed environment of :func:`kernel_env` but no
+launcher, no limits and no namespaces. That is fine on a student's own
+machine, where the code is theirs; each result says which mode it was graded in.
+POSIX-only modules (``resource``) are imported only by the launcher itself."""
 
 from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from grader.rubric import Limits
@@ -35,6 +44,9 @@ from grader.syscalls import PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, check, die_wit
 
 # Environment variables a kernel may inherit from the caller: nothing secret.
 _INHERITED = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# On Windows, what a Python process needs to start at all (without SYSTEMROOT, sockets fail to initialise).
+_INHERITED_WINDOWS = ("SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "NUMBER_OF_PROCESSORS", "PROCESSOR_ARCHITECTURE")
+PORTABLE_VARIABLE = "GRADER_PORTABLE"
 # Throw-away user ids for kernels started by root: one per grading process, from this base on.
 SANDBOX_UID_BASE = 61000
 _SANDBOX_UIDS = 4000
@@ -55,6 +67,42 @@ class Isolation:
             "network_isolated": self.network_isolated,
             "unprivileged_user": self.unprivileged_user,
         }
+
+
+class Mode(Enum):
+    """How kernels are started: inside the Linux sandbox (launcher or warm fork server), or the standard way."""
+
+    SANDBOX = "sandbox"
+    PORTABLE = "portable"
+
+
+# Portable mode's kernel: no namespaces, the grader's own user.
+NO_ISOLATION = Isolation(False, False, False, ())
+
+
+def choose_mode(force_portable: bool = False) -> Mode:
+    """The one switch between the Linux sandbox and portable mode.
+
+    Portable when asked (``force_portable``, from ``grade --portable`` or
+    ``Options.portable``; or the environment variable ``GRADER_PORTABLE=1``),
+    and wherever the sandbox cannot run (:func:`sandbox_available`).
+    """
+    asked = force_portable or os.environ.get(PORTABLE_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+    return Mode.PORTABLE if asked or not sandbox_available() else Mode.SANDBOX
+
+
+def sandbox_available() -> bool:
+    """Whether the Linux sandbox's launcher and fork server can run here (Linux, ``os.fork``, ``resource``).
+
+    On Linux without namespaces the sandbox still applies its limits and, as
+    root, a throw-away user; the result then says which walls are missing.
+    """
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    try:
+        return importlib.util.find_spec("resource") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 @functools.cache
@@ -96,8 +144,16 @@ def kernel_env(workdir: Path) -> dict[str, str]:
         "OPENBLAS_NUM_THREADS": "1",
         "MALLOC_ARENA_MAX": "2",  # each thread's 64 MB arena would count against the address-space limit
     }
+    if os.name == "nt":  # Windows looks for home and temporary folders under other names
+        env.update(USERPROFILE=str(workdir), APPDATA=str(workdir), LOCALAPPDATA=str(workdir), TEMP=env["TMPDIR"], TMP=env["TMPDIR"])
+        env.update({name: os.environ[name] for name in _INHERITED_WINDOWS if name in os.environ})
     env.update({name: os.environ[name] for name in _INHERITED if name in os.environ})
     return env
+
+
+def standard_kernel_argv() -> list[str]:
+    """The plain IPython kernel command (``{connection_file}`` is filled in by jupyter_client)."""
+    return [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 
 def kernel_argv(
@@ -123,8 +179,7 @@ def kernel_argv(
         if box is not None:
             launcher += ["--root", str(box / "root"), "--workdir", str(box / "work"), "--shared", str(box / "runtime")]
             launcher += ["--report", str(box / "runtime" / "sandbox.json")]
-    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    return [*_die_with_grader(), *isolation.prefix, *launcher, "--", *kernel]
+    return [*_die_with_grader(), *isolation.prefix, *launcher, "--", *standard_kernel_argv()]
 
 
 @functools.cache
@@ -180,6 +235,8 @@ def sandbox_uid() -> int:
 
 
 def _set_limits(args: argparse.Namespace) -> None:
+    import resource  # POSIX only: imported by the launcher, never on the grader's own import path
+
     mib = 1024 * 1024
     wanted = {
         resource.RLIMIT_AS: args.memory_mb * mib,
