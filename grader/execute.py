@@ -6,17 +6,26 @@ run again in a fresh kernel without the fatal cell (or, when the probes were
 the fatal part, with the probes resumed after the call that killed it), so the
 rest of the submission is still graded. Stored outputs of the submission are
 never read; outputs of this run are capped per cell and in total.
+
+In portable mode (:func:`grader.sandbox.choose_mode`) the kernel is started the
+standard way, over TCP on the loopback, and the probes' time limit is kept by
+the grader: when no answer came within the rubric's ``probe_timeout_s`` it
+interrupts the kernel (a signal on POSIX, an event on Windows), which the probe
+runtime turns into that call's timeout; a kernel that does not come back is
+killed and the probes resume in a fresh one after that call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -25,7 +34,16 @@ from typing import Any
 
 from grader.load import Submission
 from grader.rubric import Limits
-from grader.sandbox import Isolation, detect_isolation, kernel_argv, kernel_env, sandbox_uid
+from grader.sandbox import (
+    NO_ISOLATION,
+    Isolation,
+    Mode,
+    detect_isolation,
+    kernel_argv,
+    kernel_env,
+    sandbox_uid,
+    standard_kernel_argv,
+)
 
 TRUNCATED = "\n[... output truncated by the grader ...]\n"
 KERNEL_DID_NOT_START = "kernel did not start"
@@ -41,6 +59,7 @@ OVERSIZED = f"it sent one output message over {MAX_MESSAGE_BYTES // (1024 * 1024
 _PROBE_RESERVE = 0.25
 MAX_ERROR_CHARS = 300  # characters of a student's exception message kept in the report
 _PING_INDEX = 0  # the grader's own "pass" pings run under the prelude's cell index (it has finished by then)
+_WATCH_INTERVAL_S = 0.1  # how often portable mode's watchdog looks at the probes' progress
 
 
 @dataclass(frozen=True)
@@ -60,7 +79,7 @@ class Execution:
     cells: tuple[CellRun, ...]
     probe_outputs: tuple[str, ...]
     events: tuple[str, ...]
-    isolation: dict[str, bool]
+    isolation: dict[str, Any]  # the walls that held, the mode ("sandbox" or "portable") and what was not isolated
     duration_s: float
     kernel_failed: str = ""
     kernel_peak_mb: float = 0.0
@@ -68,6 +87,10 @@ class Execution:
     @property
     def printed_text(self) -> str:
         return "".join(cell.stdout for cell in self.cells)
+
+
+class ProbesHung(Exception):
+    """Portable mode: a probe call ran past its time limit and the kernel did not come back when interrupted."""
 
 
 class Role(Enum):
@@ -107,6 +130,7 @@ class RunPlan:
     hide: tuple[Path, ...]
     isolation: Isolation
     deadline: float  # time.monotonic() by which the whole run must end
+    mode: Mode = Mode.SANDBOX
 
     def steps(self) -> tuple[Step, ...]:
         """The cells of every attempt, in order: prelude, the submission's code cells, probes."""
@@ -150,6 +174,7 @@ def execute_submission(
     mime: str,
     hide: list[Path] | None = None,
     warm: bool = True,
+    mode: Mode = Mode.SANDBOX,
 ) -> Execution:
     """Run ``submission`` in a sandboxed kernel: prelude, its code cells, then ``probe_code(first_call)``.
 
@@ -157,12 +182,22 @@ def execute_submission(
     at a given call index; answers are display outputs of MIME type ``mime``.
     With ``warm`` the kernel is forked from the warm-kernel server
     (:mod:`grader.warm`), falling back to a freshly launched one if that fails.
+    In portable ``mode`` the kernel is a plain one (never warm) and the prelude
+    must have installed the probe runtime for interrupts (see ``ProbeRequest.prelude``).
     """
     started = time.monotonic()
-    plan = RunPlan(
-        submission, prelude, probe_code, limits, mime, tuple(hide or ()), detect_isolation(), started + limits.submission_timeout_s
-    )
-    return asyncio.run(_execute(plan, Resume(warm=warm), started))
+    portable = mode is Mode.PORTABLE
+    isolation = NO_ISOLATION if portable else detect_isolation()
+    deadline = started + limits.submission_timeout_s
+    plan = RunPlan(submission, prelude, probe_code, limits, mime, tuple(hide or ()), isolation, deadline, mode)
+    return _run_loop(_execute(plan, Resume(warm=warm and not portable), started))
+
+
+def _run_loop(main: Coroutine[Any, Any, Execution]) -> Execution:
+    if sys.platform == "win32" and hasattr(asyncio, "Runner"):  # ZeroMQ's asyncio needs add_reader: Windows' default loop lacks it
+        with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+            return runner.run(main)
+    return asyncio.run(main)
 
 
 async def _execute(plan: RunPlan, resume: Resume | None, started: float) -> Execution:
@@ -214,20 +249,30 @@ def _execution(plan: RunPlan, attempts: list[_Attempt], duration_s: float) -> Ex
         else:
             events.append(f"while grading: {attempt.reason}; grading went on in a fresh kernel")
     last = attempts[-1]
-    described = {
-        **plan.isolation.describe(),
-        "private_filesystem": plan.isolation.namespaces and all(attempt.private_root for attempt in attempts),
-        "warm_kernel": last.warm,
-    }
     return Execution(
         cells=tuple(cells[n] for n in sorted(cells)),
         probe_outputs=tuple(answers),
         events=tuple(events),
-        isolation=described,
+        isolation=_environment(plan, all(attempt.private_root for attempt in attempts), last.warm),
         duration_s=duration_s,
         kernel_failed=KERNEL_DID_NOT_START if last.ending is Ending.NO_KERNEL else "",
         kernel_peak_mb=round(max((attempt.peak_mb for attempt in attempts), default=0.0), 1),
     )
+
+
+def _environment(plan: RunPlan, private_root: bool, warm: bool) -> dict[str, Any]:
+    """What the kernel's box held: each wall, the mode, and the plain names of what was not isolated."""
+    isolation = plan.isolation
+    walls = {**isolation.describe(), "private_filesystem": isolation.namespaces and private_root}
+    held = {
+        "processes": walls["pid_namespace"],
+        "network": walls["network_isolated"],
+        "files": walls["private_filesystem"],
+        "user": isolation.namespaces or isolation.unprivileged_user,
+        "resource limits": plan.mode is Mode.SANDBOX,
+    }
+    not_isolated = [name for name, holds in held.items() if not holds]
+    return {**walls, "warm_kernel": warm, "mode": plan.mode.value, "not_isolated": not_isolated}
 
 
 def _answer_index(text: str) -> int | None:
@@ -285,9 +330,22 @@ def _prepare_box(box: Path, work: Path, plan: RunPlan, warm: bool) -> tuple[Any,
         (work / sub).mkdir()
     submission = plan.submission
     (work / submission.path.name).write_bytes(submission.raw)
-    uid = sandbox_uid() if plan.isolation.unprivileged_user else None
     runtime = box / "runtime"
     runtime.mkdir()
+    if plan.mode is Mode.PORTABLE:
+        # TCP on the loopback: ipc sockets are POSIX-only (and macOS caps their path at 104 bytes); messages stay signed
+        spec = KernelSpec(argv=standard_kernel_argv(), display_name="grader (portable)", language="python")
+        km = SandboxKernelManager(
+            readable_connection_file=False,
+            client_factory=CappedKernelClient,
+            kernel_name="grader-portable",
+            kernel_spec_manager=FixedKernelSpecs(spec),
+            transport="tcp",
+            ip="127.0.0.1",
+        )
+        km.connection_file = str(runtime / "connection.json")
+        return km, None
+    uid = sandbox_uid() if plan.isolation.unprivileged_user else None
     (box / "root").mkdir(mode=0o700)
     if uid is not None:
         os.chmod(box, 0o711)
@@ -359,7 +417,10 @@ async def _run_cells(client: Any, nb: Any, plan: RunPlan, skip: frozenset[int], 
         client.timeout = int(min(cell_limit, max(remaining, 1)))
         try:
             wedged_after = client.timeout + client.iopub_timeout + _WEDGE_GRACE_S  # past what nbclient itself waits
-            await asyncio.wait_for(client.async_execute_cell(cell, index, store_history=False), wedged_after)
+            running = client.async_execute_cell(cell, index, store_history=False)
+            if is_probe and plan.mode is Mode.PORTABLE:
+                running = _watch_probes(client, running, limits.probe_timeout_s)
+            await asyncio.wait_for(running, wedged_after)
         except Exception as exc:  # noqa: BLE001 - whatever the kernel does or sends costs this run only
             _fatal(attempt, steps, index, cell, plan.mime, await _fault_reason(exc, client))
             return
@@ -374,6 +435,41 @@ async def _run_cells(client: Any, nb: Any, plan: RunPlan, skip: frozenset[int], 
             if timed_out and not await _still_answers(client):
                 _fatal(attempt, steps, index, cell, plan.mime, "it ran past its time limit, then the kernel stopped answering")
                 return
+
+
+async def _watch_probes(client: Any, running: Awaitable[Any], timeout_s: float) -> Any:
+    """Run the probe cell, interrupting the kernel when no answer came within ``timeout_s`` (portable mode).
+
+    The probe runtime turns the interrupt into the running call's timeout
+    answer and goes on with the next call. When no answer comes within
+    ``timeout_s`` of the interrupt either, the kernel is given up: ``ProbesHung``
+    ends this attempt, and the probes resume in a fresh kernel after that call.
+    """
+    task = asyncio.ensure_future(running)
+    client.last_answer_at = time.monotonic()
+    interrupted_at: float | None = None
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=_WATCH_INTERVAL_S)
+            now = time.monotonic()
+            if task.done():
+                break
+            if interrupted_at is not None and client.last_answer_at >= interrupted_at:
+                interrupted_at = None  # it answered: the next call has its own time
+            if interrupted_at is None and now - client.last_answer_at >= timeout_s:
+                interrupted_at = now
+                try:
+                    await client.km.interrupt_kernel()
+                except Exception:  # noqa: BLE001 - a kernel that cannot be interrupted is given up below, or has died
+                    pass
+            elif interrupted_at is not None and now - interrupted_at >= timeout_s:
+                raise ProbesHung(f"a check's call ran past its {timeout_s:g}s limit and did not stop when interrupted")
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    return task.result()
 
 
 async def _output_flows(client: Any) -> bool:
@@ -426,6 +522,8 @@ async def _fault_reason(exc: Exception, client: Any) -> str:
     """What stopped the kernel, in a student's words: its exit, its silence, or what it sent."""
     from nbclient.exceptions import DeadKernelError
 
+    if isinstance(exc, ProbesHung):
+        return str(exc)
     if isinstance(exc, asyncio.TimeoutError):
         return "the kernel stopped answering after a timeout"
     code = None
@@ -485,7 +583,11 @@ def _peak_memory_mb(km: Any) -> float:
     if not isinstance(pid, int):
         return 0.0
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc (macOS, Windows): unknown
+        return 0.0
+    for entry in entries:
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
@@ -508,7 +610,7 @@ def _peak_memory_mb(km: Any) -> float:
 
 
 async def _kill(km: Any, client: Any) -> None:
-    """Kill the kernel at once: its process group, and with it its PID namespace."""
+    """Kill the kernel at once: its process group, and with it its PID namespace (on Windows, the kernel process)."""
     try:
         if client.kc is not None:
             client.kc.stop_channels()
@@ -529,7 +631,7 @@ async def _kill(km: Any, client: Any) -> None:
     except Exception:  # noqa: BLE001
         pass
     process = getattr(getattr(km, "provisioner", None), "process", None)
-    if process is not None:
+    if process is not None and hasattr(os, "killpg"):  # Windows has no process groups to kill: the kill above is all
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

@@ -105,7 +105,7 @@ class CappedNotebookClient(NotebookClient):
     In the probe cell (the notebook's last) only the answers, display outputs
     of the run's MIME type, are kept: what student code prints while it is
     probed costs nothing. ``timed_out``, ``idle_seen`` and ``raised`` are keyed
-    by cell index.
+    by cell index; ``last_answer_at`` is when the latest probe answer arrived.
     """
 
     def __init__(self, nb: Any, km: Any, limits: Limits, mime: str, **kwargs: Any) -> None:
@@ -119,6 +119,7 @@ class CappedNotebookClient(NotebookClient):
         self.current_cell = -1
         self.idle_seen: set[int] = set()
         self.raised: dict[int, str] = {}
+        self.last_answer_at = time.monotonic()
 
     async def _check_raise_for_error(self, cell: Any, cell_index: int, exec_reply: Any) -> None:
         content = exec_reply.get("content", {}) if isinstance(exec_reply, dict) else {}
@@ -143,8 +144,10 @@ class CappedNotebookClient(NotebookClient):
 
     def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
         is_probe = cell_index == len(self.nb.cells) - 1
-        if is_probe and not is_answer(msg, self.mime):
-            return None
+        if is_probe:
+            if not is_answer(msg, self.mime):
+                return None
+            self.last_answer_at = time.monotonic()
         size = _message_size(msg)
         used = self.used_cell.get(cell_index, 0)
         limit_cell = 64 * self.budget_cell if is_probe else self.budget_cell

@@ -24,7 +24,7 @@ PROBES: dict = {}
 
 
 class ProbeTimeout(BaseException):
-    """Raised by the alarm when one probe call runs past its time limit."""
+    """Raised by the alarm (or, in portable mode, the grader's interrupt) when one probe call runs past its time limit."""
 
 
 class AutogradBlocked(RuntimeError):
@@ -36,8 +36,13 @@ def probe(fn):
     return fn
 
 
-def install(token, namespace, seed, probe_timeout_s):
-    """Capture the references the probes need, before any student code runs."""
+def install(token, namespace, seed, probe_timeout_s, timer="alarm"):
+    """Capture the references the probes need, before any student code runs.
+
+    ``timer`` says who keeps each call's time limit: ``"alarm"``, this runtime
+    with SIGALRM (Linux sandbox); ``"interrupt"``, the grader, which interrupts
+    the kernel when no answer came in time (portable mode, Windows included).
+    """
     import random
 
     import numpy
@@ -64,7 +69,8 @@ def install(token, namespace, seed, probe_timeout_s):
         Variable=Variable,
         engine=Variable._execution_engine,
         signal=signal.signal,
-        setitimer=signal.setitimer,
+        timer=timer,
+        setitimer=getattr(signal, "setitimer", None),  # POSIX only; unused with timer="interrupt"
         numpy_types=frozenset(
             getattr(numpy, name)
             for name in (
@@ -178,21 +184,35 @@ def _call_one(call):
     fn = PROBES.get(call.get("probe"))
     if fn is None:
         return {"ok": False, "error": {"type": "GraderBug", "message": "unknown probe " + repr(call.get("probe"))}}
-    previous = _state["signal"](signal.SIGALRM, _on_alarm)
-    _state["setitimer"](signal.ITIMER_REAL, _state["timeout"])
+    alarm = _state["timer"] == "alarm"
+    if alarm:
+        previous = _state["signal"](signal.SIGALRM, _on_alarm)
+        _state["setitimer"](signal.ITIMER_REAL, _state["timeout"])
+    else:  # the grader's interrupt (SIGINT, or Windows' interrupt event) ends this call; between calls it is ignored
+        _state["signal"](signal.SIGINT, _on_interrupt)
+    _state["calling"] = True
     try:
         return {"ok": True, "value": fn(**call.get("args", {}))}
     except ProbeTimeout:
         return {"ok": False, "error": {"type": "Timeout", "message": f"no answer within {_state['timeout']:g}s"}}
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are student faults too
+        if not alarm and type(exc) is KeyboardInterrupt:  # student code put the default SIGINT handler back
+            return {"ok": False, "error": {"type": "Timeout", "message": f"no answer within {_state['timeout']:g}s"}}
         return {"ok": False, "error": _error_record("probe", exc)}
     finally:
-        _state["setitimer"](signal.ITIMER_REAL, 0)
-        _state["signal"](signal.SIGALRM, previous)
+        _state["calling"] = False
+        if alarm:
+            _state["setitimer"](signal.ITIMER_REAL, 0)
+            _state["signal"](signal.SIGALRM, previous)
 
 
 def _on_alarm(signum, frame):
     raise ProbeTimeout()
+
+
+def _on_interrupt(signum, frame):
+    if _state.get("calling"):  # an interrupt that comes just after a call ended must not cost the next one
+        raise ProbeTimeout()
 
 
 def _error_record(stage, exc):
