@@ -6,38 +6,60 @@ run again in a fresh kernel without the fatal cell (or, when the probes were
 the fatal part, with the probes resumed after the call that killed it), so the
 rest of the submission is still graded. Stored outputs of the submission are
 never read; outputs of this run are capped per cell and in total.
+
+In portable mode (:func:`grader.sandbox.choose_mode`) the kernel is started the
+standard way, over TCP on the loopback, and the probes' time limit is kept by
+the grader: when no answer came within the rubric's ``probe_timeout_s`` it
+interrupts the kernel (a signal on POSIX, an event on Windows), which the probe
+runtime turns into that call's timeout; a kernel that does not come back is
+killed and the probes resume in a fresh one after that call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from subprocess import DEVNULL
 from typing import Any
 
 from grader.load import Submission
 from grader.rubric import Limits
-from grader.sandbox import Isolation, detect_isolation, kernel_argv, kernel_env
+from grader.sandbox import (
+    NO_ISOLATION,
+    Isolation,
+    Mode,
+    detect_isolation,
+    kernel_argv,
+    kernel_env,
+    sandbox_uid,
+    standard_kernel_argv,
+)
 
 TRUNCATED = "\n[... output truncated by the grader ...]\n"
+KERNEL_DID_NOT_START = "kernel did not start"
 _MAX_ATTEMPTS = 4
 _WEDGE_GRACE_S = 5.0
 # libzmq drops any single message over this size before the grader allocates it (probe answers are <= 4 MiB,
 # twice that once JSON-escaped), and queues at most this many unread output messages.
 MAX_MESSAGE_BYTES = 9 * 1024 * 1024
-_MAX_QUEUED_MESSAGES = 16  # with MAX_MESSAGE_BYTES, bounds what a flood can queue in the grader (~144 MB)
-_SEND_TIMEOUT_MS = 10_000
+MAX_QUEUED_MESSAGES = 16  # with MAX_MESSAGE_BYTES, bounds what a flood can queue in the grader (~144 MB)
+SEND_TIMEOUT_MS = 10_000
 OVERSIZED = f"it sent one output message over {MAX_MESSAGE_BYTES // (1024 * 1024)} MB, more than the grader reads"
 # Share of the submission's wall-clock limit kept for the probes when the cells run out of time.
 _PROBE_RESERVE = 0.25
-_MAX_ERROR = 300  # characters of a student's exception message kept in the report
-_PING = 0  # cell index under which the grader's own "pass" pings run (the prelude's)
+MAX_ERROR_CHARS = 300  # characters of a student's exception message kept in the report
+_PING_INDEX = 0  # the grader's own "pass" pings run under the prelude's cell index (it has finished by then)
+_WATCH_INTERVAL_S = 0.1  # how often portable mode's watchdog looks at the probes' progress
 
 
 @dataclass(frozen=True)
@@ -57,7 +79,7 @@ class Execution:
     cells: tuple[CellRun, ...]
     probe_outputs: tuple[str, ...]
     events: tuple[str, ...]
-    isolation: dict[str, bool]
+    isolation: dict[str, Any]  # the walls that held, the mode ("sandbox" or "portable") and what was not isolated
     duration_s: float
     kernel_failed: str = ""
     kernel_peak_mb: float = 0.0
@@ -67,28 +89,92 @@ class Execution:
         return "".join(cell.stdout for cell in self.cells)
 
 
+class ProbesHung(Exception):
+    """Portable mode: a probe call ran past its time limit and the kernel did not come back when interrupted."""
+
+
+class Role(Enum):
+    """What a cell of a run is: the grader's prelude, a cell of the submission, or the grader's probe cell."""
+
+    PRELUDE = "prelude"
+    STUDENT = "student"
+    PROBES = "probes"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One cell of a run; ``number`` is a student cell's 1-based place in the file (0 for the grader's cells)."""
+
+    role: Role
+    number: int = 0
+
+
+class Ending(Enum):
+    """How one kernel's attempt ended, which decides whether another attempt follows."""
+
+    FINISHED = "finished"  # the probes ran to their end, or time ran out without a fault: no other attempt
+    NO_KERNEL = "no kernel"  # the kernel did not start or did not run the prelude: an infrastructure fault
+    CELL_STOPPED_KERNEL = "cell stopped the kernel"  # run the notebook again without that cell
+    PROBES_STOPPED_KERNEL = "probes stopped the kernel"  # run it again, the probes resuming after the fatal call
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What stays the same for every attempt at one submission: what to run, its limits, its box."""
+
+    submission: Submission
+    prelude: str
+    probe_code: Callable[[int], str]  # the probe cell's source, starting at a given call index
+    limits: Limits
+    mime: str  # the MIME type of probe answers
+    hide: tuple[Path, ...]
+    isolation: Isolation
+    deadline: float  # time.monotonic() by which the whole run must end
+    mode: Mode = Mode.SANDBOX
+
+    def steps(self) -> tuple[Step, ...]:
+        """The cells of every attempt, in order: prelude, the submission's code cells, probes."""
+        students = (Step(Role.STUDENT, cell.number) for cell in self.submission.code_cells)
+        return (Step(Role.PRELUDE), *students, Step(Role.PROBES))
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What an attempt leaves out of the plan: cells that stopped an earlier kernel, probe calls done before."""
+
+    skip: frozenset[int] = frozenset()
+    first_call: int = 0
+    warm: bool = True
+
+
 @dataclass
 class _Attempt:
-    """Mutable record of one kernel's run; several attempts make one Execution."""
+    """What one kernel did, filled in while it runs; several attempts make one Execution."""
 
+    warm: bool
     cells: dict[int, CellRun] = field(default_factory=dict)
     probe_outputs: list[str] = field(default_factory=list)
-    fatal_cell: int | None = None
-    fatal_probe: bool = False
-    fatal_reason: str = ""
+    ending: Ending = Ending.FINISHED
+    fatal_cell: int | None = None  # with CELL_STOPPED_KERNEL: that cell's number
+    reason: str = ""  # with a *_STOPPED_KERNEL ending: what stopped the kernel, in a student's words
     out_of_time: bool = False
     private_root: bool = False
     peak_mb: float = 0.0
+
+    @property
+    def stopped_kernel(self) -> bool:
+        return self.ending in (Ending.CELL_STOPPED_KERNEL, Ending.PROBES_STOPPED_KERNEL)
 
 
 def execute_submission(
     submission: Submission,
     prelude: str,
-    probe_code: Any,
+    probe_code: Callable[[int], str],
     limits: Limits,
     mime: str,
     hide: list[Path] | None = None,
     warm: bool = True,
+    mode: Mode = Mode.SANDBOX,
 ) -> Execution:
     """Run ``submission`` in a sandboxed kernel: prelude, its code cells, then ``probe_code(first_call)``.
 
@@ -96,62 +182,97 @@ def execute_submission(
     at a given call index; answers are display outputs of MIME type ``mime``.
     With ``warm`` the kernel is forked from the warm-kernel server
     (:mod:`grader.warm`), falling back to a freshly launched one if that fails.
+    In portable ``mode`` the kernel is a plain one (never warm) and the prelude
+    must have installed the probe runtime for interrupts (see ``ProbeRequest.prelude``).
     """
-    return asyncio.run(_execute(submission, prelude, probe_code, limits, mime, hide or [], warm))
-
-
-async def _execute(
-    submission: Submission, prelude: str, probe_code: Any, limits: Limits, mime: str, hide: list[Path], warm: bool
-) -> Execution:
     started = time.monotonic()
+    portable = mode is Mode.PORTABLE
+    isolation = NO_ISOLATION if portable else detect_isolation()
     deadline = started + limits.submission_timeout_s
-    isolation = detect_isolation()
-    skip: set[int] = set()
-    events: list[str] = []
-    answers: list[str] = []
-    first_call = 0
+    plan = RunPlan(submission, prelude, probe_code, limits, mime, tuple(hide or ()), isolation, deadline, mode)
+    return _run_loop(_execute(plan, Resume(warm=warm and not portable), started))
+
+
+def _run_loop(main: Coroutine[Any, Any, Execution]) -> Execution:
+    if sys.platform == "win32" and hasattr(asyncio, "Runner"):  # ZeroMQ's asyncio needs add_reader: Windows' default loop lacks it
+        with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+            return runner.run(main)
+    return asyncio.run(main)
+
+
+async def _execute(plan: RunPlan, resume: Resume | None, started: float) -> Execution:
+    attempts: list[_Attempt] = []
+    while resume is not None:
+        attempt = await _run_attempt(plan, resume)
+        if attempt.ending is Ending.NO_KERNEL and resume.warm:
+            resume = replace(resume, warm=False)  # an infrastructure fault of the warm server: a launched kernel does the job
+            attempt = await _run_attempt(plan, resume)
+        attempts.append(attempt)
+        resume = _next_attempt(resume, attempts)
+    return _execution(plan, attempts, time.monotonic() - started)
+
+
+def _next_attempt(resume: Resume, attempts: list[_Attempt]) -> Resume | None:
+    """What the next attempt leaves out, or None when the last one needs no successor."""
+    attempt = attempts[-1]
+    if not attempt.stopped_kernel or len(attempts) == _MAX_ATTEMPTS:
+        return None
+    if attempt.ending is Ending.CELL_STOPPED_KERNEL and attempt.fatal_cell is not None:
+        return replace(resume, skip=resume.skip | {attempt.fatal_cell})
+    answered = [index for past in attempts for index in map(_answer_index, past.probe_outputs) if index is not None]
+    # the call after the last answer stopped the kernel: skip it (and always move on)
+    return replace(resume, first_call=max(max(answered, default=-1) + 2, resume.first_call + 1))
+
+
+def _execution(plan: RunPlan, attempts: list[_Attempt], duration_s: float) -> Execution:
+    """One Execution from all attempts: the latest record of each cell, every answer, one line per fault."""
     cells: dict[int, CellRun] = {}
-    kernel_failed = ""
-    private_root, out_of_time = True, False
-    peak_mb = 0.0
-    for tries in range(1, _MAX_ATTEMPTS + 1):
-        attempt = await _run_attempt(submission, prelude, probe_code(first_call), skip, limits, mime, deadline, isolation, hide, warm)
-        if attempt.fatal_reason == "kernel did not start" and warm:
-            warm = False  # an infrastructure fault of the warm server: a freshly launched kernel does the job
-            attempt = await _run_attempt(submission, prelude, probe_code(first_call), skip, limits, mime, deadline, isolation, hide, warm)
-        peak_mb = max(peak_mb, attempt.peak_mb)
-        private_root = private_root and attempt.private_root
+    answers: list[str] = []
+    events: list[str] = []
+    for tries, attempt in enumerate(attempts, 1):
         cells.update({n: run for n, run in attempt.cells.items() if run.status != "skipped" or n not in cells})
         answers.extend(attempt.probe_outputs)
-        if attempt.fatal_reason == "kernel did not start":
-            kernel_failed = attempt.fatal_reason
+        if attempt.ending is Ending.NO_KERNEL:
             break
-        if attempt.out_of_time and not out_of_time:
-            out_of_time = True
+        if attempt.out_of_time and not any(earlier.out_of_time for earlier in attempts[: tries - 1]):
             events.append(
-                f"the whole submission ran past its {limits.submission_timeout_s:g}s limit; cells not run by then were skipped "
+                f"the whole submission ran past its {plan.limits.submission_timeout_s:g}s limit; cells not run by then were skipped "
                 "and only what was defined before was graded"
             )
-        if attempt.out_of_time and attempt.fatal_cell is None and not attempt.fatal_probe:
-            break
-        if (attempt.fatal_cell is not None or attempt.fatal_probe) and tries == _MAX_ATTEMPTS:
+        if not attempt.stopped_kernel:
+            continue
+        if tries == _MAX_ATTEMPTS:
             events.append(f"the kernel was stopped {tries} times; the grader gave up on what was not run by then")
-            break
-        if attempt.fatal_cell is not None:
-            skip.add(attempt.fatal_cell)
+        elif attempt.ending is Ending.CELL_STOPPED_KERNEL and attempt.fatal_cell is not None:
             crashed = cells[attempt.fatal_cell]
             cells[attempt.fatal_cell] = replace(crashed, error=f"{crashed.error}; the notebook was run again without it")
-            continue
-        if attempt.fatal_probe:
-            done = {_answer_index(text) for text in answers}
-            # the call after the last answer killed the kernel: skip it (and always move on)
-            first_call = max(max((i for i in done if i is not None), default=-1) + 2, first_call + 1)
-            events.append(f"while grading: {attempt.fatal_reason}; grading went on in a fresh kernel")
-            continue
-        break
-    ordered = tuple(cells[n] for n in sorted(cells))
-    described = {**isolation.describe(), "private_filesystem": isolation.namespaces and private_root, "warm_kernel": warm}
-    return Execution(ordered, tuple(answers), tuple(events), described, time.monotonic() - started, kernel_failed, round(peak_mb, 1))
+        else:
+            events.append(f"while grading: {attempt.reason}; grading went on in a fresh kernel")
+    last = attempts[-1]
+    return Execution(
+        cells=tuple(cells[n] for n in sorted(cells)),
+        probe_outputs=tuple(answers),
+        events=tuple(events),
+        isolation=_environment(plan, all(attempt.private_root for attempt in attempts), last.warm),
+        duration_s=duration_s,
+        kernel_failed=KERNEL_DID_NOT_START if last.ending is Ending.NO_KERNEL else "",
+        kernel_peak_mb=round(max((attempt.peak_mb for attempt in attempts), default=0.0), 1),
+    )
+
+
+def _environment(plan: RunPlan, private_root: bool, warm: bool) -> dict[str, Any]:
+    """What the kernel's box held: each wall, the mode, and the plain names of what was not isolated."""
+    isolation = plan.isolation
+    walls = {**isolation.describe(), "private_filesystem": isolation.namespaces and private_root}
+    held = {
+        "processes": walls["pid_namespace"],
+        "network": walls["network_isolated"],
+        "files": walls["private_filesystem"],
+        "user": isolation.namespaces or isolation.unprivileged_user,
+        "resource limits": plan.mode is Mode.SANDBOX,
+    }
+    not_isolated = [name for name, holds in held.items() if not holds]
+    return {**walls, "warm_kernel": warm, "mode": plan.mode.value, "not_isolated": not_isolated}
 
 
 def _answer_index(text: str) -> int | None:
@@ -164,44 +285,31 @@ def _answer_index(text: str) -> int | None:
     return value if type(value) is int else None
 
 
-async def _run_attempt(
-    submission: Submission,
-    prelude: str,
-    probe_source: str,
-    skip: set[int],
-    limits: Limits,
-    mime: str,
-    deadline: float,
-    isolation: Isolation,
-    hide: list[Path],
-    warm: bool,
-) -> _Attempt:
+async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
     import nbformat
     from nbclient.exceptions import DeadKernelError
 
-    attempt = _Attempt()
+    attempt = _Attempt(warm=resume.warm)
     box = Path(tempfile.mkdtemp(prefix="grade-"))
     work = box / "work"
     try:
-        km, uid = _prepare_box(box, work, submission, limits, isolation, hide, warm)
-        code_cells = [nbformat.v4.new_code_cell(prelude)]
-        code_cells += [nbformat.v4.new_code_cell(cell.source) for cell in submission.code_cells]
-        code_cells.append(nbformat.v4.new_code_cell(probe_source))
-        nb = nbformat.v4.new_notebook(cells=code_cells)
-        client = _client(nb, km, limits, mime)
+        km, uid = _prepare_box(box, work, plan, resume.warm)
+        sources = [plan.prelude, *(cell.source for cell in plan.submission.code_cells), plan.probe_code(resume.first_call)]
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+        client = _notebook_client(nb, km, plan)
         try:
             started = client.async_start_new_kernel(cwd=str(work), env=kernel_env(work), stdout=DEVNULL, stderr=DEVNULL)
             await asyncio.wait_for(started, 60)
             await client.async_start_new_kernel_client()
         except Exception:  # noqa: BLE001 - any failure to start is an infrastructure fault
-            attempt.fatal_reason = "kernel did not start"
+            attempt.ending = Ending.NO_KERNEL
             await _kill(km, client)
             return attempt
         attempt.private_root = _sandbox_report(box).get("private_root") is True
         if uid is not None:  # its sockets exist now: the kernel may not write anything else on the host's disk
             os.chmod(box / "runtime", 0o711)
         try:
-            await _run_cells(client, nb, submission, skip, limits, mime, deadline, attempt)
+            await _run_cells(client, nb, plan, resume.skip, attempt)
         except DeadKernelError:
             pass
         finally:
@@ -212,43 +320,46 @@ async def _run_attempt(
     return attempt
 
 
-def _prepare_box(
-    box: Path, work: Path, submission: Submission, limits: Limits, isolation: Isolation, hide: list[Path], warm: bool
-) -> tuple[Any, int | None]:
-    from jupyter_client import AsyncKernelManager
-    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+def _prepare_box(box: Path, work: Path, plan: RunPlan, warm: bool) -> tuple[Any, int | None]:
+    from jupyter_client.kernelspec import KernelSpec
+
+    from grader.kernel_clients import CappedKernelClient, FixedKernelSpecs, SandboxKernelManager
 
     work.mkdir()
     for sub in (".tmp", ".ipython", ".matplotlib"):
         (work / sub).mkdir()
+    submission = plan.submission
     (work / submission.path.name).write_bytes(submission.raw)
-    uid = _sandbox_uid() if isolation.unprivileged_user else None
     runtime = box / "runtime"
     runtime.mkdir()
+    if plan.mode is Mode.PORTABLE:
+        # TCP on the loopback: ipc sockets are POSIX-only (and macOS caps their path at 104 bytes); messages stay signed
+        spec = KernelSpec(argv=standard_kernel_argv(), display_name="grader (portable)", language="python")
+        km = SandboxKernelManager(
+            readable_connection_file=False,
+            client_factory=CappedKernelClient,
+            kernel_name="grader-portable",
+            kernel_spec_manager=FixedKernelSpecs(spec),
+            transport="tcp",
+            ip="127.0.0.1",
+        )
+        km.connection_file = str(runtime / "connection.json")
+        return km, None
+    uid = sandbox_uid() if plan.isolation.unprivileged_user else None
     (box / "root").mkdir(mode=0o700)
     if uid is not None:
         os.chmod(box, 0o711)
         os.chmod(runtime, 0o777)
         for path in [work, *work.rglob("*")]:
             os.chown(path, uid, uid)
-    argv = kernel_argv(limits, isolation, uid, hide, box)
-
+    argv = kernel_argv(plan.limits, plan.isolation, uid, list(plan.hide), box)
     metadata = {"kernel_provisioner": {"provisioner_name": "grader-warm"}} if warm else {}
-
-    class _SpecManager(KernelSpecManager):  # the grader chooses the kernel, never the notebook
-        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-            return KernelSpec(argv=argv, display_name="grader sandbox", language="python", metadata=metadata)
-
-    class _KernelManager(AsyncKernelManager):
-        def write_connection_file(self, **kwargs: Any) -> None:
-            super().write_connection_file(**kwargs)
-            if uid is not None:  # the kernel's own user must read it; the box folder is not listable
-                os.chmod(self.connection_file, 0o644)
-
-    km = _KernelManager(
-        client_factory=_capped_client_class(),
+    spec = KernelSpec(argv=argv, display_name="grader sandbox", language="python", metadata=metadata)
+    km = SandboxKernelManager(
+        readable_connection_file=uid is not None,
+        client_factory=CappedKernelClient,
         kernel_name="grader-sandbox",
-        kernel_spec_manager=_SpecManager(),
+        kernel_spec_manager=FixedKernelSpecs(spec),
         transport="ipc",
         ip=str(runtime / "kernel"),
     )
@@ -267,124 +378,15 @@ def _sandbox_report(box: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _sandbox_uid() -> int:
-    # One id per grading process keeps parallel kernels from sharing RLIMIT_NPROC.
-    return 61000 + os.getpid() % 4000
+def _notebook_client(nb: Any, km: Any, plan: RunPlan) -> Any:
+    from grader.kernel_clients import CappedNotebookClient
 
-
-def _capped_client_class() -> type:
-    """A kernel client whose sockets refuse oversized messages and bound their queues, inside libzmq."""
-    import zmq
-    import zmq.asyncio
-    from jupyter_client.asynchronous import AsyncKernelClient
-
-    class _CappedKernelClient(AsyncKernelClient):
-        """On an oversized message libzmq drops that connection for good; ``_output_flows`` notices."""
-
-        def _context_default(self) -> zmq.asyncio.Context:
-            self._created_context = True
-            context = zmq.asyncio.Context()
-            context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
-            context.setsockopt(zmq.RCVHWM, _MAX_QUEUED_MESSAGES)
-            context.setsockopt(zmq.SNDTIMEO, _SEND_TIMEOUT_MS)  # a send to a lost peer fails instead of blocking
-            return context
-
-        def start_channels(
-            self, shell: bool = True, iopub: bool = True, stdin: bool = True, hb: bool = True, control: bool = True
-        ) -> None:
-            # stdin and control are never read: opened, they would queue whatever the kernel pushed into them
-            super().start_channels(shell=shell, iopub=iopub, stdin=False, hb=hb, control=False)
-
-        async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
-            """Like jupyter_client's, without its fixed 0.2 s idle wait at the end (a kernel per submission adds up)."""
-            from queue import Empty
-
-            deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
-            while True:
-                self.kernel_info()
-                try:
-                    reply = await self.shell_channel.get_msg(timeout=0.5)
-                    if reply["msg_type"] == "kernel_info_reply":
-                        await self.iopub_channel.get_msg(timeout=0.5)  # IOPub is subscribed once it carries a message
-                        self._handle_kernel_info_reply(reply)
-                        break
-                except Empty:
-                    pass
-                if not await self._async_is_alive():
-                    raise RuntimeError("Kernel died before replying to kernel_info")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
-            while True:  # what is left of the kernel_info exchange on IOPub
-                try:
-                    await self.iopub_channel.get_msg(timeout=0.01)
-                except Empty:
-                    break
-
-        wait_for_ready = _async_wait_for_ready
-
-    return _CappedKernelClient
-
-
-def _client(nb: Any, km: Any, limits: Limits, mime: str) -> Any:
-    from nbclient import NotebookClient
-
-    class _CappedClient(NotebookClient):
-        """nbclient with capped outputs and a record of cells that timed out.
-
-        In the probe cell only the answers (display outputs of the run's MIME type)
-        are kept: what student code prints while it is probed costs nothing.
-        """
-
-        budget_total = limits.total_output_kb * 1024
-        budget_cell = limits.cell_output_kb * 1024
-        used_total = 0
-        used_cell: dict[int, int] = {}
-        timed_out: set[int] = set()
-        current_cell = -1
-        idle_seen: set[int] = set()
-        raised: dict[int, str] = {}
-
-        async def _check_raise_for_error(self, cell: Any, cell_index: int, exec_reply: Any) -> None:
-            content = exec_reply.get("content", {}) if isinstance(exec_reply, dict) else {}
-            if content.get("status") == "error":  # from the reply: an error output may have been cut by the caps
-                self.raised[cell_index] = f"{content.get('ename', 'Error')!s:.100}: {content.get('evalue', '')!s:.{_MAX_ERROR}}"
-            await super()._check_raise_for_error(cell, cell_index, exec_reply)
-
-        def handle_comm_msg(self, outs: list[Any], msg: dict[str, Any], cell_index: int) -> None:
-            return None  # widget state is not graded, and it would grow without bound
-
-        def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
-            return None  # an update would replace an output past the caps
-
-        def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
-            if msg.get("msg_type") == "status" and msg.get("content", {}).get("execution_state") == "idle":
-                self.idle_seen.add(cell_index)
-            return super().process_message(msg, cell, cell_index)
-
-        async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
-            self.timed_out.add(self.current_cell)
-            return await super()._async_handle_timeout(timeout, cell)
-
-        def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
-            is_probe = cell_index == len(self.nb.cells) - 1
-            if is_probe and not _is_answer(msg, mime):
-                return None
-            size = _message_size(msg)
-            used = self.used_cell.get(cell_index, 0)
-            limit_cell = 64 * self.budget_cell if is_probe else self.budget_cell
-            if used + size > limit_cell or (not is_probe and self.used_total + size > self.budget_total):
-                if used <= limit_cell:
-                    self.used_cell[cell_index] = limit_cell + 1
-                    outs.append(_stream(TRUNCATED))
-                return None
-            self.used_cell[cell_index] = used + size
-            if not is_probe:
-                self.used_total += size
-            return super().output(outs, msg, display_id, cell_index)
-
-    client = _CappedClient(
+    limits = plan.limits
+    return CappedNotebookClient(
         nb,
-        km=km,
+        km,
+        limits,
+        plan.mime,
         timeout=int(limits.cell_timeout_s),
         allow_errors=True,
         interrupt_on_timeout=True,
@@ -395,94 +397,108 @@ def _client(nb: Any, km: Any, limits: Limits, mime: str) -> Any:
         record_timing=False,
         skip_cells_with_tag="\x00never",
     )
-    client.used_cell = {}
-    client.timed_out = set()
-    client.idle_seen = set()
-    client.raised = {}
-    return client
 
 
-def _is_answer(msg: dict[str, Any], mime: str) -> bool:
-    data = msg.get("content", {}).get("data")
-    return msg.get("msg_type") == "display_data" and isinstance(data, dict) and isinstance(data.get(mime), str)
-
-
-def _message_size(msg: dict[str, Any]) -> int:
-    content = msg.get("content", {})
-    size = len(content.get("text", ""))
-    for value in (content.get("data") or {}).values():
-        size += len(value) if isinstance(value, str) else 64
-    return size + len(str(content.get("traceback", "")))
-
-
-def _stream(text: str) -> Any:
-    import nbformat
-
-    return nbformat.v4.new_output("stream", name="stdout", text=text)
-
-
-async def _run_cells(
-    client: Any, nb: Any, submission: Submission, skip: set[int], limits: Limits, mime: str, deadline: float, attempt: _Attempt
-) -> None:
-    numbers = [0] + [cell.number for cell in submission.code_cells] + [-1]
-    for index, cell in enumerate(nb.cells):
-        number = numbers[index]
-        is_probe = number == -1
-        if number in skip:
-            attempt.cells[number] = CellRun(number, "skipped", "not run again after it stopped the kernel")
+async def _run_cells(client: Any, nb: Any, plan: RunPlan, skip: frozenset[int], attempt: _Attempt) -> None:
+    limits = plan.limits
+    steps = plan.steps()
+    for index, (step, cell) in enumerate(zip(steps, nb.cells, strict=True)):
+        is_probe = step.role is Role.PROBES
+        if step.role is Role.STUDENT and step.number in skip:
+            attempt.cells[step.number] = CellRun(step.number, "skipped", "not run again after it stopped the kernel")
             continue
-        remaining = deadline - time.monotonic() - (0 if is_probe else _PROBE_RESERVE * limits.submission_timeout_s)
+        remaining = plan.deadline - time.monotonic() - (0 if is_probe else _PROBE_RESERVE * limits.submission_timeout_s)
         if remaining <= 0 and not is_probe:  # out of time: skip to the probes, which have time kept for them
             attempt.out_of_time = True
-            _mark_not_run(attempt, [number])
+            _mark_not_run(attempt, [step])
             continue
         client.current_cell = index
         cell_limit = limits.probe_timeout_s * 50 if is_probe else limits.cell_timeout_s
         client.timeout = int(min(cell_limit, max(remaining, 1)))
         try:
             wedged_after = client.timeout + client.iopub_timeout + _WEDGE_GRACE_S  # past what nbclient itself waits
-            await asyncio.wait_for(client.async_execute_cell(cell, index, store_history=False), wedged_after)
+            running = client.async_execute_cell(cell, index, store_history=False)
+            if is_probe and plan.mode is Mode.PORTABLE:
+                running = _watch_probes(client, running, limits.probe_timeout_s)
+            await asyncio.wait_for(running, wedged_after)
         except Exception as exc:  # noqa: BLE001 - whatever the kernel does or sends costs this run only
-            _fatal(attempt, numbers, index, cell, mime, await _fault_reason(exc, client))
+            _fatal(attempt, steps, index, cell, plan.mime, await _fault_reason(exc, client))
             return
         if index not in client.idle_seen and index not in client.timed_out and not await _output_flows(client):
-            _fatal(attempt, numbers, index, cell, mime, OVERSIZED)
+            _fatal(attempt, steps, index, cell, plan.mime, OVERSIZED)
             return
         if is_probe:
-            attempt.probe_outputs = _probe_answers(cell, mime)
-        elif number > 0:
-            attempt.cells[number] = _cell_run(number, cell, client.raised.get(index), index in client.timed_out, client.timeout)
-            if index in client.timed_out and not await _still_answers(client):
-                _fatal(attempt, numbers, index, cell, mime, "it ran past its time limit, then the kernel stopped answering")
+            attempt.probe_outputs = _probe_answers(cell, plan.mime)
+        elif step.role is Role.STUDENT:
+            timed_out = index in client.timed_out
+            attempt.cells[step.number] = _cell_run(step.number, cell, client.raised.get(index), timed_out, client.timeout)
+            if timed_out and not await _still_answers(client):
+                _fatal(attempt, steps, index, cell, plan.mime, "it ran past its time limit, then the kernel stopped answering")
                 return
+
+
+async def _watch_probes(client: Any, running: Awaitable[Any], timeout_s: float) -> Any:
+    """Run the probe cell, interrupting the kernel when no answer came within ``timeout_s`` (portable mode).
+
+    The probe runtime turns the interrupt into the running call's timeout
+    answer and goes on with the next call. When no answer comes within
+    ``timeout_s`` of the interrupt either, the kernel is given up: ``ProbesHung``
+    ends this attempt, and the probes resume in a fresh kernel after that call.
+    """
+    task = asyncio.ensure_future(running)
+    client.last_answer_at = time.monotonic()
+    interrupted_at: float | None = None
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=_WATCH_INTERVAL_S)
+            now = time.monotonic()
+            if task.done():
+                break
+            if interrupted_at is not None and client.last_answer_at >= interrupted_at:
+                interrupted_at = None  # it answered: the next call has its own time
+            if interrupted_at is None and now - client.last_answer_at >= timeout_s:
+                interrupted_at = now
+                try:
+                    await client.km.interrupt_kernel()
+                except Exception:  # noqa: BLE001 - a kernel that cannot be interrupted is given up below, or has died
+                    pass
+            elif interrupted_at is not None and now - interrupted_at >= timeout_s:
+                raise ProbesHung(f"a check's call ran past its {timeout_s:g}s limit and did not stop when interrupted")
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    return task.result()
 
 
 async def _output_flows(client: Any) -> bool:
     """Whether the kernel's output still reaches the grader (a cell's end of output went missing)."""
     import nbformat
 
-    client.idle_seen.discard(_PING)
+    client.idle_seen.discard(_PING_INDEX)
+    ping = nbformat.v4.new_code_cell("pass")
     try:
-        await asyncio.wait_for(client.async_execute_cell(nbformat.v4.new_code_cell("pass"), _PING, store_history=False), 2 * _WEDGE_GRACE_S)
+        await asyncio.wait_for(client.async_execute_cell(ping, _PING_INDEX, store_history=False), 2 * _WEDGE_GRACE_S)
     except Exception:  # noqa: BLE001
         return False
-    return _PING in client.idle_seen
+    return _PING_INDEX in client.idle_seen
 
 
-def _fatal(attempt: _Attempt, numbers: list[int], index: int, cell: Any, mime: str, reason: str) -> None:
+def _fatal(attempt: _Attempt, steps: tuple[Step, ...], index: int, cell: Any, mime: str, reason: str) -> None:
     """Record that the cell at ``index`` stopped this kernel; later cells were not run in it."""
-    number = numbers[index]
-    if number == -1:
+    step = steps[index]
+    if step.role is Role.PROBES:
         attempt.probe_outputs = _probe_answers(cell, mime)
-        attempt.fatal_probe, attempt.fatal_reason = True, reason
-    elif number == 0:
-        attempt.fatal_reason = "kernel did not start"
+        attempt.ending, attempt.reason = Ending.PROBES_STOPPED_KERNEL, reason
+    elif step.role is Role.PRELUDE:
+        attempt.ending = Ending.NO_KERNEL
     else:
-        previous = attempt.cells.get(number)
+        previous = attempt.cells.get(step.number)
         stdout = previous.stdout if previous is not None else _stdout(cell)
-        attempt.cells[number] = CellRun(number, "crashed", reason, stdout)
-        attempt.fatal_cell, attempt.fatal_reason = number, reason
-    _mark_not_run(attempt, [n for n in numbers[index + 1 :] if n > 0])
+        attempt.cells[step.number] = CellRun(step.number, "crashed", reason, stdout)
+        attempt.ending, attempt.fatal_cell, attempt.reason = Ending.CELL_STOPPED_KERNEL, step.number, reason
+    _mark_not_run(attempt, steps[index + 1 :])
 
 
 async def _still_answers(client: Any) -> bool:
@@ -490,22 +506,24 @@ async def _still_answers(client: Any) -> bool:
 
     ping = nbformat.v4.new_code_cell("pass")
     try:
-        await asyncio.wait_for(client.async_execute_cell(ping, _PING, store_history=False), _WEDGE_GRACE_S)
+        await asyncio.wait_for(client.async_execute_cell(ping, _PING_INDEX, store_history=False), _WEDGE_GRACE_S)
     except Exception:  # noqa: BLE001
         return False
     return True
 
 
-def _mark_not_run(attempt: _Attempt, numbers: list[int]) -> None:
-    for number in numbers:
-        if number > 0 and number not in attempt.cells:
-            attempt.cells[number] = CellRun(number, "not_run")
+def _mark_not_run(attempt: _Attempt, steps: Iterable[Step]) -> None:
+    for step in steps:
+        if step.role is Role.STUDENT and step.number not in attempt.cells:
+            attempt.cells[step.number] = CellRun(step.number, "not_run")
 
 
 async def _fault_reason(exc: Exception, client: Any) -> str:
     """What stopped the kernel, in a student's words: its exit, its silence, or what it sent."""
     from nbclient.exceptions import DeadKernelError
 
+    if isinstance(exc, ProbesHung):
+        return str(exc)
     if isinstance(exc, asyncio.TimeoutError):
         return "the kernel stopped answering after a timeout"
     code = None
@@ -573,7 +591,11 @@ def _peak_memory_mb(km: Any) -> float:
     if not isinstance(pid, int):
         return 0.0
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc (macOS, Windows): unknown
+        return 0.0
+    for entry in entries:
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
@@ -596,7 +618,7 @@ def _peak_memory_mb(km: Any) -> float:
 
 
 async def _kill(km: Any, client: Any) -> None:
-    """Kill the kernel at once: its process group, and with it its PID namespace."""
+    """Kill the kernel at once: its process group, and with it its PID namespace (on Windows, the kernel process)."""
     try:
         if client.kc is not None:
             client.kc.stop_channels()
@@ -617,7 +639,7 @@ async def _kill(km: Any, client: Any) -> None:
     except Exception:  # noqa: BLE001
         pass
     process = getattr(getattr(km, "provisioner", None), "process", None)
-    if process is not None:
+    if process is not None and hasattr(os, "killpg"):  # Windows has no process groups to kill: the kill above is all
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

@@ -92,8 +92,11 @@ def _read(path: Path, max_mb: float) -> bytes:
 
 
 def _read_capped(path: Path, limit: int, max_mb: float) -> bytes:
-    """At most ``limit`` bytes of a regular file, checked on the opened file (no link followed, no FIFO waited on)."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    """At most ``limit`` bytes of a regular file, checked on the opened file (no link followed, no FIFO waited on).
+
+    O_BINARY: on Windows a descriptor is otherwise in text mode, which rewrites line ends and stops at Ctrl-Z.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:

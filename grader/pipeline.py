@@ -21,6 +21,7 @@ from grader.probe import Answer, ProbeCall, ProbeRequest, parse_answers
 from grader.probes import request_problem
 from grader.results import Blame, CheckResult, ExerciseResult, Outcome, SubmissionResult, Verdict
 from grader.rubric import ExerciseSpec, Limits, Rubric
+from grader.sandbox import Mode, choose_mode
 from grader.scoring import check_result, exercise_result, total
 
 
@@ -33,6 +34,7 @@ class Options:
     hide: tuple[Path, ...] = ()
     student: str = ""
     warm_kernels: bool = True
+    portable: bool = False  # force portable mode; it is automatic where the Linux sandbox cannot run (grader.sandbox.choose_mode)
 
 
 @dataclass
@@ -58,11 +60,12 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
     exercises = [ex for ex in rubric.exercises if not options.only or ex.id in options.only]
     seed = derive_seed(rubric, submission)
     planned, request = plan_probes(exercises, seed)
+    mode = choose_mode(options.portable)
     with ThreadPoolExecutor(max_workers=1) as pool:  # the reference's torch import overlaps the kernel's run
         reference = pool.submit(_prepare_judges, rubric.reference_path, planned)
         execution = execute_submission(
-            submission, request.prelude(seed, limits.probe_timeout_s), request.cell_source, limits, request.mime,
-            hide=[*default_hidden(rubric), *options.hide], warm=options.warm_kernels,
+            submission, request.prelude(seed, limits.probe_timeout_s, portable=mode is Mode.PORTABLE), request.cell_source, limits,
+            request.mime, hide=[*default_hidden(rubric), *options.hide], warm=options.warm_kernels, mode=mode,
         )
         if execution.kernel_failed:
             return unusable(path, rubric, execution.kernel_failed, started, options.student, Blame.INFRASTRUCTURE)

@@ -62,13 +62,16 @@ class ProbeRequest:
     def mime(self) -> str:
         return f"application/vnd.grader.{self.token}+json"
 
-    def prelude(self, seed: int, probe_timeout_s: float, output_limit: int = KERNEL_OUTPUT_LIMIT) -> str:
+    def prelude(self, seed: int, probe_timeout_s: float, output_limit: int = KERNEL_OUTPUT_LIMIT, portable: bool = False) -> str:
         """The first cell of every run: installs the probe runtime before any student code.
 
         It also truncates, in the kernel, what a cell prints past ``output_limit``
         characters (defence in depth: the grader caps output itself as it arrives),
-        and turns ``exit()`` into an error of its own cell.
+        and turns ``exit()`` into an error of its own cell. With ``portable`` the
+        runtime leaves each call's time limit to the grader's interrupt instead
+        of SIGALRM, which only Linux and macOS have.
         """
+        timer = "interrupt" if portable else "alarm"
         runtime, *modules = probe_sources()
         module = f"_grader_probe_{self.token}"
         return (
@@ -77,7 +80,7 @@ class ProbeRequest:
             "_gm.__dict__['__builtins__'] = dict(_gb.__dict__)\n"
             f"exec(compile({runtime.source!r}, '<grader probe runtime>', 'exec'), _gm.__dict__)\n"
             f"_gm.load_modules({[(m.label, m.source) for m in modules]!r})\n"
-            f"_gm.install({self.token!r}, get_ipython().user_ns, {int(seed)}, {float(probe_timeout_s)!r})\n"
+            f"_gm.install({self.token!r}, get_ipython().user_ns, {int(seed)}, {float(probe_timeout_s)!r}, timer={timer!r})\n"
             f"_gm.cap_streams(get_ipython(), {int(output_limit)})\n"
             "_gm.refuse_exit(get_ipython())\n"
             f"_gs.modules[{module!r}] = _gm\n"

@@ -15,28 +15,41 @@ size-capped tmpfs for its own folder, /tmp and /dev/shm. Rubrics, references,
 results, other submissions and the grader's project are simply not there. The
 launcher then sets resource limits, drops root privileges to a throw-away user
 id (or, as the root of a user namespace, every capability) and ``exec``s the
-kernel, so nothing of the grader stays in the kernel's memory."""
+kernel, so nothing of the grader stays in the kernel's memory.
+
+Where this box cannot be built (Windows, macOS, a Python without ``os.fork``),
+or when asked (``GRADER_PORTABLE=1``, ``grade --portable``), the grader runs in
+*portable mode* instead (:func:`choose_mode`): the kernel is started the
+standard way, with the scrubbed environment of :func:`kernel_env` but no
+launcher, no limits and no namespaces. That is fine on a student's own
+machine, where the code is theirs; each result says which mode it was graded in.
+POSIX-only modules (``resource``) are imported only by the launcher itself."""
 
 from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any
 
 from grader.rubric import Limits
+from grader.syscalls import PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, check, die_with_parent, libc
 
 # Environment variables a kernel may inherit from the caller: nothing secret.
 _INHERITED = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-# Throw-away user ids for kernels started by root; one per concurrent kernel.
+# On Windows, what a Python process needs to start at all (without SYSTEMROOT, sockets fail to initialise).
+_INHERITED_WINDOWS = ("SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "NUMBER_OF_PROCESSORS", "PROCESSOR_ARCHITECTURE")
+PORTABLE_VARIABLE = "GRADER_PORTABLE"
+# Throw-away user ids for kernels started by root: one per grading process, from this base on.
 SANDBOX_UID_BASE = 61000
+_SANDBOX_UIDS = 4000
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,42 @@ class Isolation:
             "network_isolated": self.network_isolated,
             "unprivileged_user": self.unprivileged_user,
         }
+
+
+class Mode(Enum):
+    """How kernels are started: inside the Linux sandbox (launcher or warm fork server), or the standard way."""
+
+    SANDBOX = "sandbox"
+    PORTABLE = "portable"
+
+
+# Portable mode's kernel: no namespaces, the grader's own user.
+NO_ISOLATION = Isolation(False, False, False, ())
+
+
+def choose_mode(force_portable: bool = False) -> Mode:
+    """The one switch between the Linux sandbox and portable mode.
+
+    Portable when asked (``force_portable``, from ``grade --portable`` or
+    ``Options.portable``; or the environment variable ``GRADER_PORTABLE=1``),
+    and wherever the sandbox cannot run (:func:`sandbox_available`).
+    """
+    asked = force_portable or os.environ.get(PORTABLE_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+    return Mode.PORTABLE if asked or not sandbox_available() else Mode.SANDBOX
+
+
+def sandbox_available() -> bool:
+    """Whether the Linux sandbox's launcher and fork server can run here (Linux, ``os.fork``, ``resource``).
+
+    On Linux without namespaces the sandbox still applies its limits and, as
+    root, a throw-away user; the result then says which walls are missing.
+    """
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    try:
+        return importlib.util.find_spec("resource") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 @functools.cache
@@ -95,8 +144,16 @@ def kernel_env(workdir: Path) -> dict[str, str]:
         "OPENBLAS_NUM_THREADS": "1",
         "MALLOC_ARENA_MAX": "2",  # each thread's 64 MB arena would count against the address-space limit
     }
+    if os.name == "nt":  # Windows looks for home and temporary folders under other names
+        env.update(USERPROFILE=str(workdir), APPDATA=str(workdir), LOCALAPPDATA=str(workdir), TEMP=env["TMPDIR"], TMP=env["TMPDIR"])
+        env.update({name: os.environ[name] for name in _INHERITED_WINDOWS if name in os.environ})
     env.update({name: os.environ[name] for name in _INHERITED if name in os.environ})
     return env
+
+
+def standard_kernel_argv() -> list[str]:
+    """The plain IPython kernel command (``{connection_file}`` is filled in by jupyter_client)."""
+    return [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 
 def kernel_argv(
@@ -122,8 +179,7 @@ def kernel_argv(
         if box is not None:
             launcher += ["--root", str(box / "root"), "--workdir", str(box / "work"), "--shared", str(box / "runtime")]
             launcher += ["--report", str(box / "runtime" / "sandbox.json")]
-    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    return [*_die_with_grader(), *isolation.prefix, *launcher, "--", *kernel]
+    return [*_die_with_grader(), *isolation.prefix, *launcher, "--", *standard_kernel_argv()]
 
 
 @functools.cache
@@ -173,7 +229,14 @@ def _expose(paths: list[str]) -> None:
     os.rmdir(staging)  # the folder is on the host's disk, not only in this mount namespace
 
 
+def sandbox_uid() -> int:
+    """The throw-away user id of this grading process's kernels (one per process keeps RLIMIT_NPROC apart)."""
+    return SANDBOX_UID_BASE + os.getpid() % _SANDBOX_UIDS
+
+
 def _set_limits(args: argparse.Namespace) -> None:
+    import resource  # POSIX only: imported by the launcher, never on the grader's own import path
+
     mib = 1024 * 1024
     wanted = {
         resource.RLIMIT_AS: args.memory_mb * mib,
@@ -208,27 +271,13 @@ _DEVICES = ("null", "zero", "full", "random", "urandom")
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 
 
-def _libc() -> Any:
-    import ctypes
-
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        import ctypes
-
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     def raw(text: str | None) -> bytes | None:
         return None if text is None else text.encode()
 
     import ctypes
 
-    _check(_libc().mount(raw(source), raw(target), raw(fstype), ctypes.c_ulong(flags), raw(data)), f"mount {target}")
+    check(libc().mount(raw(source), raw(target), raw(fstype), ctypes.c_ulong(flags), raw(data)), f"mount {target}")
 
 
 def _bind(path: str, root: str, writable: bool = False) -> None:
@@ -306,8 +355,8 @@ def _pivot(root: str) -> None:
     if number is None:
         os.chroot(".")
     else:
-        _check(_libc().syscall(number, b".", b"."), "pivot_root")
-        _check(_libc().umount2(b".", 2), "detach the old root")  # MNT_DETACH
+        check(libc().syscall(number, b".", b"."), "pivot_root")
+        check(libc().umount2(b".", 2), "detach the old root")  # MNT_DETACH
     os.chdir(cwd if os.path.isdir(cwd) else "/")
 
 
@@ -331,19 +380,13 @@ def _write_report(path: str, report: dict[str, object]) -> None:
 
 
 def _drop_capabilities() -> None:
-    libc = _libc()
+    c_library = libc()
     for capability in range(64):
-        libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP: an exec'd program gets none of them back
-
-
-def _die_with_parent() -> None:
-    import signal
-
-    _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        c_library.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)  # an exec'd program gets none of them back
 
 
 def _no_new_privileges() -> None:
-    _libc().prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid programs gain nothing
+    libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid programs gain nothing
 
 
 def launcher_parser() -> argparse.ArgumentParser:
@@ -392,7 +435,7 @@ def confine(args: argparse.Namespace) -> None:
         elif namespaced:  # root of a user namespace: keep no capability that could undo the mounts above
             _drop_capabilities()
     _no_new_privileges()
-    _die_with_parent()  # the user change above cleared what ``unshare --kill-child`` or ``setpriv`` had set
+    die_with_parent()  # the user change above cleared what ``unshare --kill-child`` or ``setpriv`` had set
 
 
 def main(argv: list[str] | None = None) -> None:

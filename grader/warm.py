@@ -122,7 +122,15 @@ class Zygote:
 
 @contextlib.contextmanager
 def shared_server() -> Iterator[None]:
-    """For a batch: one warm-kernel server for every grading process started inside this block."""
+    """For a batch: one warm-kernel server for every grading process started inside this block.
+
+    In portable mode there are no warm kernels, so no server is started.
+    """
+    from grader.sandbox import Mode, choose_mode
+
+    if choose_mode() is Mode.PORTABLE:
+        yield
+        return
     folder = tempfile.mkdtemp(prefix="grader-zygote-socket-")
     path = os.path.join(folder, "socket")
     process = _start_server(listen=path)

@@ -35,6 +35,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from grader.syscalls import CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, PR_SET_DUMPABLE, die_with_parent, libc, unshare
+
 WARM_MODULES = (
     # what nearly every submission imports first
     "numpy", "torch", "torch.nn", "matplotlib", "matplotlib.pyplot", "ipykernel.kernelapp", "IPython",
@@ -43,7 +45,6 @@ WARM_MODULES = (
     "IPython.core.interactiveshell", "IPython.core.completer", "IPython.core.history",
     "sqlite3", "pdb", "pydoc", "faulthandler", "tornado.ioloop",
 )
-_CLONE_NEWNS, _CLONE_NEWPID, _CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 
 
 def _import_all(names: tuple[str, ...]) -> None:
@@ -155,9 +156,9 @@ def _spawn(request: dict[str, Any]) -> int:
 def _run_keeper(request: dict[str, Any], report_fd: int) -> None:  # pragma: no cover - forked process
     status = 70
     try:
-        _die_with_parent()  # if the zygote goes, the keeper goes, and the kernel with it
+        die_with_parent()  # if the zygote goes, the keeper goes, and the kernel with it
         if request["namespaces"]:
-            _unshare(_CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET)
+            unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET)
         kernel = os.fork()
         if kernel == 0:
             os.close(report_fd)
@@ -207,7 +208,7 @@ def _become_kernel(request: dict[str, Any]) -> None:  # pragma: no cover - forke
         os.environ.clear()
         os.environ.update(request["env"])
         confine(launcher_parser().parse_args(request["sandbox_args"]))
-        _libc().prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: as after the execve of a launched kernel (its own /proc files)
+        libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as after the execve of a launched kernel (its own /proc files)
         sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]
         from ipykernel.kernelapp import IPKernelApp
 
@@ -220,23 +221,6 @@ def _become_kernel(request: dict[str, Any]) -> None:  # pragma: no cover - forke
         traceback.print_exc()
     finally:
         os._exit(1)
-
-
-def _libc() -> Any:
-    import ctypes
-
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent() -> None:
-    _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-
-
-def _unshare(flags: int) -> None:
-    import ctypes
-
-    if _libc().unshare(flags) != 0:
-        raise OSError(ctypes.get_errno(), "unshare failed")
 
 
 if __name__ == "__main__":

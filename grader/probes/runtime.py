@@ -41,7 +41,7 @@ SPECS: dict = {}  # probe name -> {"request": JSON schema, "answer": JSON schema
 
 
 class ProbeTimeout(BaseException):
-    """Raised by the alarm when one probe call runs past its time limit."""
+    """Raised by the alarm (or, in portable mode, the grader's interrupt) when one probe call runs past its time limit."""
 
 
 class AutogradBlocked(RuntimeError):
@@ -132,8 +132,12 @@ TENSOR = {
 }
 
 
-def install(token, namespace, seed, probe_timeout_s, publish=None):
+def install(token, namespace, seed, probe_timeout_s, publish=None, timer="alarm"):
     """Capture every reference the probes use, before any student code runs.
+
+    ``timer`` says who keeps each call's time limit: ``"alarm"``, this runtime
+    with SIGALRM (Linux sandbox); ``"interrupt"``, the grader, which interrupts
+    the kernel when no answer came in time (portable mode, Windows included).
 
     Nothing the probes rely on is looked up later by name: a student who
     rebinds ``torch.nn.Linear``, patches ``nn.Module.named_modules`` or
@@ -202,7 +206,8 @@ def install(token, namespace, seed, probe_timeout_s, publish=None):
         set_grad_enabled=torch._C._set_grad_enabled,
         InferenceMode=torch._C._InferenceMode,
         signal=signal.signal,
-        setitimer=signal.setitimer,
+        timer=timer,
+        setitimer=getattr(signal, "setitimer", None),  # POSIX only; unused with timer="interrupt"
         numpy_types=frozenset(
             getattr(numpy, name)
             for name in (
@@ -319,17 +324,26 @@ def _call_one(call):
     fn = PROBES.get(call.get("probe"))
     if fn is None:
         return {"ok": False, "error": {"type": "GraderBug", "message": "unknown probe " + repr(call.get("probe"))}}
-    previous = _state["signal"](signal.SIGALRM, _on_alarm)
-    _state["setitimer"](signal.ITIMER_REAL, _state["timeout"])
+    alarm = _state["timer"] == "alarm"
+    if alarm:
+        previous = _state["signal"](signal.SIGALRM, _on_alarm)
+        _state["setitimer"](signal.ITIMER_REAL, _state["timeout"])
+    else:  # the grader's interrupt (SIGINT, or Windows' interrupt event) ends this call; between calls it is ignored
+        _state["signal"](signal.SIGINT, _on_interrupt)
+    _state["calling"] = True
     try:
         return {"ok": True, "value": _in_grading_modes(fn, call.get("args", {}))}
     except ProbeTimeout:
         return {"ok": False, "error": {"type": "Timeout", "message": f"no answer within {_state['timeout']:g}s"}}
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are student faults too
+        if not alarm and type(exc) is KeyboardInterrupt:  # student code put the default SIGINT handler back
+            return {"ok": False, "error": {"type": "Timeout", "message": f"no answer within {_state['timeout']:g}s"}}
         return {"ok": False, "error": error_record("probe", exc)}
     finally:
-        _state["setitimer"](signal.ITIMER_REAL, 0)
-        _state["signal"](signal.SIGALRM, previous)
+        _state["calling"] = False
+        if alarm:
+            _state["setitimer"](signal.ITIMER_REAL, 0)
+            _state["signal"](signal.SIGALRM, previous)
 
 
 def _in_grading_modes(fn, args):
@@ -363,6 +377,11 @@ def _in_grading_modes(fn, args):
 
 def _on_alarm(signum, frame):
     raise ProbeTimeout()
+
+
+def _on_interrupt(signum, frame):
+    if _state.get("calling"):  # an interrupt that comes just after a call ended must not cost the next one
+        raise ProbeTimeout()
 
 
 def error_record(stage, exc):

@@ -5,6 +5,10 @@ from __future__ import annotations
 from grader.reporters import check_lines, clean_text, unusable_note
 from grader.results import CheckResult, Outcome, SubmissionResult
 
+PORTABLE_NOTE = (
+    "Portable mode: no sandbox here, so your code ran as you, with your files and network and no memory limit "
+    "(fine for your own work; grades are the same)."
+)
 _MARKS = {
     Outcome.PASSED: "PASS",
     Outcome.PARTIAL: "PART",
@@ -30,6 +34,9 @@ def render_text(result: SubmissionResult, color: bool = False) -> str:
         lines.append("")
         lines.append("While running your submission:")
         lines.extend(f"  - {clean_text(line)}" for line in result.errors)
+    if result.environment.get("mode") == "portable":
+        lines.append("")
+        lines.append(PORTABLE_NOTE)
     lines.append("")
     lines.append(_paint(f"Score: {result.score:g} / {result.max_score:g}", "bold", color) + f"   ({result.duration_s:.1f}s)")
     return "\n".join(lines) + "\n"

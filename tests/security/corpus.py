@@ -96,10 +96,10 @@ def messages(result: SubmissionResult, exercise: str) -> str:
 
 
 def sandbox_uid() -> int:
-    """The throw-away user id this process's kernels run as (see ``grader.execute``)."""
-    from grader.execute import _sandbox_uid
+    """The throw-away user id this process's kernels run as (see ``grader.sandbox``)."""
+    from grader.sandbox import sandbox_uid as uid
 
-    return _sandbox_uid()
+    return uid()
 
 
 def leftover_processes(marker: str = MARKER) -> list[str]:

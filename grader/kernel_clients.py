@@ -1,0 +1,176 @@
+"""The grader's subclasses of jupyter_client and nbclient, used by :mod:`grader.execute`.
+
+Some of what they do (capping outputs, bounding ZeroMQ queues, a faster start)
+has no public hook, so they override or call private members of those
+libraries. Every such member is listed in ``tests/unit/test_private_members.py``,
+which fails by name when an upgrade removes or changes one; ``pyproject.toml``
+pins the versions they were tested with. This module imports nbclient, so the
+execute stage imports it only when a kernel is about to run.
+"""
+
+from __future__ import annotations
+
+import time
+from queue import Empty
+from typing import Any
+
+import nbformat
+import zmq
+import zmq.asyncio
+from jupyter_client import AsyncKernelManager
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from nbclient import NotebookClient
+
+from grader.execute import MAX_ERROR_CHARS, MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, SEND_TIMEOUT_MS, TRUNCATED
+from grader.rubric import Limits
+
+
+class FixedKernelSpecs(KernelSpecManager):
+    """Knows one kernel, the grader's: the notebook's kernelspec never chooses what runs."""
+
+    def __init__(self, spec: KernelSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.grader_spec = spec
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return self.grader_spec
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager whose connection file the kernel can read after it dropped to its throw-away user."""
+
+    def __init__(self, *, readable_connection_file: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.readable_connection_file = readable_connection_file
+
+    def write_connection_file(self, **kwargs: Any) -> None:
+        super().write_connection_file(**kwargs)
+        if self.readable_connection_file:  # the kernel's own user must read it; the box folder is not listable
+            import os
+
+            os.chmod(self.connection_file, 0o644)
+
+
+class CappedKernelClient(AsyncKernelClient):
+    """A kernel client whose sockets refuse oversized messages and bound their queues, inside libzmq.
+
+    On an oversized message libzmq drops that connection for good; the execute
+    stage notices because the cell's end of output never arrives.
+    """
+
+    def _context_default(self) -> zmq.asyncio.Context:
+        self._created_context = True
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        context.setsockopt(zmq.RCVHWM, MAX_QUEUED_MESSAGES)
+        context.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)  # a send to a lost peer fails instead of blocking
+        return context
+
+    def start_channels(
+        self, shell: bool = True, iopub: bool = True, stdin: bool = True, hb: bool = True, control: bool = True
+    ) -> None:
+        # stdin and control are never read: opened, they would queue whatever the kernel pushed into them
+        super().start_channels(shell=shell, iopub=iopub, stdin=False, hb=hb, control=False)
+
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        """Like jupyter_client's, without its fixed 0.2 s idle wait at the end (a kernel per submission adds up)."""
+        deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=0.5)
+                if reply["msg_type"] == "kernel_info_reply":
+                    await self.iopub_channel.get_msg(timeout=0.5)  # IOPub is subscribed once it carries a message
+                    self._handle_kernel_info_reply(reply)
+                    break
+            except Empty:
+                pass
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+        while True:  # what is left of the kernel_info exchange on IOPub
+            try:
+                await self.iopub_channel.get_msg(timeout=0.01)
+            except Empty:
+                break
+
+    wait_for_ready = _async_wait_for_ready
+
+
+class CappedNotebookClient(NotebookClient):
+    """nbclient with capped outputs and a record of what each cell did.
+
+    In the probe cell (the notebook's last) only the answers, display outputs
+    of the run's MIME type, are kept: what student code prints while it is
+    probed costs nothing. ``timed_out``, ``idle_seen`` and ``raised`` are keyed
+    by cell index; ``last_answer_at`` is when the latest probe answer arrived.
+    """
+
+    def __init__(self, nb: Any, km: Any, limits: Limits, mime: str, **kwargs: Any) -> None:
+        super().__init__(nb, km=km, **kwargs)
+        self.mime = mime
+        self.budget_total = limits.total_output_kb * 1024
+        self.budget_cell = limits.cell_output_kb * 1024
+        self.used_total = 0
+        self.used_cell: dict[int, int] = {}
+        self.timed_out: set[int] = set()
+        self.current_cell = -1
+        self.idle_seen: set[int] = set()
+        self.raised: dict[int, str] = {}
+        self.last_answer_at = time.monotonic()
+
+    async def _check_raise_for_error(self, cell: Any, cell_index: int, exec_reply: Any) -> None:
+        content = exec_reply.get("content", {}) if isinstance(exec_reply, dict) else {}
+        if content.get("status") == "error":  # from the reply: an error output may have been cut by the caps
+            self.raised[cell_index] = f"{content.get('ename', 'Error')!s:.100}: {content.get('evalue', '')!s:.{MAX_ERROR_CHARS}}"
+        await super()._check_raise_for_error(cell, cell_index, exec_reply)
+
+    def handle_comm_msg(self, outs: list[Any], msg: dict[str, Any], cell_index: int) -> None:
+        return None  # widget state is not graded, and it would grow without bound
+
+    def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
+        return None  # an update would replace an output past the caps
+
+    def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
+        if msg.get("msg_type") == "status" and msg.get("content", {}).get("execution_state") == "idle":
+            self.idle_seen.add(cell_index)
+        return super().process_message(msg, cell, cell_index)
+
+    async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
+        self.timed_out.add(self.current_cell)
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+        is_probe = cell_index == len(self.nb.cells) - 1
+        if is_probe:
+            if not is_answer(msg, self.mime):
+                return None
+            self.last_answer_at = time.monotonic()
+        size = _message_size(msg)
+        used = self.used_cell.get(cell_index, 0)
+        limit_cell = 64 * self.budget_cell if is_probe else self.budget_cell
+        if used + size > limit_cell or (not is_probe and self.used_total + size > self.budget_total):
+            if used <= limit_cell:
+                self.used_cell[cell_index] = limit_cell + 1
+                outs.append(nbformat.v4.new_output("stream", name="stdout", text=TRUNCATED))
+            return None
+        self.used_cell[cell_index] = used + size
+        if not is_probe:
+            self.used_total += size
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def is_answer(msg: dict[str, Any], mime: str) -> bool:
+    """Whether an output message is a probe answer: display data of the run's MIME type, as a string."""
+    data = msg.get("content", {}).get("data")
+    return msg.get("msg_type") == "display_data" and isinstance(data, dict) and isinstance(data.get(mime), str)
+
+
+def _message_size(msg: dict[str, Any]) -> int:
+    content = msg.get("content", {})
+    size = len(content.get("text", ""))
+    for value in (content.get("data") or {}).values():
+        size += len(value) if isinstance(value, str) else 64
+    return size + len(str(content.get("traceback", "")))
