@@ -5,6 +5,11 @@
 - notebooks that leave global state changed after correct answers score 100;
 - the template, with its stubs written four ways, scores 0 with every check "not attempted".
 
+The correct variants, the global-state notebooks and the templates are graded
+in both execution modes (``MODES``): the Linux sandbox with warm kernels, and
+the portable mode students get on macOS and Windows (plain kernels, timeouts by
+interrupt); their scores must be the same.
+
 The fast tests at the bottom (no kernel) keep the corpus itself well formed.
 """
 
@@ -16,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.pipeline import Options, grade_submission
 from grader.results import Outcome, SubmissionResult
 from grader.rubric import Rubric
 from tests.conformance import ex1, ex2, ex3, ex4
@@ -26,6 +32,13 @@ from tests.conftest import Grade, MakeNotebook, check, exercise_score
 
 VARIANTS: tuple[Variant, ...] = (*ex1.VARIANTS, *ex2.VARIANTS, *ex3.VARIANTS, *ex4.VARIANTS)
 EXERCISES = ("ex1", "ex2", "ex3", "ex4")
+MODES = ("sandbox", "portable")
+
+
+def graded(path: Path, rubric: Rubric, mode: str, *only: str) -> SubmissionResult:
+    result = grade_submission(path, rubric, Options(only=only, portable=mode == "portable"))
+    assert result.environment.get("mode") == mode
+    return result
 
 
 def _id(v: Variant) -> str:
@@ -44,9 +57,10 @@ def report(result: SubmissionResult, *exercises: str) -> str:
 
 
 @pytest.mark.kernel
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("v", VARIANTS, ids=_id)
-def test_correct_variant_gets_full_marks(v: Variant, make_notebook: MakeNotebook, grade: Grade) -> None:
-    result = grade(make_notebook(v.id, *v.answer_cells), v.exercise)
+def test_correct_variant_gets_full_marks(v: Variant, mode: str, make_notebook: MakeNotebook, rubric: Rubric) -> None:
+    result = graded(make_notebook(v.id, *v.answer_cells), rubric, mode, v.exercise)
     assert exercise_score(result, v.exercise) == 25, f"{v.style}\n{report(result, v.exercise)}"
 
 
@@ -61,18 +75,20 @@ def test_twin_loses_points_on_its_check(v: Variant, make_notebook: MakeNotebook,
 
 
 @pytest.mark.kernel
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.id)
-def test_global_state_left_behind_does_not_change_the_grade(nb: StateNotebook, make_notebook: MakeNotebook, grade: Grade) -> None:
-    result = grade(make_notebook(nb.id, *nb.cells))
+def test_global_state_left_behind_does_not_change_the_grade(nb: StateNotebook, mode: str, make_notebook: MakeNotebook, rubric: Rubric) -> None:
+    result = graded(make_notebook(nb.id, *nb.cells), rubric, mode)
     assert result.score == 100, f"{nb.style}\n{report(result)}"
 
 
 @pytest.mark.kernel
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("style", STUB_STYLES)
-def test_template_stub_styles_score_zero_not_attempted(style: str, tmp_path: Path, grade: Grade) -> None:
+def test_template_stub_styles_score_zero_not_attempted(style: str, mode: str, tmp_path: Path, rubric: Rubric) -> None:
     path = tmp_path / f"template_{style}.ipynb"
     path.write_text(json.dumps(template_notebook(style)), encoding="utf-8")
-    result = grade(path)
+    result = graded(path, rubric, mode)
     wrong = [
         ex.id
         for ex in result.exercises
