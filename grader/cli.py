@@ -55,8 +55,10 @@ def _subcommand_summary(name: str) -> str:
 
 
 @click.command(cls=_GradeCommand, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.argument("submissions", nargs=-1, required=True, metavar="SUBMISSION...")
-@click.option("--rubric", type=click.Path(path_type=Path), help="Rubric YAML (default: the bundled assignment 04).")
+@click.argument("submissions", nargs=-1, metavar="SUBMISSION...")
+@click.option("--rubric", type=click.Path(path_type=Path),
+              help="Rubric YAML (default: the installed assignment the notebook names in its metadata, else its file name matches).")
+@click.option("--list-assignments", is_flag=True, help="List the installed assignments and exit.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for programs (exactly one JSON object on stdout).")
 @click.option("--only", multiple=True, metavar="EXERCISE", help="Grade only this exercise (e.g. ex2); repeatable.")
@@ -90,9 +92,13 @@ def main(submissions: tuple[str, ...], **options: object) -> None:
 
     Several submissions, folders or globs, or --out, switch to batch mode.
     """
-    from grader.errors import GraderError
+    from grader.errors import GraderError, UsageError
 
     try:
+        if options.pop("list_assignments"):
+            sys.exit(_list_assignments())
+        if not submissions:
+            raise UsageError("give a submission to grade (a .ipynb notebook or a .py module), or see grade --help")
         if len(submissions) > 1 or options["out"] is not None:
             status = _grade_batch(list(submissions), options)
         else:
@@ -104,13 +110,39 @@ def main(submissions: tuple[str, ...], **options: object) -> None:
     sys.exit(status)
 
 
-def _rubric_and_limits(options: dict[str, Any]) -> tuple[Rubric, Limits]:
+def _list_assignments() -> int:
+    from grader.assignments import installed_assignments
+
+    assignments = installed_assignments()
+    for assignment in assignments:
+        click.echo(f"{assignment.id}  {assignment.title}  [{assignment.source}]  {assignment.rubric_path}")
+    if not assignments:
+        click.echo("no assignments installed")
+    return EXIT_GRADED
+
+
+def _rubric_for(submission: Path | None, options: dict[str, Any]) -> Path:
+    """The rubric to grade ``submission`` with: ``--rubric``, or the installed assignment it belongs to (said on stderr)."""
+    from grader.assignments import choose_assignment, installed_assignments
+
+    if options["rubric"] is not None:
+        return Path(options["rubric"])
+    assignments = installed_assignments()
+    if submission is None:  # a batch of one assignment: the only one installed
+        choice = choose_assignment(Path("submission"), assignments)
+    else:
+        choice = choose_assignment(submission, assignments)
+    click.echo(f"grade: assignment {choice.assignment.id} ({choice.reason})", err=True)
+    return choice.assignment.rubric_path
+
+
+def _rubric_and_limits(options: dict[str, Any], rubric_path: Path) -> tuple[Rubric, Limits]:
     from dataclasses import replace
 
     from grader.errors import UsageError
-    from grader.rubric import default_rubric_path, load_rubric
+    from grader.rubric import load_rubric
 
-    rubric = load_rubric(options["rubric"] or default_rubric_path())
+    rubric = load_rubric(rubric_path)
     unknown = [ex for ex in options["only"] if ex not in {e.id for e in rubric.exercises}]
     if unknown:
         raise UsageError(f"--only {unknown[0]}: no such exercise (choose from {', '.join(e.id for e in rubric.exercises)})")
@@ -140,7 +172,7 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
     from grader.reporters.terminal import render_text
     from grader.scoring import apply_overrides, load_overrides
 
-    rubric, limits = _rubric_and_limits(options)
+    rubric, limits = _rubric_and_limits(options, _rubric_for(submission, options))
     result = grade_submission(submission, rubric, Options(only=tuple(options["only"]), limits=limits, portable=options["portable"]))
     if options["overrides"] is not None:
         result = apply_overrides(result, load_overrides(options["overrides"]).get(result.student, {}))
@@ -168,21 +200,65 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
 
 
 def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
+    """A class: against ``--rubric``, or each submission against its own assignment (one results folder per assignment)."""
     import os
 
-    from grader.batch import BatchOptions, run_batch
-    from grader.batch.roster import load_roster
     from grader.errors import UsageError
-    from grader.sandbox import PORTABLE_VARIABLE
-    from grader.scoring import load_overrides
 
     if options["out"] is None:
         raise UsageError("several submissions need --out RESULTS_DIR (where the gradebook and feedback go)")
     if options["portable"]:
-        os.environ[PORTABLE_VARIABLE] = "1"  # read by grader.sandbox.choose_mode in every worker this batch starts
-    rubric, limits = _rubric_and_limits(options)
+        os.environ["GRADER_PORTABLE"] = "1"  # the batch's worker processes choose their kernels' mode from it
+    if options["rubric"] is not None:
+        return _grade_class(submissions, options, Path(options["rubric"]), options["out"], None)
+    groups, unmatched = _by_assignment(submissions, options["out"])
+    for path, why in unmatched:
+        click.echo(f"grade: warning: {path} was not graded: {why}", err=True)
+    if len(groups) == 1:
+        (assignment, (rubric_path, candidates)), = groups.items()
+        click.echo(f"grade: assignment {assignment} for all {len(candidates)} submissions", err=True)
+        return _grade_class(submissions, options, rubric_path, options["out"], candidates)
+    statuses = []
+    for assignment, (rubric_path, candidates) in sorted(groups.items()):
+        click.echo(f"grade: assignment {assignment}: {len(candidates)} submissions into {options['out'] / assignment}", err=True)
+        statuses.append(_grade_class(submissions, options, rubric_path, options["out"] / assignment, candidates))
+    return max(statuses, default=EXIT_GRADED)
+
+
+def _by_assignment(submissions: list[str], out: Path) -> tuple[dict[str, tuple[Path, list[Any]]], list[tuple[Path, str]]]:
+    """The class's submissions grouped by the assignment each belongs to, and those that belong to none."""
+    from grader.assignments import choose_assignment, installed_assignments
+    from grader.batch.discovery import discover
+    from grader.errors import UsageError
+
+    assignments = installed_assignments()
+    notebooks = sorted({a.notebook for a in assignments if a.notebook})
+    candidates = discover(submissions, notebooks[0] if len(notebooks) == 1 else "", exclude=out)
+    groups: dict[str, tuple[Path, list[Any]]] = {}
+    unmatched = []
+    for candidate in candidates:
+        try:
+            assignment = choose_assignment(candidate.path, assignments).assignment
+        except UsageError as exc:
+            if len(assignments) == 1:
+                assignment = assignments[0]
+            else:
+                unmatched.append((candidate.path, exc.message))
+                continue
+        groups.setdefault(assignment.id, (assignment.rubric_path, []))[1].append(candidate)
+    if not groups and not unmatched:
+        raise UsageError(f"no submissions found in {', '.join(submissions)}")
+    return groups, unmatched
+
+
+def _grade_class(submissions: list[str], options: dict[str, Any], rubric_path: Path, out: Path, candidates: list[Any] | None) -> int:
+    from grader.batch import BatchOptions, run_batch
+    from grader.batch.roster import load_roster
+    from grader.scoring import load_overrides
+
+    rubric, limits = _rubric_and_limits(options, rubric_path)
     batch = BatchOptions(
-        out=options["out"],
+        out=out,
         jobs=options["jobs"],
         force=options["force"],
         dask_scheduler=options["dask_scheduler"],
@@ -193,7 +269,7 @@ def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
         roster=load_roster(options["roster"]) if options["roster"] is not None else None,
         missing=options["missing"] or "empty",
     )
-    return run_batch(submissions, rubric, batch)
+    return run_batch(submissions, rubric, batch, candidates)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ PLUGIN_NAME = "grader-grading"
 
 @dataclass(frozen=True)
 class GradeSettings:
-    """What to grade: the submission, the rubric (``None``: the bundled one) and the exercises."""
+    """What to grade: the submission, the rubric (``None``: the installed assignment the notebook belongs to) and the exercises."""
 
     notebook: Path
     rubric: Path | None
@@ -121,12 +121,14 @@ class GradingPlugin:
     """Collects the notebook's items and grades it once, on demand."""
 
     def __init__(self, settings: GradeSettings) -> None:
+        from grader.assignments import choose_assignment, installed_assignments
         from grader.errors import GraderError
-        from grader.rubric import default_rubric_path, load_rubric
+        from grader.rubric import load_rubric
 
         self.settings = settings
         try:
-            self.rubric: Rubric = load_rubric(settings.rubric or default_rubric_path())
+            rubric_path = settings.rubric or choose_assignment(settings.notebook, installed_assignments()).assignment.rubric_path
+            self.rubric: Rubric = load_rubric(rubric_path)
         except GraderError as exc:
             raise pytest.UsageError(exc.message) from None
         known = [ex.id for ex in self.rubric.exercises]

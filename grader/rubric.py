@@ -165,11 +165,6 @@ class Rubric:
         raise KeyError(exercise_id)
 
 
-def default_rubric_path() -> Path:
-    """The bundled assignment-04 rubric of a source checkout or editable install."""
-    return Path(__file__).resolve().parent.parent / "rubrics" / "04_automatic_differentiation.yaml"
-
-
 def load_rubric(path: Path | str) -> Rubric:
     """Read, validate and build the rubric at ``path``; raise :class:`RubricError` naming the place."""
     path = Path(path)

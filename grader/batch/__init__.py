@@ -96,12 +96,16 @@ class BatchOptions:
             check_roster_for(self.roster, lms)
 
 
-def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions) -> int:
-    """Grade every submission into ``options.out``; the exit status: 0 done (error rows included), 130 interrupted."""
+def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions, candidates: Sequence[Candidate] | None = None) -> int:
+    """Grade every submission into ``options.out``; the exit status: 0 done (error rows included), 130 interrupted.
+
+    ``candidates`` are the students already found in ``submissions`` (when a
+    class folder holding several assignments was split by assignment).
+    """
     started = time.monotonic()
     options.check()
     out = options.out
-    candidates = discover(submissions, rubric.notebook, exclude=out)
+    candidates = list(candidates) if candidates is not None else discover(submissions, rubric.notebook, exclude=out)
     for pattern in unmatched_globs(submissions):
         _say(f"warning: {pattern} matches no file")
     if not candidates:
