@@ -101,3 +101,10 @@ def test_missing_rubric_and_missing_reference(tmp_path: Path) -> None:
     path.write_text(text)
     with pytest.raises(RubricError, match=r"reference: no such file 'no_such\.py'"):
         load_rubric(path)
+
+
+def test_rubric_ex3_ex4_are_worth_25_each_and_the_written_answer_is_reviewed() -> None:
+    rubric = load_rubric(RUBRIC)
+    for exercise in ("ex3", "ex4"):
+        assert sum(c.points for c in rubric.exercise(exercise).checks) == 25
+    assert next(c for c in rubric.exercise("ex4").checks if c.id == "written_answer").review is True

@@ -1,0 +1,72 @@
+"""Check kind key_ideas: a written answer scored against the rubric's key ideas (no kernel)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from grader.checks.text import own_words, words_of
+from grader.probe import Answer
+from grader.results import Outcome
+from grader.rubric import Rubric
+from tests.unit.kinds.support import context, judge, make
+
+GOOD = (
+    "Activation checkpointing is a memory-saving technique. Instead of keeping every intermediate activation from the "
+    "forward pass, we store only a few of them (the checkpoints). When backpropagation needs an activation that was not "
+    "kept, it is recomputed by running part of the forward pass again. We spend more computation to use much less "
+    "memory, which lets us train deeper networks or use bigger batches on a GPU."
+)
+
+QUESTION = (
+    "explaining what gradient checkpointing is and why it helps when training large models: which activations are kept, "
+    "what happens in the backward pass, and what is traded for what."
+)
+
+@pytest.mark.parametrize(
+    ("value", "outcome", "fraction", "fragment"),
+    [
+        ({"text": GOOD}, Outcome.PASSED, 1.0, "3 of 3 key ideas"),
+        ({"text": "Gradient checkpointing saves memory during training by recomputing intermediate results in the backward "
+                   "pass rather than storing them all. This costs extra computation time, but that is usually fine."},
+         Outcome.PASSED, 1.0, "3 of 3 key ideas: what happens in the backward pass, what is traded for what, which activations "
+                              "are kept"),
+        ({"text": "Gradient checkpointing saves memory during training by recomputing intermediate results in the backward "
+                   "pass, so a model that did not fit before now fits on the GPU."},
+         Outcome.PARTIAL, 1 / 3, "not mentioned: what is traded for what, which activations are kept"),
+        ({"text": "Checkpointing is a thing you do: it is used a lot with big models on GPUs and many people talk about it in "
+                   "papers and blogs, so it is quite popular these days."},
+         Outcome.FAILED, 0.0, "none of the key ideas was found; not mentioned: what happens in the backward pass"),
+        ({"text": "Gradient descent updates the weights in the direction of the negative gradient. The learning rate controls "
+                   "the step size, and momentum helps to accelerate convergence in relevant directions."},
+         Outcome.FAILED, 0.0, "the answer does not seem to be about the question's topic"),
+        ({"text": QUESTION}, Outcome.FAILED, 0.0, "the answer repeats the question instead of answering it"),
+        ({"text": "Gradient checkpointing: " + QUESTION.upper()}, Outcome.FAILED, 0.0, "repeats the question"),
+        ({"text": "It recomputes activations to save memory."}, Outcome.FAILED, 0.0,
+         "the answer is too short: 6 words of your own, at least 12 expected"),
+        ({"text": "  \n "}, Outcome.NOT_ATTEMPTED, 0.0, "not attempted: `checkpointing_answer` is empty"),
+        ({"rejected": "None"}, Outcome.NOT_ATTEMPTED, 0.0, "not attempted: `checkpointing_answer` is still None"),
+        ({"rejected": "list"}, Outcome.FAILED, 0.0, "`checkpointing_answer` must be a string (it is of type list)"),
+        ({"missing": "checkpointing_answer"}, Outcome.NOT_ATTEMPTED, 0.0, "not found"),
+    ],
+)
+def test_key_ideas(rubric: Rubric, reference: Any, value: dict[str, Any], outcome: Outcome, fraction: float, fragment: str) -> None:
+    verdict = judge(make(rubric, "ex4", "written_answer"), context(reference), lambda call: Answer(True, value))
+    assert verdict.outcome is outcome, verdict.message
+    assert verdict.fraction == pytest.approx(fraction)
+    assert fragment in verdict.message
+
+def test_key_ideas_credit_only_words_not_copied_from_the_question(rubric: Rubric, reference: Any) -> None:
+    copied_then_answer = QUESTION + " " + GOOD
+    verdict = judge(make(rubric, "ex4", "written_answer"), context(reference), lambda call: Answer(True, {"text": copied_then_answer}))
+    assert verdict.outcome is Outcome.PASSED
+    assert own_words(words_of("a b c d e f"), words_of("x b c d e f y")) == ["a"]
+    assert words_of("Re-compute the model’s activations") == ["re-compute", "the", "model's", "activations"]
+
+def test_key_ideas_messages_never_quote_a_phrasing(rubric: Rubric, reference: Any) -> None:
+    verdict = judge(make(rubric, "ex4", "written_answer"), context(reference), lambda call: Answer(True, {"text": "checkpoint " * 30}))
+    phrasings = [p for idea in make(rubric, "ex4", "written_answer").params["ideas"] for p in idea["phrasings"]]
+    assert not any(p in verdict.message for p in phrasings)
+    assert all(re.compile(p) for p in phrasings)
