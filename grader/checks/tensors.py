@@ -31,7 +31,7 @@ import functools
 import math
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from grader.checks import Check, JudgeContext, article, raised_verdict, read_answer, register
@@ -521,6 +521,25 @@ class _TensorCheck(Check):
     def _tolerances(self) -> tuple[float, float]:
         return float(self.params.get("rtol", 1e-5)), float(self.params.get("atol", 1e-8))
 
+    def _judge_calls(
+        self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext,
+        problems_of: Callable[[dict[str, Any], dict[str, Any]], list[str]], what: str,
+    ) -> Verdict:
+        """Judge each call's record with ``problems_of(wire call, record)``; credit is the share of calls without a problem."""
+        records = self._records(answers[0], ctx)
+        if isinstance(records, Verdict):
+            return records
+        problems = []
+        for number, (call, record) in enumerate(zip(calls[0].args["calls"], records, strict=True), start=1):
+            text = f"call {number} ({self._call_text(call)})"
+            failed = _failed_call(record, text)
+            if failed is not None:
+                return failed
+            found = problems_of(call, record)
+            if found:
+                problems.append(f"{text}: {found[0]}")
+        return self._score(problems, len(records), what)
+
     def _score(self, problems: list[str], total: int, what: str) -> Verdict:
         if not problems:
             return Verdict.passed(f"{what} at all {total} calls")
@@ -569,22 +588,12 @@ class CallVersusReference(_TensorCheck):
         return [ProbeCall("call_target", args)]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
-        records = self._records(answers[0], ctx)
-        if isinstance(records, Verdict):
-            return records
-        wire = calls[0].args
-        rtol, atol = self._tolerances()
-        problems = []
-        for number, (call, record) in enumerate(zip(wire["calls"], records, strict=True), start=1):
-            text = f"call {number} ({self._call_text(call)})"
-            failed = _failed_call(record, text)
-            if failed is not None:
-                return failed
-            expected = self._expected(call, wire["target"].get("init", []), ctx)
-            found = self._call_problems(record, expected, rtol, atol)
-            if found:
-                problems.append(f"{text}: {found[0]}")
-        return self._score(problems, len(records), "matches the reference")
+        init, (rtol, atol) = calls[0].args["target"].get("init", []), self._tolerances()
+
+        def problems_of(call: dict[str, Any], record: dict[str, Any]) -> list[str]:
+            return self._call_problems(record, self._expected(call, init, ctx), rtol, atol)
+
+        return self._judge_calls(calls, answers, ctx, problems_of, "matches the reference")
 
     def _expected(self, call: dict[str, Any], init: list[dict[str, Any]], ctx: JudgeContext) -> dict[str, Any]:
         fn = _reference_callable(self.params, ctx, init)
@@ -646,22 +655,12 @@ class GradientsVersusReference(_TensorCheck):
         return [ProbeCall("call_target", {"target": self._target(init), "calls": calls, "grad": grad})]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
-        records = self._records(answers[0], ctx)
-        if isinstance(records, Verdict):
-            return records
-        wire = calls[0].args
-        rtol, atol = self._tolerances()
-        problems = []
-        for number, (call, record) in enumerate(zip(wire["calls"], records, strict=True), start=1):
-            text = f"call {number} ({self._call_text(call)})"
-            failed = _failed_call(record, text)
-            if failed is not None:
-                return failed
-            expected = self._expected_grads(call, wire, ctx)
-            found = self._grad_problems(record.get("grad") or {}, expected, rtol, atol)
-            if found:
-                problems.append(f"{text}: {found[0]}")
-        return self._score(problems, len(records), "gradients match the reference")
+        wire, (rtol, atol) = calls[0].args, self._tolerances()
+
+        def problems_of(call: dict[str, Any], record: dict[str, Any]) -> list[str]:
+            return self._grad_problems(record.get("grad") or {}, self._expected_grads(call, wire, ctx), rtol, atol)
+
+        return self._judge_calls(calls, answers, ctx, problems_of, "gradients match the reference")
 
     def _expected_grads(self, call: dict[str, Any], wire: dict[str, Any], ctx: JudgeContext) -> dict[str, Any]:
         import torch
@@ -738,20 +737,13 @@ class AutogradFunction(_TensorCheck):
         return [ProbeCall("gradient_check", args)]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
-        records = self._records(answers[0], ctx)
-        if isinstance(records, Verdict):
-            return records
         rtol, atol = float(self.params.get("rtol", 1e-4)), float(self.params.get("atol", 1e-6))
-        problems = []
-        for number, (call, record) in enumerate(zip(calls[0].args["calls"], records, strict=True), start=1):
-            text = f"call {number} ({self._call_text(call)})"
-            failed = _failed_call(record, text)
-            if failed is not None:
-                return failed
+
+        def problems_of(call: dict[str, Any], record: dict[str, Any]) -> list[str]:
             problem = self._disagreement(record, rtol, atol)
-            if problem:
-                problems.append(f"{text}: {problem}")
-        return self._score(problems, len(records), "the backward agrees with the forward")
+            return [problem] if problem else []
+
+        return self._judge_calls(calls, answers, ctx, problems_of, "the backward agrees with the forward")
 
     @staticmethod
     def _disagreement(record: dict[str, Any], rtol: float, atol: float) -> str:
