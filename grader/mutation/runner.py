@@ -23,6 +23,7 @@ are the solution's is *equivalent-suspected* (see
 
 from __future__ import annotations
 
+import re
 import tempfile
 import threading
 import time
@@ -42,6 +43,7 @@ from grader.results import Outcome, SubmissionResult
 from grader.rubric import Limits, Rubric
 
 Progress = Callable[[int, int], None]  # (done, total)
+_CELL = re.compile(r"\bcell (\d+)\b")
 
 
 class RubricCheckRefused(GraderError):
@@ -147,7 +149,7 @@ def check_rubric(rubric: Rubric, options: CheckOptions, progress: Progress | Non
     with tempfile.TemporaryDirectory(prefix="grader-check-rubric-") as folder:
         work = Path(folder)
         template = options.template or _made_template(nb, rubric, work)
-        cut_solutions, notebooks = _write_slices(nb, rubric, exercises, chosen, work)
+        cut_solutions, notebooks, labels = _write_slices(nb, rubric, exercises, chosen, work)
         jobs = [
             GradingJob("solution", options.solution, None, only=(), seed=seed),
             GradingJob("template", template, None, only=(), seed=seed),
@@ -165,13 +167,14 @@ def check_rubric(rubric: Rubric, options: CheckOptions, progress: Progress | Non
                 path = work / f"{mutant.id}-whole.ipynb"
                 _write(mutant_notebook(nb, mutant), path)
                 notebooks[mutant.id] = path
+                labels.pop(mutant.id, None)
             replies.update(run_jobs([GradingJob(m.id, notebooks[m.id], None, only=(m.exercise,), seed=seed) for m in redo],
                                     rubric, settings, options.jobs, progress, None))
     timings["grade_s"] = round(time.monotonic() - started - timings["generate_s"], 3)
     solution_result = baselines.solution
     assert solution_result is not None and baselines.template is not None
     digests = solution_result.environment.get("answer_digests", {})
-    results = tuple(judge_mutant(m, replies[m.id], digests.get(m.exercise)) for m in chosen)
+    results = tuple(judge_mutant(m, replies[m.id], digests.get(m.exercise), labels.get(m.id)) for m in chosen)
     return RubricCheck(
         rubric=rubric, solution=options.solution, template=str(options.template or "made from the solution"),
         exercises=tuple(exercises), seed=seed, sample_seed=options.seed, generated=len(all_mutants), results=results,
@@ -182,8 +185,12 @@ def check_rubric(rubric: Rubric, options: CheckOptions, progress: Progress | Non
     )
 
 
-def judge_mutant(mutant: Mutant, reply: Reply, solution_digest: str | None) -> MutantResult:
-    """Killed, survived or equivalent-suspected, from the mutant's grading reply."""
+def judge_mutant(mutant: Mutant, reply: Reply, solution_digest: str | None, labels: dict[int, str] | None = None) -> MutantResult:
+    """Killed, survived or equivalent-suspected, from the mutant's grading reply.
+
+    ``labels`` name the cells of a cut-down notebook as the whole notebook does
+    (``{2: "cell 29 (ex3-answer)"}``), so that a fault says where it is in the solution.
+    """
     status, payload = reply
     if status != "ok":
         return MutantResult(mutant, True, False, (), _short(str(payload)), 0.0)
@@ -195,7 +202,7 @@ def judge_mutant(mutant: Mutant, reply: Reply, solution_digest: str | None) -> M
         return MutantResult(mutant, True, False, (), f"grader problem: exercise {mutant.exercise} was not graded", result.duration_s)
     lost = tuple(check.id for check in exercise.checks if check.score < check.max_score)
     broken = [f"grader problem on {c.id}: {c.message}" for c in exercise.checks if c.outcome is Outcome.BROKEN]
-    fault = _short("; ".join([*result.errors[:2], *broken[:1]]))
+    fault = _short(_renumber("; ".join([*result.errors[:2], *broken[:1]]), labels or {}))
     if lost:
         return MutantResult(mutant, True, False, lost, fault, result.duration_s)
     digest = result.environment.get("answer_digests", {}).get(mutant.exercise)
@@ -340,9 +347,13 @@ def _made_template(nb: Any, rubric: Rubric, work: Path) -> Path:
 
 def _write_slices(
     nb: Any, rubric: Rubric, exercises: Sequence[str], mutants: Sequence[Mutant], work: Path
-) -> tuple[dict[str, Path], dict[str, Path]]:
-    """Each exercise's cut-down solution and each mutant's cut-down notebook, written to ``work``: (by exercise, by mutant id)."""
-    from grader.authoring import answer_regions
+) -> tuple[dict[str, Path], dict[str, Path], dict[str, dict[int, str]]]:
+    """Each exercise's cut-down solution and each mutant's cut-down notebook, written to ``work``.
+
+    Returns their paths (by exercise, by mutant id) and, by mutant id, the
+    whole notebook's name of each cell of the cut-down one (by its number there).
+    """
+    from grader.authoring import answer_regions, cell_label
 
     regions = answer_regions(nb)
     cells = {ex: {r.cell_index for r in regions if r.exercise == ex} for ex in exercises}
@@ -350,12 +361,20 @@ def _write_slices(
     solutions: dict[str, Path] = {}
     for number, ex in enumerate(exercises):
         solutions[ex] = work / f"solution-{number}.ipynb"
-        _write(exercise_slice(nb, cells[ex], names[ex]), solutions[ex])
+        _write(exercise_slice(nb, cells[ex], names[ex])[0], solutions[ex])
     notebooks: dict[str, Path] = {}
+    labels: dict[str, dict[int, str]] = {}
     for mutant in mutants:
         notebooks[mutant.id] = work / f"{mutant.id}.ipynb"
-        _write(exercise_slice(mutant_notebook(nb, mutant), cells[mutant.exercise], names[mutant.exercise]), notebooks[mutant.id])
-    return solutions, notebooks
+        cut, kept = exercise_slice(mutant_notebook(nb, mutant), cells[mutant.exercise], names[mutant.exercise])
+        _write(cut, notebooks[mutant.id])
+        labels[mutant.id] = {number: cell_label(index, nb["cells"][index]) for number, index in enumerate(kept, start=1)}
+    return solutions, notebooks, labels
+
+
+def _renumber(text: str, labels: dict[int, str]) -> str:
+    """Fault lines of a cut-down notebook say "cell 2": name the cell as the whole notebook does."""
+    return _CELL.sub(lambda found: labels.get(int(found.group(1)), found.group(0)), text) if labels else text
 
 
 def _write(nb: Any, path: Path) -> None:

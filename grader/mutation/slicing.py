@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -60,14 +61,21 @@ def exercise_names(exercise: ExerciseSpec) -> set[str]:
     return names
 
 
-def exercise_slice(nb: Any, keep: Collection[int], names: Collection[str]) -> Any:
-    """A copy of ``nb`` with only the code cells the exercise can depend on (see the module docstring).
+def exercise_slice(nb: Any, keep: Collection[int], names: Collection[str]) -> tuple[Any, list[int]]:
+    """A copy of ``nb`` with only the code cells the exercise can depend on (see the module docstring), and their indices in ``nb``.
 
     ``keep`` are the indices of cells always kept (the exercise's answer cells),
     ``names`` the global names its checks read.
     """
     import nbformat
 
+    kept = slice_cells(nb, keep, names)
+    rest = {key: copy.deepcopy(value) for key, value in nb.items() if key != "cells"}
+    return nbformat.from_dict({**rest, "cells": [copy.deepcopy(nb["cells"][index]) for index in kept]}), kept
+
+
+def slice_cells(nb: Any, keep: Collection[int], names: Collection[str]) -> list[int]:
+    """The indices, in order, of the code cells of ``nb`` that :func:`exercise_slice` keeps."""
     infos = {i: cell_names(cell_source(cell)) for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"}
     modules = set().union(*(info.imported for info in infos.values()))
     binds = {i: info.binds | (info.called - modules) for i, info in infos.items()}
@@ -83,9 +91,7 @@ def exercise_slice(nb: Any, keep: Collection[int], names: Collection[str]) -> An
             kept.add(index)
             needed |= info.reads
             changed = True
-    sliced = nbformat.from_dict(copy.deepcopy(dict(nb)))
-    sliced["cells"] = [cell for index, cell in enumerate(sliced["cells"]) if index in kept]
-    return sliced
+    return sorted(kept)
 
 
 def parse_cell(source: str) -> ast.Module | None:
@@ -96,6 +102,7 @@ def parse_cell(source: str) -> ast.Module | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)  # every mutant's notebook repeats the solution's other cells
 def cell_names(source: str) -> CellNames:
     """What one code cell binds and reads (see the module docstring)."""
     tree = parse_cell(source)
