@@ -191,7 +191,7 @@ def condition(site: Site) -> list[Change]:
 def sign(site: Site) -> list[Change]:
     """A sign flipped: a unary minus removed, a number negated, a whole arithmetic expression negated."""
     node = site.node
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and not _is_index(site):
         return [Change(_copy(node.operand), "unary `-` removed")]
     if isinstance(node, ast.Constant) and _number(node) and not _is_index(site) and not _negated(site) and _value(node) != 0:
         return [Change(_literal(-_value(node)), f"`{_text(node)}` -> `{_text(_literal(-_value(node)))}`")]
