@@ -19,9 +19,10 @@ from grader.mutation.slicing import cell_names, exercise_slice
 from tests.conftest import SOLUTION
 
 TORCH = RegionContext(tensor_code=True, torch_name="torch")
+PLAIN = RegionContext()
 
 
-def made(source: str, operator: str, context: RegionContext = RegionContext()) -> list[str]:
+def made(source: str, operator: str, context: RegionContext = PLAIN) -> list[str]:
     """The mutated sources ``operator`` makes of ``source`` (dedented, without the trailing newline)."""
     return [m.source for m in mutate(textwrap.dedent(source).strip("\n"), context) if m.operator == operator]
 
