@@ -13,7 +13,7 @@ import pytest
 
 from grader.authoring import answer_regions
 from grader.mutation.operators import OPERATORS, RegionContext, mutate
-from grader.mutation.plan import generate_mutants, region_context, sample
+from grader.mutation.plan import Mutant, generate_mutants, region_context, sample
 from grader.mutation.report import Tally
 from grader.mutation.slicing import cell_names, exercise_slice
 from tests.conftest import SOLUTION
@@ -252,3 +252,60 @@ def test_the_score_leaves_out_equivalent_suspected_survivors() -> None:
     assert Tally(10, 8, 2, 1).score_percent == pytest.approx(88.9)
     assert Tally(4, 0, 4, 4).score_percent == 100.0
     assert Tally(0, 0, 0, 0).score_percent == 0.0
+
+
+# ------------------------------------------------------------------ judging a mutant and reporting, on hand-built results
+
+
+def _result(score: float, digest: str = "same", errors: tuple[str, ...] = ()) -> dict[str, object]:
+    from grader.results import CheckResult, ExerciseResult, Outcome, SubmissionResult
+
+    outcome = Outcome.PASSED if score == 10 else Outcome.FAILED
+    check = CheckResult("doubles", "doubles", outcome, score, 10, "" if score == 10 else "wrong at 3 of 8 points")
+    return SubmissionResult("m.ipynb", "m001", "double", "graded", score, 10, (ExerciseResult("ex1", "double", score, 10, (check,)),),
+                            errors, 0.5, environment={"answer_digests": {"ex1": digest}}).as_dict()
+
+
+def _mutant() -> Mutant:
+    source = "def double(x):\n    # BEGIN SOLUTION\n    return {'y': x * 2}\n    # END SOLUTION"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nb.cells[0]["id"] = "ex1-answer"
+    return next(m for m in generate_mutants(nb) if m.what == "`*` -> `-`")
+
+
+def test_a_mutant_is_killed_survives_or_is_equivalent_suspected() -> None:
+    from grader.mutation.runner import judge_mutant
+
+    mutant = _mutant()
+    killed = judge_mutant(mutant, ("ok", _result(4, errors=("cell 2 raised ValueError: no",))), "same", {2: "cell 9 (ex1-answer)"})
+    assert (killed.status, killed.checks, killed.fault) == ("killed", ("doubles",), "cell 9 (ex1-answer) raised ValueError: no")
+    assert judge_mutant(mutant, ("ok", _result(10, "other")), "same").status == "survived"
+    assert judge_mutant(mutant, ("ok", _result(10, "same")), "same").status == "equivalent-suspected"
+    crashed = judge_mutant(mutant, ("failed", "grader infrastructure: the grading process died"), "same")
+    assert (crashed.status, crashed.checks, crashed.fault) == ("killed", (), "grader infrastructure: the grading process died")
+
+
+def test_reports_show_the_numbers_and_every_survivors_diff() -> None:
+    import json
+    from pathlib import Path
+
+    from grader.mutation.report import render_html, render_json, render_text
+    from grader.mutation.runner import MutantResult, RubricCheck
+    from grader.rubric import load_rubric
+    from tests.conftest import ROOT
+
+    rubric = load_rubric(ROOT / "tests" / "fixtures" / "check_rubric" / "rubrics" / "double.yaml")
+    mutant = _mutant()
+    results = (MutantResult(mutant, True, False, ("doubles",), "", 0.4), MutantResult(mutant, False, False, (), "", 0.4),
+               MutantResult(mutant, False, True, (), "", 0.4))
+    run = RubricCheck(rubric, Path("solution.ipynb"), "template.ipynb", ("ex1",), 7, 0, 3, results, ("ex1",), (), 2, 9.5,
+                      "2026-01-01T00:00:00+00:00", solution_score=10, template_score=0, max_score=10)
+    text = render_text(run)
+    assert "mutation score: 50.0% (1 killed of 2 non-equivalent; 2 survived, 1 of them equivalent-suspected)" in text
+    assert "ex1/doubles" in text and f"{mutant.id} ex1 arithmetic: `*` -> `-` (cell 1 (ex1-answer), line 3)" in text
+    assert "    -    return {'y': x * 2}\n    +    return {'y': x - 2}" in text
+    data = json.loads(render_json(run))
+    assert (data["mutants"], data["killed"], data["survived"], data["equivalent_suspected"], data["score_percent"]) == (3, 1, 2, 1, 50.0)
+    assert [s["status"] for s in data["survivors"]] == ["survived", "equivalent-suspected"]
+    page = render_html(run)
+    assert "Mutation score 50.0%" in page and "&#x27;y&#x27;" in page and "<script" not in page
