@@ -3,12 +3,16 @@
 Exit status: 0 measured; 1 measured but the mutation score is under
 ``--fail-under``; 2 the rubric cannot be checked (an invalid rubric or
 reference, an unreadable notebook, a solution without full marks, a template
-with points, bad arguments). Heavy modules are imported inside the command.
+with points, bad arguments); 130 interrupted (Ctrl-C, SIGTERM: the workers
+and their kernels are stopped). Heavy modules are imported inside the command.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +21,7 @@ import click
 if TYPE_CHECKING:
     from grader.rubric import Rubric
 
-EXIT_MEASURED, EXIT_UNDER, EXIT_REFUSED = 0, 1, 2
+EXIT_MEASURED, EXIT_UNDER, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @click.command("check-rubric", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -55,10 +59,14 @@ def check_rubric(rubric_path: Path, **options: Any) -> None:
     from grader.errors import GraderError
 
     try:
-        status = _run(rubric_path, options)
+        with _terminate_like_interrupt():
+            status = _run(rubric_path, options)
     except GraderError as exc:
         click.echo(f"grade check-rubric: error: {exc.message}", err=True)
         sys.exit(EXIT_REFUSED)
+    except KeyboardInterrupt:
+        click.echo("grade check-rubric: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(status)
 
 
@@ -90,6 +98,20 @@ def _run(rubric_path: Path, options: dict[str, Any]) -> int:
         _record(summary(run))
     score = tally(run.results).score_percent
     return EXIT_UNDER if options["fail_under"] is not None and score < options["fail_under"] else EXIT_MEASURED
+
+
+@contextlib.contextmanager
+def _terminate_like_interrupt() -> Iterator[None]:
+    """SIGTERM stops the run as Ctrl-C does: the worker pool unwinds and stops its workers and their kernels."""
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def solution_path(rubric: Rubric, given: Path | None) -> Path:

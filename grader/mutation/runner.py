@@ -201,8 +201,9 @@ def judge_mutant(mutant: Mutant, reply: Reply, solution_digest: str | None, labe
     if exercise is None:
         return MutantResult(mutant, True, False, (), f"grader problem: exercise {mutant.exercise} was not graded", result.duration_s)
     lost = tuple(check.id for check in exercise.checks if check.score < check.max_score)
+    crashed = [f"{c.id}: {c.message}" for c in exercise.checks if c.outcome is Outcome.ERROR]  # raised or timed out when probed
     broken = [f"grader problem on {c.id}: {c.message}" for c in exercise.checks if c.outcome is Outcome.BROKEN]
-    fault = _short(_renumber("; ".join([*result.errors[:2], *broken[:1]]), labels or {}))
+    fault = _short(_renumber("; ".join([*result.errors[:2], *crashed[:1], *broken[:1]]), labels or {}))
     if lost:
         return MutantResult(mutant, True, False, lost, fault, result.duration_s)
     digest = result.environment.get("answer_digests", {}).get(mutant.exercise)

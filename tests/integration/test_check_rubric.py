@@ -4,7 +4,7 @@
 that lets a solution rounded to two decimals pass, so that some mutants
 survive. ``operators``: one small function per mutation operator, each
 checked against its reference, so that every operator meets a rubric that
-kills its mutants.
+kills its mutants (and one loop that some mutants never leave).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def test_killed_survivors_score_json_html_and_the_recorded_score(assignment: Pat
 
 
 def test_every_operator_meets_a_rubric_that_kills_it(assignment: Path, tmp_path: Path) -> None:
-    done = check_rubric(assignment, "operators.yaml", "--format", "json", cache=tmp_path / "cache")
+    done = check_rubric(assignment, "operators.yaml", "--format", "json", "--cell-timeout", "2", cache=tmp_path / "cache")
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert report["solution"].endswith("operators_solution.ipynb")  # the rubric's `solution:`
@@ -82,6 +82,9 @@ def test_every_operator_meets_a_rubric_that_kills_it(assignment: Path, tmp_path:
     assert by_what[("requires_grad", "`requires_grad=` removed")]["checks"] == ["slope"]
     assert by_what[("return_out_of_loop", "`return {'v': value}` moved out of the loop")]["checks"] == ["first_at_least"]
     assert by_what[("segments", "segment count `segments` -> `segments + 1`")]["checks"] == ["share"]
+    forever = by_what[("arithmetic", "`+=` -> `-=`")]  # `i -= 1` in `while i < n`: killed by the time limit
+    assert (forever["status"], forever["checks"]) == ("killed", ["count_up"])
+    assert forever["fault"] == "count_up: `count_up` did not finish in time"
 
 
 def test_a_solution_without_full_marks_is_refused(assignment: Path, tmp_path: Path) -> None:
