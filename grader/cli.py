@@ -22,6 +22,7 @@ EXIT_GRADED, EXIT_UNDER, EXIT_UNUSABLE = 0, 1, 2
 # A submission is a .ipynb or .py file, so these names can never be mistaken for one.
 SUBCOMMANDS: dict[str, str] = {
     "assign": "grader.assign:assign",
+    "check-rubric": "grader.mutation.cli:check_rubric",
 }
 
 

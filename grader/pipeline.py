@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import random
 import re
 import time
@@ -35,6 +36,9 @@ class Options:
     student: str = ""
     warm_kernels: bool = True
     portable: bool = False  # force portable mode; it is automatic where the Linux sandbox cannot run (grader.sandbox.choose_mode)
+    # A fixed seed for the random test points instead of derive_seed's: `grade check-rubric` grades a
+    # solution and its mutants at the same points, so that equal answers mean equal behaviour.
+    seed: int | None = None
 
 
 @dataclass
@@ -58,7 +62,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
     except SubmissionError as exc:
         return unusable(path, rubric, exc.message, started, options.student)
     exercises = [ex for ex in rubric.exercises if not options.only or ex.id in options.only]
-    seed = derive_seed(rubric, submission)
+    seed = options.seed if options.seed is not None else derive_seed(rubric, submission)
     planned, request = plan_probes(exercises, seed)
     mode = choose_mode(options.portable)
     with ThreadPoolExecutor(max_workers=1) as pool:  # the reference's torch import overlaps the kernel's run
@@ -91,7 +95,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
         rubric_sha256=rubric.sha256,
         grader_version=__version__,
         seed=seed,
-        environment={**execution.isolation, "kernel_peak_mb": execution.kernel_peak_mb},
+        environment={**execution.isolation, "kernel_peak_mb": execution.kernel_peak_mb, "answer_digests": answer_digests(planned, answers)},
     )
 
 
@@ -147,6 +151,27 @@ def plan_probes(exercises: list[ExerciseSpec], seed: int) -> tuple[list[_Planned
             planned.append(_Planned(exercise, check, [] if problem else own, len(calls), states_at, problem))
             calls.extend([] if problem else own)
     return planned, ProbeRequest(tuple(calls))
+
+
+def answer_digests(planned: list[_Planned], answers: list[Answer]) -> dict[str, str]:
+    """Per exercise, a SHA-256 of the kernel's answers to that exercise's probe calls (its stub question included).
+
+    Two submissions graded with the same seed whose digests agree for an exercise
+    gave the same answer to every question its checks asked: ``grade
+    check-rubric`` calls a surviving mutant with its solution's digest
+    "equivalent-suspected".
+    """
+    indices: dict[str, set[int]] = {}
+    for item in planned:
+        own = indices.setdefault(item.exercise.id, set())
+        own.update(range(item.start, item.start + len(item.calls)))
+        if item.states_at >= 0:
+            own.add(item.states_at)
+    digests = {}
+    for exercise, numbers in indices.items():
+        seen = [[a.ok, a.value, a.error_type, a.error_message] for a in (answers[i] for i in sorted(numbers))]
+        digests[exercise] = hashlib.sha256(json.dumps(seen, sort_keys=True, default=repr).encode()).hexdigest()
+    return digests
 
 
 def load_reference(path: Path) -> ModuleType:

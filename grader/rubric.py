@@ -66,6 +66,8 @@ RUBRIC_SCHEMA: dict[str, Any] = {
         "reference": {"type": "string", "minLength": 1},
         "contract": {"type": "string", "minLength": 1},
         "notebook": {"type": "string"},
+        "solution": {"type": "string", "minLength": 1},
+        "template": {"type": "string", "minLength": 1},
         "seed": {"type": "integer"},
         "limits": LIMITS_SCHEMA,
         "exercises": {
@@ -153,6 +155,9 @@ class Rubric:
     limits: Limits = field(default_factory=Limits)
     sha256: str = ""
     contract_path: Path | None = None  # the student contract the checks quote (``contract:`` in the rubric)
+    # The solved and the student notebook (``solution:``, ``template:``), for `grade check-rubric`; not needed to grade.
+    solution_path: Path | None = None
+    template_path: Path | None = None
 
     @property
     def max_score(self) -> float:
@@ -195,6 +200,8 @@ def load_rubric(path: Path | str) -> Rubric:
         limits=Limits(**data.get("limits", {})),
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
         contract_path=contract_path,
+        solution_path=(path.parent / data["solution"]).resolve() if "solution" in data else None,
+        template_path=(path.parent / data["template"]).resolve() if "template" in data else None,
     )
 
 

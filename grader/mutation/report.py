@@ -1,0 +1,262 @@
+"""Reports of a ``check-rubric`` run: the numbers, a terminal summary, JSON, and an HTML page like ``summary.html``.
+
+The mutation score is killed / (mutants - equivalent-suspected), in percent:
+survivors that answered every probe as the solution did are taken to be no
+mistake at all and left out of the denominator (they are still counted as
+mutants and as survivors, and listed). Per check, "killed" counts the mutants
+that lost points on that check, so a check's score says how much of the
+exercise's mutants it catches on its own.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from grader.mutation.runner import MutantResult, RubricCheck
+from grader.reporters import clean_text
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Counts for a set of mutants; ``survived`` includes the equivalent-suspected ones."""
+
+    mutants: int
+    killed: int
+    survived: int
+    equivalent_suspected: int
+
+    @property
+    def score_percent(self) -> float:
+        """killed / non-equivalent mutants, in percent (100 when every mutant is equivalent-suspected, 0 without mutants)."""
+        judged = self.mutants - self.equivalent_suspected
+        if judged <= 0:
+            return 100.0 if self.mutants else 0.0
+        return round(100.0 * self.killed / judged, 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mutants": self.mutants, "killed": self.killed, "survived": self.survived,
+                "equivalent_suspected": self.equivalent_suspected, "score_percent": self.score_percent}
+
+
+def tally(results: Iterable[MutantResult]) -> Tally:
+    """The counts of ``results``."""
+    found = list(results)
+    killed = sum(r.killed for r in found)
+    return Tally(len(found), killed, len(found) - killed, sum(r.equivalent for r in found))
+
+
+def check_tally(results: Sequence[MutantResult], check_id: str) -> Tally:
+    """The counts for one check over its exercise's mutants: killed are those that lost points on this check."""
+    caught = sum(check_id in r.checks for r in results)
+    return Tally(len(results), caught, len(results) - caught, sum(r.equivalent for r in results))
+
+
+def per_exercise(run: RubricCheck) -> dict[str, Tally]:
+    """The counts per exercise, in rubric order."""
+    return {ex: tally(r for r in run.results if r.mutant.exercise == ex) for ex in run.exercises}
+
+
+def per_check(run: RubricCheck) -> dict[str, Tally]:
+    """The counts per check (``ex1/values``), in rubric order."""
+    found = {}
+    for ex in run.exercises:
+        mine = [r for r in run.results if r.mutant.exercise == ex]
+        for spec in run.rubric.exercise(ex).checks:
+            found[f"{ex}/{spec.id}"] = check_tally(mine, spec.id)
+    return found
+
+
+def per_operator(run: RubricCheck) -> dict[str, Tally]:
+    """The counts per mutation operator, in registry order."""
+    from grader.mutation.operators import OPERATORS
+
+    return {name: tally(r for r in run.results if r.mutant.operator == name)
+            for name in OPERATORS if any(r.mutant.operator == name for r in run.results)}
+
+
+def survivors(run: RubricCheck) -> list[MutantResult]:
+    """The mutants that kept full marks: the real survivors first, then the equivalent-suspected ones."""
+    return sorted((r for r in run.results if not r.killed), key=lambda r: r.equivalent)
+
+
+def summary(run: RubricCheck) -> dict[str, Any]:
+    """Everything as plain JSON data (what ``--format json`` prints and what is recorded for ``summary.html``)."""
+    return {
+        "rubric": str(run.rubric.path),
+        "rubric_sha256": run.rubric.sha256,
+        "assignment": run.rubric.assignment,
+        "solution": str(run.solution),
+        "template": run.template,
+        "solution_score": run.solution_score,
+        "template_score": run.template_score,
+        "max_score": run.max_score,
+        "seed": run.seed,
+        "sample_seed": run.sample_seed,
+        "max_mutants": run.max_mutants,
+        "generated": run.generated,
+        "jobs": run.jobs,
+        "duration_s": run.duration_s,
+        "timings": run.timings,
+        "generated_at": run.generated_at,
+        **tally(run.results).as_dict(),
+        "per_exercise": {ex: t.as_dict() for ex, t in per_exercise(run).items()},
+        "per_check": {key: t.as_dict() for key, t in per_check(run).items()},
+        "per_operator": {name: t.as_dict() for name, t in per_operator(run).items()},
+        "survivors": [_mutant_dict(r, diff=True) for r in survivors(run)],
+        "results": [_mutant_dict(r, diff=False) for r in run.results],
+        "sliced": list(run.sliced),
+        "notes": list(run.notes),
+    }
+
+
+def render_json(run: RubricCheck) -> str:
+    """Exactly one JSON object."""
+    return json.dumps(summary(run), indent=1, ensure_ascii=False)
+
+
+def _mutant_dict(result: MutantResult, diff: bool) -> dict[str, Any]:
+    m = result.mutant
+    data: dict[str, Any] = {"id": m.id, "exercise": m.exercise, "operator": m.operator, "what": m.what, "cell": m.cell,
+                            "line": m.line, "status": result.status, "checks": list(result.checks), "fault": result.fault,
+                            "duration_s": result.duration_s}
+    if diff:
+        data["diff"] = m.diff
+    return data
+
+
+# ------------------------------------------------------------------ terminal
+
+
+def render_text(run: RubricCheck) -> str:
+    """The terminal summary: baselines, tables per exercise, check and operator, the score, and every survivor's diff."""
+    total = tally(run.results)
+    sampled = f" (sampled from {run.generated})" if total.mutants < run.generated else ""
+    lines = [
+        f"check-rubric: {run.rubric.title} ({run.rubric.path})",
+        f"solution {run.solution}: {run.solution_score:g} / {run.max_score:g}; template {run.template}: {run.template_score:g} / {run.max_score:g}",
+        f"{total.mutants} mutants{sampled}, graded in {run.duration_s:.1f}s with {run.jobs} job{'s' if run.jobs != 1 else ''}",
+        "",
+        *_table("exercise", per_exercise(run), total),
+        "",
+        *_table("check", per_check(run), None),
+        "",
+        *_table("operator", per_operator(run), None),
+        "",
+        f"mutation score: {total.score_percent:.1f}% ({total.killed} killed of {total.mutants - total.equivalent_suspected} "
+        f"non-equivalent; {total.survived} survived, {total.equivalent_suspected} of them equivalent-suspected)",
+    ]
+    lines += [f"note: {note}" for note in run.notes]
+    found = survivors(run)
+    if found:
+        lines += ["", f"survivors ({len(found)}):"]
+        for result in found:
+            lines += ["", _headline(result), *("    " + line for line in _hunks(result.mutant.diff))]
+    return "\n".join(lines) + "\n"
+
+
+def _table(label: str, rows: dict[str, Tally], total: Tally | None) -> list[str]:
+    width = max([len(label), 5, *(len(key) for key in rows)]) + 2
+    out = [f"{label:<{width}}{'mutants':>8}{'killed':>8}{'survived':>10}{'equiv.':>8}{'score':>8}"]
+    for key, t in [*rows.items(), *([("total", total)] if total is not None else [])]:
+        out.append(f"{key:<{width}}{t.mutants:>8}{t.killed:>8}{t.survived:>10}{t.equivalent_suspected:>8}{t.score_percent:>7.1f}%")
+    return out
+
+
+def _headline(result: MutantResult) -> str:
+    m = result.mutant
+    flag = " [equivalent-suspected]" if result.equivalent else ""
+    return f"{m.id} {m.exercise} {m.operator}: {clean_text(m.what, 200)} ({m.cell}, line {m.line}){flag}"
+
+
+def _hunks(diff: str) -> list[str]:
+    return [line for line in diff.split("\n") if not line.startswith(("--- ", "+++ "))]
+
+
+# ------------------------------------------------------------------ HTML
+
+
+def render_html(run: RubricCheck) -> str:
+    """A self-contained page in the style of the batch's ``summary.html``."""
+    from grader.reporters.feedback import page
+
+    total = tally(run.results)
+    body = [
+        f"<h1>Rubric strength: {_h(run.rubric.title, 120)}</h1>",
+        f"<p>Rubric <code>{_h(str(run.rubric.path))}</code> (SHA-256 <code>{_h(run.rubric.sha256[:16])}…</code>), measured "
+        f"{_h(run.generated_at, 40)}. Solution <code>{_h(str(run.solution))}</code>: {run.solution_score:g} / {run.max_score:g}; "
+        f"template <code>{_h(run.template)}</code>: {run.template_score:g} / {run.max_score:g}.</p>",
+        f"<p><strong>Mutation score {total.score_percent:.1f}%</strong>: {total.killed} of {total.mutants - total.equivalent_suspected} "
+        f"non-equivalent mutants killed; {total.survived} survived ({total.equivalent_suspected} equivalent-suspected). "
+        f"{total.mutants} mutants of {run.generated} generated, graded in {run.duration_s:.1f}s with {run.jobs} jobs.</p>",
+        *(f"<p>Note: {_h(note)}</p>" for note in run.notes),
+        "<h2>Per exercise</h2>",
+        _picture(per_exercise(run)) if run.results else "",
+        _html_table("exercise", {**per_exercise(run), "total": total}),
+        "<h2>Per check</h2>",
+        "<p>Killed: the exercise's mutants that lost points on this check.</p>",
+        _html_table("check", per_check(run)),
+        "<h2>Per operator</h2>",
+        _html_table("operator", per_operator(run)),
+        *_survivor_section(run),
+        *_killed_section(run),
+    ]
+    return page(f"Rubric strength: {clean_text(run.rubric.title, 120)}", "\n".join(body))
+
+
+def _html_table(label: str, rows: dict[str, Tally]) -> str:
+    head = f"<tr><th>{label}</th><th>mutants</th><th>killed</th><th>survived</th><th>equivalent-suspected</th><th>score</th></tr>"
+    cells = "".join(
+        f"<tr><td>{_h(key, 80)}</td><td>{t.mutants}</td><td>{t.killed}</td><td>{t.survived}</td>"
+        f"<td>{t.equivalent_suspected}</td><td>{t.score_percent:.1f}%</td></tr>"
+        for key, t in rows.items()
+    )
+    return f"<table>{head}{cells}</table>"
+
+
+def _survivor_section(run: RubricCheck) -> list[str]:
+    found = survivors(run)
+    if not found:
+        return ["<h2>Survivors</h2>", "<p>Every mutant was killed.</p>"]
+    items = []
+    for result in found:
+        kind = "equivalent-suspected" if result.equivalent else '<span class="bad">survived</span>'
+        items.append(f"<h3>{_h(_headline(result).split(' (')[0], 300)}</h3><p>{kind}, {_h(result.mutant.cell)}, line {result.mutant.line}</p>"
+                     f"<pre>{_h(chr(10).join(_hunks(result.mutant.diff)), 4000)}</pre>")
+    return ["<h2>Survivors</h2>", *items]
+
+
+def _killed_section(run: RubricCheck) -> list[str]:
+    rows = "".join(
+        f"<tr><td>{_h(r.mutant.id)}</td><td>{_h(r.mutant.exercise)}</td><td>{_h(r.mutant.operator)}</td><td>{_h(r.mutant.what, 200)}</td>"
+        f"<td>{_h(', '.join(r.checks) or '-')}</td><td>{_h(r.fault or '-', 300)}</td></tr>"
+        for r in run.results if r.killed
+    )
+    head = "<tr><th>mutant</th><th>exercise</th><th>operator</th><th>change</th><th>checks that lost points</th><th>fault</th></tr>"
+    return ["<h2>Killed mutants</h2>", f"<table>{head}{rows}</table>"]
+
+
+def _picture(rows: dict[str, Tally]) -> str:
+    from grader.reporters.summary import _figure, _img, _whole_numbers
+
+    fig = _figure(7.0, 0.5 * len(rows) + 1.4)
+    axes = fig.add_subplot()
+    labels = list(rows)[::-1]
+    killed = [rows[k].killed for k in labels]
+    survived = [rows[k].survived - rows[k].equivalent_suspected for k in labels]
+    equivalent = [rows[k].equivalent_suspected for k in labels]
+    axes.barh(labels, killed, color="#4c72b0", label="killed")
+    axes.barh(labels, survived, left=killed, color="#c44e52", label="survived")
+    axes.barh(labels, equivalent, left=[a + b for a, b in zip(killed, survived, strict=True)], color="#bbbbbb", label="equivalent-suspected")
+    axes.set_xlabel("mutants")
+    axes.legend(loc="lower right", fontsize=8)
+    _whole_numbers(axes.xaxis)
+    fig.tight_layout()
+    return _img(fig, "Bar chart of killed, surviving and equivalent-suspected mutants per exercise")
+
+
+def _h(text: str, limit: int = 600) -> str:
+    return html.escape(clean_text(text, limit))
