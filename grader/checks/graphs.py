@@ -10,7 +10,8 @@ the previous node's ``next_functions``, it takes at least one step when
 rule finds nothing to follow (so it need not end at a leaf). The grader designs
 fresh graphs of its own (an MLP of another depth, a chain of elementwise
 operations) so that names typed in by hand fail; on those only the path is
-judged, never which nodes it reaches.
+judged, never which nodes it reaches; one of them is a product of two leaves,
+whose root has only leaves as next functions (a real path still steps onto one).
 
 When is a linear layer "passed through"? A node *uses* a layer when one of its
 next_functions leads, through nodes that have a single next function (such as
@@ -174,6 +175,21 @@ def random_ops(rng: random.Random) -> dict[str, Any]:
         ops.append(rng.choice(_BINARY if ops[-1] in _UNARY else _UNARY))
     ops.append(rng.choice(["sum", "mean"]))
     return {"kind": "ops", "seed": rng.randrange(2**31), "size": rng.randint(2, 5), "ops": ops}
+
+
+def random_shallow(rng: random.Random) -> dict[str, Any]:
+    """x * w (or w * x) with no reduction: a root whose next functions are all leaves.
+
+    A real path must still take a step (onto a leaf's AccumulateGrad): a chain
+    rule that never steps onto leaves stops at the root here.
+    """
+    return {"kind": "ops", "seed": rng.randrange(2**31), "size": rng.randint(2, 5), "ops": [rng.choice(["mul_leaf", "leaf_mul"])]}
+
+
+def fresh_graphs(rng: random.Random, count: int, depths: Sequence[int]) -> list[dict[str, Any]]:
+    """The judge's own graphs, in turn an MLP, a chain of operations and a shallow product of leaves."""
+    makers = (lambda: random_mlp(rng, depths), lambda: random_ops(rng), lambda: random_shallow(rng))
+    return [makers[number % 3]() for number in range(count)]
 
 
 def describe(spec: dict[str, Any]) -> str:
@@ -377,10 +393,8 @@ class GradChainPaths(_ChainCheck):
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
         calls = [self._output_call()] if "tensor" in self.params else []
-        depths = self.params.get("depths", [2, 4, 5])
-        for number in range(self.params.get("fresh", 3)):
-            calls.append(self._fresh_call(random_mlp(rng, depths) if number % 2 == 0 else random_ops(rng)))
-        return calls
+        specs = fresh_graphs(rng, self.params.get("fresh", 3), self.params.get("depths", [2, 4, 5]))
+        return calls + [self._fresh_call(spec) for spec in specs]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         function = self.params["function"]
@@ -458,11 +472,8 @@ class GradChainLayers(_ChainCheck):
     }
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
-        calls = [self._output_call(with_model=True)]
-        depths = self.params.get("depths", [2, 4, 5])
-        for number in range(self.params.get("fresh", 2)):
-            calls.append(self._fresh_call(random_mlp(rng, depths) if number % 2 == 0 else random_ops(rng)))
-        return calls
+        specs = fresh_graphs(rng, self.params.get("fresh", 2), self.params.get("depths", [2, 4, 5]))
+        return [self._output_call(with_model=True)] + [self._fresh_call(spec) for spec in specs]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         function, tensor = self.params["function"], self.params["tensor"]

@@ -108,16 +108,39 @@ def chain_first(graph: dict[str, Any]) -> list[str]:
         node = nodes[node]["next"][0]
 
 def chain_stop_before_leaf(graph: dict[str, Any]) -> list[str]:
-    return chain_ref(graph)[:-1]
+    """The reference chain without its last (leaf) name, once it has taken a step: a real path that need not end at a leaf."""
+    names = chain_ref(graph)
+    return names[:-1] if len(names) > 2 else names
 
 HARD_CODED = ["AddmmBackward0", "ReluBackward0", "AddmmBackward0", "ReluBackward0", "AddmmBackward0", "TBackward0", "AccumulateGrad"]
+
+def shallow() -> dict[str, Any]:
+    """x * w: a MulBackward0 root whose next functions are the two leaves."""
+    g = Builder()
+    root = g.add("MulBackward0", g.add("AccumulateGrad", param="x"), g.add("AccumulateGrad", param="w"))
+    graph, _ = g.json(root)
+    return {"graph": graph}
+
 
 def fresh_record(call: ProbeCall) -> dict[str, Any]:
     spec = call.args["build"]
     if spec["kind"] == "mlp":
         reduce = {"sum": "SumBackward0", "mean": "MeanBackward0"}.get(spec["reduce"] or "", "")
         return mlp(len(spec["sizes"]) - 1, "TanhBackward0", reduce, prefix="layer")
+    if len(spec["ops"]) == 1:
+        return shallow()
     return ops(["SinBackward0", "ExpBackward0", "SumBackward0"])
+
+
+def chain_without_leaves(graph: dict[str, Any]) -> list[str]:
+    """Never steps onto an AccumulateGrad: on a root with only leaves below, it takes no step at all."""
+    nodes, node, names = graph["nodes"], 0, []
+    while True:
+        names.append(nodes[node]["name"])
+        inner = [c for c in nodes[node]["next"] if nodes[c]["name"] != "AccumulateGrad"]
+        if not inner:
+            return names
+        node = inner[0]
 
 def student(strategy: Callable[[dict[str, Any]], Any] | None, output: dict[str, Any] | None = None) -> Respond:
     """Answers of a submission whose `output` has the record ``output`` and whose chain function is ``strategy``."""
@@ -206,6 +229,9 @@ def test_fresh_graphs_differ_between_submissions(rubric: Rubric) -> None:
         (lambda g: HARD_CODED, Outcome.FAILED, "`grad_fn_chain` returns the same names for every tensor: it looks hard-coded"),
         (chain_stop_before_leaf, Outcome.PASSED, "a real path in all 4 graphs"),  # CONTRACT-04: it need not end at a leaf
         (lambda g: chain_ref(g)[:1], Outcome.FAILED, "without a single step, though it has next_functions"),
+        # the mutant check-rubric found: never stepping onto a leaf takes no step on the grader's x * w
+        (chain_without_leaves, Outcome.PARTIAL, "on the grader's tensor x * w: the chain stops at the tensor's grad_fn 'MulBackward0' "
+                                                "without a single step"),
         (lambda g: [], Outcome.FAILED, "it returned an empty list, but the tensor has a grad_fn"),
         (lambda g: [*chain_first(g), "AccumulateGrad"], Outcome.FAILED, "which has no next_functions (the path had already ended)"),
     ],
