@@ -401,7 +401,7 @@ def test_bundle_has_the_scripts_at_its_root_and_no_solution(tmp_path: Path) -> N
     assert {"setup.sh", "run_autograder", "autodiff-grader/pyproject.toml", "autodiff-grader/grader/cli.py"} <= names
     assert any(n.startswith("autodiff-grader/rubrics/") for n in names)
     assert "autodiff-grader/reference/autodiff04.py" in names
-    assert not any(n.endswith("solution.ipynb") or "__pycache__" in n for n in names)
+    assert not any(n.endswith(".ipynb") or "__pycache__" in n for n in names)  # no solved notebook, of any lesson
     assert mode & 0o111
 
 
