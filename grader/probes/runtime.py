@@ -20,7 +20,7 @@ the "How to write a probe" section of ``grader/probes/__init__.py``):
 ``probe`` (the decorator), ``ProbeTimeout``, the schema fragments below
 (``NAME``, ``NUMBER``, ``ERROR``, ``RAISED``, ``MISSING``, ``REJECTED``,
 ``NOT_CALLABLE``, ``TENSOR``), ``lookup``, ``lookup_or_missing``,
-``call_student``, ``error_record``, ``type_name``, ``encode_number``,
+``call_student``, ``call_without_autograd``, ``error_record``, ``type_name``, ``encode_number``,
 ``encode_tensor``, ``is_tensor``, ``is_module``, ``named_modules``,
 ``named_parameters``, ``own_dict``, ``class_attribute``,
 ``submission_function``, ``function_like``, ``is_stub``, ``has_attribute``,
@@ -642,6 +642,37 @@ def call_student(function, *args, **kwargs):
         return False, {"raised": error_record("call", exc)}
     hung.discard(id(function))
     return True, result
+
+
+class BlockedEngine:
+    """Stands in for torch's autograd engine while a function must not use it."""
+
+    def __init__(self, real):
+        self.real = real
+        self.used = False
+
+    def run_backward(self, *args, **kwargs):
+        self.used = True
+        raise AutogradBlocked("autograd is switched off while the grader checks this function")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def call_without_autograd(function, *args, **kwargs):
+    """``call_student`` with torch's autograd engine replaced: ``(False, {"autograd": True})`` when the function tried it.
+
+    ``Tensor.backward``, ``torch.autograd.grad`` and ``torch.func`` all end in
+    the engine, however they were imported, so this catches them alike.
+    """
+    variable = _state["Variable"]
+    guard = BlockedEngine(_state["engine"])
+    variable._execution_engine = guard
+    try:
+        ok, result = call_student(function, *args, **kwargs)
+    finally:
+        variable._execution_engine = _state["engine"]
+    return (False, {"autograd": True}) if guard.used else (ok, result)
 
 
 def has_attribute(value, name):
