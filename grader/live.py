@@ -182,7 +182,7 @@ class JudgeProcess:
     def send(self, op: str, **fields: Any) -> int:
         """Send one request; its id."""
         if not self.running:
-            raise JudgeUnavailable(self._death())
+            raise JudgeUnavailable(self.death())
         assert self._process is not None and self._process.stdin is not None
         with self._lock:
             self._next_id += 1
@@ -192,7 +192,7 @@ class JudgeProcess:
             self._process.stdin.write(line.encode("ascii"))
             self._process.stdin.flush()
         except OSError:
-            raise JudgeUnavailable(self._death()) from None
+            raise JudgeUnavailable(self.death()) from None
         return number
 
     def ask(self, op: str, timeout_s: float = JUDGE_TIMEOUT_S, **fields: Any) -> dict[str, Any]:
@@ -208,7 +208,7 @@ class JudgeProcess:
                     raise JudgeUnavailable(f"it gave no answer within {timeout_s:g}s") from None
                 continue
             if reply is None:
-                raise JudgeUnavailable(self._death())
+                raise JudgeUnavailable(self.death())
             if reply.get("id") == number:
                 return reply
 
@@ -226,7 +226,8 @@ class JudgeProcess:
             process.kill()
             process.wait()
 
-    def _death(self) -> str:
+    def death(self) -> str:
+        """How the process ended, with the end of what it wrote to stderr."""
         said = " | ".join(line for line in self._stderr if line.strip())[-1500:]
         return f"it stopped{': ' + said if said else ''}"
 
@@ -487,11 +488,16 @@ def unregister(ipython: Any = None) -> None:
 
 
 def _judge(restart: bool = False) -> JudgeProcess:
-    if _SESSION.judge is None or restart or not _SESSION.judge.running:
-        if _SESSION.judge is not None:
-            _SESSION.judge.stop()
-        _SESSION.judge = JudgeProcess()
-        _SESSION.judge.start()
+    """The judge process, started if there is none; one found dead is restarted, and the student told."""
+    current = _SESSION.judge
+    if current is not None and current.running and not restart:
+        return current
+    if current is not None:
+        if not restart:
+            show_message(f"%grade: the grader's judge process had stopped ({current.death()}); it was restarted.")
+        current.stop()
+    _SESSION.judge = JudgeProcess()
+    _SESSION.judge.start()
     return _SESSION.judge
 
 
@@ -511,12 +517,15 @@ def grade_magic(line: str) -> None:
     except ArgumentProblem as problem:
         show_message(f"%grade: {problem}")
         return
-    if args.help:
-        show_message(USAGE)
-    elif args.fresh:
-        _grade_fresh(args, shell.user_ns)
-    else:
-        _grade_live(args, shell.user_ns)
+    try:
+        if args.help:
+            show_message(USAGE)
+        elif args.fresh:
+            _grade_fresh(args, shell.user_ns)
+        else:
+            _grade_live(args, shell.user_ns)
+    except KeyboardInterrupt:  # the student pressed stop while the judge was busy: its late reply is skipped next time
+        show_message("%grade: stopped.")
 
 
 def _grade_live(args: GradeArgs, user_ns: dict[str, Any]) -> None:
@@ -600,11 +609,13 @@ def _grade_fresh(args: GradeArgs, user_ns: dict[str, Any]) -> None:
         return
     for attempt in (1, 2):
         try:
-            reply = _judge(restart=attempt == 2).ask("render_fresh", report=report, notebook=str(notebook))
+            reply = _judge().ask("render_fresh", report=report, notebook=str(notebook))
         except JudgeUnavailable as gone:
             if attempt == 2:
                 show_message(f"%grade --fresh: the result could not be shown ({gone}).")
                 return
+            show_message(f"%grade: the grader's judge process stopped ({gone}); it was restarted.")
+            _judge(restart=True)
             continue
         if reply.get("ok"):
             show(reply)

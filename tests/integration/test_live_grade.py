@@ -136,14 +136,24 @@ DualNumber.cos = lambda self: DualNumber(math.cos(self.value), self.deriv * math
 """
 
 
+KILL_JUDGE = """
+import grader.live
+grader.live._SESSION.judge._process.kill()
+grader.live._SESSION.judge._process.wait()
+"""
+
+
 def test_a_wrong_answer_shows_the_failing_check_and_its_message(tmp_path: Path) -> None:
-    cells = run_cells([SETUP, *solution_answers().values(), WRONG_COS, "%load_ext grader", "%grade ex2"], tmp_path)
-    [report] = shown(cells[-1])
+    cells = run_cells([SETUP, *solution_answers().values(), WRONG_COS, "%load_ext grader", "%grade ex2", KILL_JUDGE, "%grade ex1"], tmp_path)
+    [report] = shown(cells[-3])
     text = report["text/plain"]
     assert "  [PASS] sin([u, u']) = [sin u, u' cos u]  7/7" in text, text
     assert "  [PART] cos([u, u']) = [cos u, -u' sin u]" in text
     assert "the derivative of cos has the wrong sign" in text and "the derivative of cos has the wrong sign" in report["text/html"]
     assert "(the only assignment installed)" in text  # no notebook file known here: the one installed assignment
+    restarted, after = shown(cells[-1])  # a judge that died is restarted once, and the student told
+    assert restarted["text/plain"].startswith("%grade: the grader's judge process had stopped (it stopped"), restarted
+    assert "Score: 25 / 25" in after["text/plain"]
 
 
 def test_without_a_saved_notebook_the_printed_output_check_is_left_to_the_official_grade(tmp_path: Path) -> None:
