@@ -13,6 +13,7 @@ import inspect
 import json
 import math
 import random
+import signal
 import subprocess
 import sys
 import textwrap
@@ -318,6 +319,43 @@ def test_a_function_that_never_returns_is_stopped_and_reported(judge: JudgeProce
     busy_until = time.monotonic() + 0.5  # a late interrupt would land here, in "the student's next cell"
     while time.monotonic() < busy_until:
         math.sqrt(2.0)
+
+
+FAKE_RUNTIME = """
+import signal
+
+class ProbeTimeout(BaseException):
+    pass
+
+def load_modules(sources):
+    pass
+
+def install(token, namespace, seed, probe_timeout_s, publish=None, timer="alarm"):
+    global STATE
+    STATE = (token, namespace, publish)
+
+def run(request_text, start=0):
+    token, namespace, publish = STATE
+    publish({"application/vnd.grader." + token + "+json": '{"i": 0, "ok": true, "value": 1}'}, metadata={})
+    namespace["left_behind"] = 1
+    namespace["x"] = "rebound"
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise {raised}
+"""
+
+
+@pytest.mark.parametrize("raised", ["ProbeTimeout()", "KeyboardInterrupt()"])
+def test_the_kernel_is_put_back_even_when_checking_is_cut_short(raised: str) -> None:
+    namespace: dict[str, Any] = {"x": 1}
+    before = signal.getsignal(signal.SIGINT)
+    sources = [["runtime", FAKE_RUNTIME.replace("{raised}", raised)]]
+    if raised.startswith("KeyboardInterrupt"):  # a real interrupt (the student pressed stop) still stops %grade
+        with pytest.raises(KeyboardInterrupt):
+            run_probes(sources, "t0", "[]", namespace, 5.0)
+    else:  # an interrupt that landed between the runtime's own lines: the answers so far are kept
+        assert run_probes(sources, "t0", "[]", namespace, 5.0).answers == ['{"i": 0, "ok": true, "value": 1}']
+    assert namespace == {"x": 1}
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_the_watchdog_never_interrupts_after_it_stops() -> None:
