@@ -334,7 +334,7 @@ class _CountingSink(io.TextIOBase):
 _MISSING = object()
 
 
-@dataclass
+@dataclass(frozen=True)
 class KernelState:
     """What checking must not change in the kernel, taken before the probes run and put back after."""
 
