@@ -138,6 +138,9 @@ def install(token, namespace, seed, probe_timeout_s, publish=None, timer="alarm"
     ``timer`` says who keeps each call's time limit: ``"alarm"``, this runtime
     with SIGALRM (Linux sandbox); ``"interrupt"``, the grader, which interrupts
     the kernel when no answer came in time (portable mode, Windows included).
+    ``seed`` seeds ``random``, numpy and torch for the student code that runs
+    next; ``None`` leaves the generators alone (``%grade`` in a running kernel,
+    where the student's code has already run and their state is theirs).
 
     Nothing the probes rely on is looked up later by name: a student who
     rebinds ``torch.nn.Linear``, patches ``nn.Module.named_modules`` or
@@ -219,9 +222,10 @@ def install(token, namespace, seed, probe_timeout_s, publish=None, timer="alarm"
     _state["ex34"] = _take_refs(torch)
     for take in ON_INSTALL:  # probe modules take their own references now, before any student code
         take(torch)
-    random.seed(seed)
-    numpy.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
+    if seed is not None:
+        random.seed(seed)
+        numpy.random.seed(seed % (2**32))
+        torch.manual_seed(seed)
 
 
 def _direct_publisher(fallback):

@@ -297,5 +297,8 @@ def softmax(z):
 
 
 def test_module_structure_feeds_inputs_of_the_models_own_dtype(reference: types.ModuleType) -> None:
-    float64 = "import torch\nfrom torch import nn\ndef build_mlp(a, h, b):\n    return nn.Sequential(nn.Linear(a, h), nn.ReLU(), nn.Linear(h, b)).double()"
+    float64 = (
+        "import torch\nfrom torch import nn\n"
+        "def build_mlp(a, h, b):\n    return nn.Sequential(nn.Linear(a, h), nn.ReLU(), nn.Linear(h, b)).double()"
+    )
     assert verdict("module_structure", STRUCTURE, float64, reference).outcome is Outcome.PASSED
