@@ -55,7 +55,7 @@ from typing import Any
 USAGE = """\
 %grade                  check the definitions in this kernel against the notebook's assignment
 %grade ex2 [ex3 ...]    only these exercises
-%grade --rubric PATH    grade against this rubric (when the notebook's assignment cannot be found)
+%grade --rubric PATH    grade against this rubric, or an installed assignment's id (when the notebook's cannot be found)
 %grade --fresh [PATH]   the official grade: rerun the saved notebook (or PATH) from top to bottom in a fresh kernel
 %grade --help           this text"""
 
@@ -106,7 +106,7 @@ def parse_arguments(line: str, posix: bool = os.name != "nt") -> GradeArgs:
                 index += 1
                 rubric = words[index]
             if not rubric:
-                raise ArgumentProblem("--rubric needs a path: %grade --rubric path/to/rubric.yaml")
+                raise ArgumentProblem("--rubric needs a path or an assignment id: %grade --rubric path/to/rubric.yaml")
         elif word.startswith("-"):
             raise ArgumentProblem(f"unknown option {word!r}; see %grade --help")
         elif word.lower().endswith(NOTEBOOK_SUFFIXES):
@@ -506,7 +506,8 @@ def _judge(restart: bool = False) -> JudgeProcess:
 def _where(args: GradeArgs, user_ns: Mapping[str, Any]) -> dict[str, Any]:
     """The rubric and notebook to tell the judge, as absolute paths (the judge runs in another folder)."""
     notebook = Path(args.path).resolve() if args.path else session_notebook(user_ns, os.environ, Path.cwd())
-    return {"rubric": str(Path(args.rubric).resolve()) if args.rubric else None, "notebook": str(notebook) if notebook else None}
+    rubric = args.rubric if args.rubric is None or not Path(args.rubric).exists() else str(Path(args.rubric).resolve())  # else an id
+    return {"rubric": rubric, "notebook": str(notebook) if notebook else None}
 
 
 def grade_magic(line: str) -> None:
@@ -574,7 +575,7 @@ def fresh_command(notebook: Path, args: GradeArgs) -> list[str]:
     """The official grade of ``notebook``: the ``grade`` command, run by this kernel's Python."""
     command = [sys.executable, "-m", "grader", str(notebook), "--format", "json"]
     if args.rubric:
-        command += ["--rubric", str(Path(args.rubric).resolve())]
+        command += ["--rubric", str(Path(args.rubric).resolve()) if Path(args.rubric).exists() else args.rubric]
     for exercise in args.exercises:
         command += ["--only", exercise]
     return command

@@ -131,7 +131,8 @@ def _ago(seconds: float) -> str:
 def resolve_rubric(rubric: str | None, notebook: str | None) -> tuple[Path, str]:
     """The rubric to grade with, and why that one: ``--rubric``, else the notebook's assignment, else the only one installed."""
     if rubric:
-        return Path(rubric), "given with --rubric"
+        by_id = {} if Path(rubric).exists() else {a.id: a.rubric_path for a in installed_assignments()}
+        return by_id.get(rubric, Path(rubric)), "given with --rubric"
     assignments = installed_assignments()
     if notebook:
         try:

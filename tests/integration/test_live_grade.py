@@ -63,6 +63,9 @@ SNAPSHOT = textwrap.dedent(
     """
 )
 
+# Two assignments are installed and these notebooks are not saved files: say which (an assignment id works too).
+A04 = "04_automatic_differentiation"
+
 
 def run_cells(cells: list[str], folder: Path, env: dict[str, str] | None = None) -> list[Any]:
     """Run ``cells`` in a fresh kernel started in ``folder``; the executed cells (errors kept as outputs)."""
@@ -144,20 +147,21 @@ grader.live._SESSION.judge._process.wait()
 
 
 def test_a_wrong_answer_shows_the_failing_check_and_its_message(tmp_path: Path) -> None:
-    cells = run_cells([SETUP, *solution_answers().values(), WRONG_COS, "%load_ext grader", "%grade ex2", KILL_JUDGE, "%grade ex1"], tmp_path)
+    magics = ["%load_ext grader", f"%grade --rubric {A04} ex2", KILL_JUDGE, f"%grade --rubric {A04} ex1"]
+    cells = run_cells([SETUP, *solution_answers().values(), WRONG_COS, *magics], tmp_path)
     [report] = shown(cells[-3])
     text = report["text/plain"]
     assert "  [PASS] sin([u, u']) = [sin u, u' cos u]  7/7" in text, text
     assert "  [PART] cos([u, u']) = [cos u, -u' sin u]" in text
     assert "the derivative of cos has the wrong sign" in text and "the derivative of cos has the wrong sign" in report["text/html"]
-    assert "(the only assignment installed)" in text  # no notebook file known here: the one installed assignment
+    assert "(given with --rubric)" in text  # no notebook file known here, two assignments installed: chosen by id
     restarted, after = shown(cells[-1])  # a judge that died is restarted once, and the student told
     assert restarted["text/plain"].startswith("%grade: the grader's judge process had stopped (it stopped"), restarted
     assert "Score: 25 / 25" in after["text/plain"]
 
 
 def test_without_a_saved_notebook_the_printed_output_check_is_left_to_the_official_grade(tmp_path: Path) -> None:
-    cells = run_cells([SETUP, *solution_answers().values(), "%load_ext grader", "%grade"], tmp_path)
+    cells = run_cells([SETUP, *solution_answers().values(), "%load_ext grader", f"%grade --rubric {A04}"], tmp_path)
     [report] = shown(cells[-1])
     assert "Score: 98 / 98" in report["text/plain"], report["text/plain"]
     assert "Not counted here (2 points, checked by the official grade): ex3: The chain for output is printed." in report["text/plain"]
