@@ -135,8 +135,7 @@ def describe(summary: KitSummary) -> str:
 
 def build_kit(rubric_path: Path, out: Path, solution: Path | None = None, template: Path | None = None, portable: bool = False) -> KitSummary:
     """Build, verify and write the kit of the rubric at ``rubric_path`` into ``out`` (see the module docstring)."""
-    import nbformat
-
+    from grader.authoring import make_student_notebook
     from grader.kit_files import write_package
     from grader.mutation.cli import solution_path, template_path
     from grader.rubric import load_rubric
@@ -144,8 +143,9 @@ def build_kit(rubric_path: Path, out: Path, solution: Path | None = None, templa
     rubric = load_rubric(rubric_path)
     _check_out(out)
     solution_file = solution_path(rubric, solution)
-    solution_nb = nbformat.read(solution_file, as_version=4)
-    template_nb = _template(rubric, template_path(rubric, template), solution_nb)
+    solution_nb = _notebook_of(rubric, solution_file, "--solution")
+    named_template = template_path(rubric, template)
+    template_nb = _notebook_of(rubric, named_template, "--template") if named_template else make_student_notebook(solution_nb, rubric.assignment)
     data, later = kit_rubric(_raw(rubric.path), rubric)
     staging = out.parent / f".{out.name}.building"
     shutil.rmtree(staging, ignore_errors=True)
@@ -179,14 +179,20 @@ def _raw(path: Path) -> dict[str, Any]:
     return data
 
 
-def _template(rubric: Rubric, given: Path | None, solution: Any) -> Any:
+def _notebook_of(rubric: Rubric, path: Path, flag: str) -> Any:
+    """A notebook of this assignment: one that names another in its metadata is refused (the default paths can guess wrong)."""
     import nbformat
 
-    from grader.authoring import make_student_notebook
+    from grader.authoring import notebook_assignment
 
-    if given is not None:
-        return nbformat.read(given, as_version=4)
-    return make_student_notebook(solution, rubric.assignment)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (OSError, ValueError) as exc:
+        raise KitRefused(f"{path}: cannot read the notebook ({exc})") from None
+    named = notebook_assignment(nb)
+    if named not in (None, rubric.assignment):
+        raise KitRefused(f"{path}: a notebook of assignment {named}, not {rubric.assignment}: give {flag} PATH")
+    return nb
 
 
 def package_names(assignment: str) -> tuple[str, str]:

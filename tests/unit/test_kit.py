@@ -17,7 +17,7 @@ import yaml
 
 from grader.checks import CHECK_KINDS
 from grader.errors import RubricError
-from grader.kit import code_digest, kit_rubric, package_names, vendored_files
+from grader.kit import KitRefused, build_kit, code_digest, kit_rubric, package_names, vendored_files
 from grader.kit_scan import answers_of, scan, significant_lines
 from grader.load import load_submission
 from grader.pipeline import derive_seed
@@ -190,3 +190,24 @@ def test_the_vendored_code_is_the_grader_without_bundled_assignments(tmp_path: P
     assert code_digest(package) == code_digest(ROOT / "grader")
     (package / "kit.py").write_text((package / "kit.py").read_text() + "\n# changed\n")
     assert code_digest(package) != code_digest(ROOT / "grader")
+
+
+# ------------------------------------------------------------------ refusals before anything is graded
+
+
+def test_a_solution_of_another_assignment_is_refused(tmp_path: Path) -> None:
+    other = nbformat.read(SOLUTION, as_version=4)
+    other.metadata["grader"] = {"assignment": "05_custom_autograd_and_training"}
+    nbformat.write(other, tmp_path / "solution.ipynb")
+    with pytest.raises(KitRefused, match="a notebook of assignment 05_custom_autograd_and_training, not 04_automatic_differentiation: "
+                                         "give --solution PATH"):
+        build_kit(RUBRIC, tmp_path / "kit", solution=tmp_path / "solution.ipynb")
+    assert not (tmp_path / "kit").exists()
+
+
+def test_a_folder_that_is_not_a_kit_is_never_replaced(tmp_path: Path) -> None:
+    (tmp_path / "kit").mkdir()
+    (tmp_path / "kit" / "notes.txt").write_text("mine\n")
+    with pytest.raises(KitRefused, match="exists and is not an empty folder or a kit"):
+        build_kit(RUBRIC, tmp_path / "kit")
+    assert (tmp_path / "kit" / "notes.txt").read_text() == "mine\n"
