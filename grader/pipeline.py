@@ -132,10 +132,23 @@ def derive_seed(rubric: Rubric, submission: Submission) -> int:
     """Random test points depend on the rubric's seed and the submission, never on the clock.
 
     A rubric with ``fixed_points: true`` (a student kit's) gives every submission
-    the same points: the kit holds expected values recorded at those points only.
+    the same points, :func:`fixed_seed`'s: the kit holds expected values recorded
+    at those points only.
     """
-    which = "fixed points" if rubric.fixed_points else submission.sha256
-    digest = hashlib.sha256(f"{rubric.assignment}:{rubric.seed}:{which}".encode()).digest()
+    if rubric.fixed_points:
+        return fixed_seed(rubric)
+    digest = hashlib.sha256(f"{rubric.assignment}:{rubric.seed}:{submission.sha256}".encode()).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
+def fixed_seed(rubric: Rubric) -> int:
+    """The seed of a rubric's fixed test points, the same for every submission.
+
+    ``%grade`` asks these points too (``live_seed`` in grader/live_judge.py
+    computes the same value), so that a student kit, whose expected values exist
+    only at these points, grades alike in a terminal and in a notebook.
+    """
+    digest = hashlib.sha256(f"{rubric.assignment}:{rubric.seed}:live".encode()).digest()
     return int.from_bytes(digest[:6], "big")
 
 
