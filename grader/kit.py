@@ -213,9 +213,13 @@ def kit_rubric(raw: dict[str, Any], rubric: Rubric) -> tuple[dict[str, Any], lis
             kind = CHECK_KINDS[check["kind"]]
             if check.get("hidden", False):
                 hidden += float(check["points"])
-            elif check["kind"] in ANSWER_KINDS or getattr(kind, "params_hold_answers", False):
+                continue
+            if check["kind"] in ANSWER_KINDS or getattr(kind, "params_hold_answers", False):
                 checks.append(_instructor_check(check))
                 later.append(f"{exercise['id']}/{check['id']}: {float(check['points']):g} points")
+            elif not kind.__module__.startswith("grader.checks."):
+                raise KitRefused(f"{exercise['id']}/{check['id']}: its kind {check['kind']!r} comes from {kind.__module__}, "
+                                 "which a kit does not carry (it vendors only the grader's own code)")
             else:
                 checks.append(dict(check))
         if hidden:

@@ -520,6 +520,8 @@ class Expected:
             return data
         if type(data) is list:
             return [self.value(item, graph_leaves) for item in data]
+        if "$module" in data:
+            return _skeleton(data["$module"], self, data.get("$id"))
         tag = next(iter(data))
         body = data[tag]
         if tag == "$float":
@@ -536,8 +538,6 @@ class Expected:
             return tensor_from(body).numpy().astype(body["dtype"])
         if tag == "$npscalar":
             return np.dtype(body["dtype"]).type(self.value(body["value"]))
-        if tag == "$module":
-            return _skeleton(body, self, data.get("$id"))
         if tag == "$handle":
             return ReplayHandle(self, int(body), self.labels.get(str(body), "a recorded value"))
         raise MissingExpectedValue(f"unknown recorded data {tag!r}")

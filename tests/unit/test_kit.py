@@ -81,6 +81,23 @@ def test_hidden_checks_are_left_out_and_their_points_named(rubric: Rubric, raw: 
     assert "solution" not in data and "87 of 100 points" in data["title"]
 
 
+def test_a_check_kind_from_another_package_is_refused_unless_its_params_are_the_answer(rubric: Rubric, raw: dict[str, Any]) -> None:
+    class Plugin(CHECK_KINDS["global_numbers"]):  # type: ignore[misc, valid-type]
+        kind = "course_plugin_kind"
+
+    Plugin.__module__ = "my_course.checks"
+    CHECK_KINDS[Plugin.kind] = Plugin
+    try:
+        plugged = copy.deepcopy(raw)
+        plugged["exercises"][0]["checks"][0]["kind"] = Plugin.kind
+        with pytest.raises(KitRefused, match=r"ex1/values: its kind .course_plugin_kind. comes from my_course\.checks, which a kit does not carry"):
+            kit_rubric(plugged, rubric)
+        Plugin.params_hold_answers = True  # type: ignore[attr-defined]
+        assert kit_rubric(plugged, rubric)[0]["exercises"][0]["checks"][0]["kind"] == "instructor_graded"
+    finally:
+        del CHECK_KINDS[Plugin.kind]
+
+
 def test_the_kit_is_named_after_its_assignment() -> None:
     assert package_names("04_automatic_differentiation") == (
         "grader_kit_04_automatic_differentiation", "grader-kit-04-automatic-differentiation")
