@@ -152,8 +152,7 @@ def build_kit(rubric_path: Path, out: Path, solution: Path | None = None, templa
     try:
         package = write_package(staging, rubric, data, template_nb)
         recorded = _record(rubric, data, solution_file, package, portable)
-        kit_rubric_path = package / "rubric.yaml"
-        solved, blank = _verify(kit_rubric_path, solution_file, template_nb, staging, portable)
+        solved, blank = _verify(package / "rubric.yaml", solution_file, template_nb, portable)
         files = _scan(staging, solution_nb, rubric.reference_path)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(out, ignore_errors=True)
@@ -284,7 +283,7 @@ def _record(rubric: Rubric, data: dict[str, Any], solution: Path, package: Path,
     return write_expected(package, recorder, rubric, data)
 
 
-def _verify(kit_rubric_path: Path, solution: Path, template_nb: Any, staging: Path, portable: bool) -> tuple[float, float]:
+def _verify(kit_rubric_path: Path, solution: Path, template_nb: Any, portable: bool) -> tuple[float, float]:
     """The kit as students get it: the solution must pass every check, the template score 0. Returns both scores."""
     import nbformat
 
