@@ -61,7 +61,8 @@ def _subcommand_summary(name: str) -> str:
 @click.command(cls=_GradeCommand, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("submissions", nargs=-1, metavar="SUBMISSION...")
 @click.option("--rubric", type=click.Path(path_type=Path),
-              help="Rubric YAML (default: the installed assignment the notebook names in its metadata, else its file name matches).")
+              help="Rubric YAML, or an installed assignment's id (default: the installed assignment the notebook names in its "
+                   "metadata, else the one its file name matches).")
 @click.option("--list-assignments", is_flag=True, help="List the installed assignments and exit.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for programs (exactly one JSON object on stdout).")
@@ -128,14 +129,20 @@ def _list_assignments() -> int:
 def _rubric_for(submission: Path | None, options: dict[str, Any]) -> Path:
     """The rubric to grade ``submission`` with: ``--rubric``, or the installed assignment it belongs to (said on stderr)."""
     from grader.assignments import choose_assignment, installed_assignments
+    from grader.errors import UsageError
+    from grader.load import load_submission
 
-    if options["rubric"] is not None:
-        return Path(options["rubric"])
     assignments = installed_assignments()
-    if submission is None:  # a batch of one assignment: the only one installed
-        choice = choose_assignment(Path("submission"), assignments)
-    else:
-        choice = choose_assignment(submission, assignments)
+    if options["rubric"] is not None:
+        named = Path(options["rubric"])
+        by_id = {a.id: a.rubric_path for a in assignments}
+        return by_id[str(named)] if not named.exists() and str(named) in by_id else named
+    try:
+        choice = choose_assignment(submission or Path("submission"), assignments)
+    except UsageError:
+        if submission is not None:
+            load_submission(submission)  # an unusable file: its own reason says more than "which assignment?"
+        raise
     click.echo(f"grade: assignment {choice.assignment.id} ({choice.reason})", err=True)
     return choice.assignment.rubric_path
 
@@ -214,7 +221,7 @@ def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
     if options["portable"]:
         os.environ["GRADER_PORTABLE"] = "1"  # the batch's worker processes choose their kernels' mode from it
     if options["rubric"] is not None:
-        return _grade_class(submissions, options, Path(options["rubric"]), options["out"], None)
+        return _grade_class(submissions, options, _rubric_for(None, options), options["out"], None)
     groups, unmatched = _by_assignment(submissions, options["out"])
     for path, why in unmatched:
         click.echo(f"grade: warning: {path} was not graded: {why}", err=True)

@@ -83,7 +83,8 @@ class KitSummary:
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the kit (created; a kit already there is replaced, any other non-empty folder refused).")
 @click.option("--solution", type=click.Path(path_type=Path, dir_okay=False),
-              help="The solved notebook (default: the rubric's `solution:`, else solution.ipynb beside the reference module).")
+              help="The solved notebook (default: the rubric's `solution:`, else the one notebook beside the reference module "
+                   "that names the assignment in its metadata, else solution.ipynb there).")
 @click.option("--template", type=click.Path(path_type=Path, dir_okay=False),
               help="The student notebook (default: the rubric's `template:`, else exercises/<notebook>, else made from the solution).")
 @click.option("--portable", is_flag=True, help="Grade the solution and the template the standard way, without the Linux sandbox.")
@@ -142,7 +143,7 @@ def build_kit(rubric_path: Path, out: Path, solution: Path | None = None, templa
 
     rubric = load_rubric(rubric_path)
     _check_out(out)
-    solution_file = solution_path(rubric, solution)
+    solution_file = solution_path(rubric, solution or _named_solution(rubric))
     solution_nb = _notebook_of(rubric, solution_file, "--solution")
     named_template = template_path(rubric, template)
     template_nb = _notebook_of(rubric, named_template, "--template") if named_template else make_student_notebook(solution_nb, rubric.assignment)
@@ -176,6 +177,21 @@ def _raw(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict), path  # load_rubric has validated it
     return data
+
+
+def _named_solution(rubric: Rubric) -> Path | None:
+    """Without ``solution:`` in the rubric, the one notebook beside the reference module that names this assignment, if any."""
+    if rubric.solution_path is not None:
+        return None
+    named = []
+    for path in sorted(rubric.reference_path.parent.glob("*.ipynb")):
+        try:
+            metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+        except (OSError, ValueError):
+            continue
+        if isinstance(metadata, dict) and (metadata.get("grader") or {}).get("assignment") == rubric.assignment:
+            named.append(path)
+    return named[0] if len(named) == 1 else None
 
 
 def _notebook_of(rubric: Rubric, path: Path, flag: str) -> Any:

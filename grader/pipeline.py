@@ -45,8 +45,8 @@ class Options:
 
 
 @dataclass
-class _Planned:
-    """A check with the slice of the probe request that holds its calls."""
+class PlannedCheck:
+    """A check with the slice of the probe request that holds its calls (made by :func:`plan_probes`)."""
 
     exercise: ExerciseSpec
     check: Check
@@ -69,7 +69,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
     planned, request = plan_probes(exercises, seed)
     mode = choose_mode(options.portable)
     with ThreadPoolExecutor(max_workers=1) as pool:  # the reference's torch import overlaps the kernel's run
-        reference = pool.submit(_prepare_judges, rubric.reference_path, planned, options.reference)
+        reference = pool.submit(prepare_judges, rubric.reference_path, planned, options.reference)
         execution = execute_submission(
             submission, request.prelude(seed, limits.probe_timeout_s, portable=mode is Mode.PORTABLE), request.cell_source, limits,
             request.mime, hide=[*default_hidden(rubric), *options.hide], warm=options.warm_kernels, mode=mode,
@@ -79,11 +79,8 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
         answers = parse_answers(execution.probe_outputs, request.calls)
         sources = {cell.number: cell.source for cell in submission.code_cells}
         context = JudgeContext(_reference(reference), execution, sources)
-    results = [
-        exercise_result(item_ex, [judged for p, judged in checks])
-        for item_ex, checks in _judge_all(planned, answers, context, exercises)
-    ]
-    score, max_score = total(tuple(results))
+    results = judge_and_score(planned, answers, context, exercises)
+    score, max_score = total(results)
     return SubmissionResult(
         submission=str(path),
         student=options.student or submission.student,
@@ -91,7 +88,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
         status="graded",
         score=score,
         max_score=max_score,
-        exercises=tuple(results),
+        exercises=results,
         errors=tuple(fault_lines(execution, planned, sources)),
         duration_s=round(time.monotonic() - started, 3),
         sha256=submission.sha256,
@@ -152,13 +149,13 @@ def fixed_seed(rubric: Rubric) -> int:
     return int.from_bytes(digest[:6], "big")
 
 
-def plan_probes(exercises: list[ExerciseSpec], seed: int) -> tuple[list[_Planned], ProbeRequest]:
+def plan_probes(exercises: list[ExerciseSpec], seed: int) -> tuple[list[PlannedCheck], ProbeRequest]:
     """Instantiate every check and gather their probe calls into one request.
 
     An exercise that names its ``answers`` first asks whether they are still
     stubs (the call right before its checks' calls; see :func:`unattempted`).
     """
-    planned: list[_Planned] = []
+    planned: list[PlannedCheck] = []
     calls: list[ProbeCall] = []
     for exercise in exercises:
         states_at = len(calls) if exercise.answers else -1
@@ -169,12 +166,12 @@ def plan_probes(exercises: list[ExerciseSpec], seed: int) -> tuple[list[_Planned
             rng = random.Random(f"{seed}:{exercise.id}:{spec.id}")
             own = check.plan(rng)
             problem = next((p for call in own if (p := request_problem(call.probe, call.args))), "")
-            planned.append(_Planned(exercise, check, [] if problem else own, len(calls), states_at, problem))
+            planned.append(PlannedCheck(exercise, check, [] if problem else own, len(calls), states_at, problem))
             calls.extend([] if problem else own)
     return planned, ProbeRequest(tuple(calls))
 
 
-def answer_digests(planned: list[_Planned], answers: list[Answer]) -> dict[str, str]:
+def answer_digests(planned: list[PlannedCheck], answers: list[Answer]) -> dict[str, str]:
     """Per exercise, a SHA-256 of the kernel's answers to that exercise's probe calls (its stub question included).
 
     Two submissions graded with the same seed whose digests agree for an exercise
@@ -205,7 +202,7 @@ def load_reference(path: Path) -> ModuleType:
     return module
 
 
-def _prepare_judges(path: Path, planned: list[_Planned], given: ModuleType | None = None) -> ModuleType:
+def prepare_judges(path: Path, planned: list[PlannedCheck], given: ModuleType | None = None) -> ModuleType:
     """Load the reference (unless one is given) and let checks do their slow first-time work, while the kernel runs."""
     module = given if given is not None else load_reference(path)
     for item in planned:
@@ -230,10 +227,21 @@ def _reference(future: Future[ModuleType]) -> ModuleType:
         raise ReferenceError_(f"the reference module failed to load: {type(exc).__name__}: {exc}") from None
 
 
+def judge_and_score(
+    planned: list[PlannedCheck], answers: list[Answer], context: JudgeContext, exercises: list[ExerciseSpec]
+) -> tuple[ExerciseResult, ...]:
+    """The judge and score stages: every planned check judged from its answers, then scored per exercise.
+
+    Shared by :func:`grade_submission` and the ``%grade`` magic's judge
+    process (:mod:`grader.live_judge`), so both grade the same answers alike.
+    """
+    return tuple(exercise_result(exercise, [judged for _, judged in checks]) for exercise, checks in _judge_all(planned, answers, context, exercises))
+
+
 def _judge_all(
-    planned: list[_Planned], answers: list[Answer], context: JudgeContext, exercises: list[ExerciseSpec]
-) -> list[tuple[ExerciseSpec, list[tuple[_Planned, CheckResult]]]]:
-    by_exercise: dict[str, list[tuple[_Planned, CheckResult]]] = {ex.id: [] for ex in exercises}
+    planned: list[PlannedCheck], answers: list[Answer], context: JudgeContext, exercises: list[ExerciseSpec]
+) -> list[tuple[ExerciseSpec, list[tuple[PlannedCheck, CheckResult]]]]:
+    by_exercise: dict[str, list[tuple[PlannedCheck, CheckResult]]] = {ex.id: [] for ex in exercises}
     for item in planned:
         stubs = unattempted(item.exercise, answers[item.states_at], context) if item.states_at >= 0 else ""
         if item.plan_error:
@@ -269,14 +277,14 @@ def unattempted(exercise: ExerciseSpec, answer: Answer, context: JudgeContext) -
     return f"not attempted: every answer of this exercise is still a stub ({shown})"
 
 
-def _judge_one(item: _Planned, answers: list[Answer], context: JudgeContext) -> Verdict:
+def _judge_one(item: PlannedCheck, answers: list[Answer], context: JudgeContext) -> Verdict:
     try:
         return item.check.judge(item.calls, answers, context)
     except Exception as exc:  # noqa: BLE001 - a grader bug must not cost the rest of the submission
         return Verdict.broken(f"the grader failed on this check ({type(exc).__name__}: {exc})")
 
 
-def fault_lines(execution: Execution, planned: list[_Planned], sources: dict[int, str]) -> list[str]:
+def fault_lines(execution: Execution, planned: list[PlannedCheck], sources: dict[int, str]) -> list[str]:
     """One plain line per fault: which cell, what happened, what it may cost."""
     lines = []
     for cell in execution.cells:
@@ -290,7 +298,7 @@ def fault_lines(execution: Execution, planned: list[_Planned], sources: dict[int
     return [" ".join(line.split()) for line in lines]  # student text may hold line breaks: one line each
 
 
-def _exercises_using(source: str, planned: list[_Planned]) -> list[str]:
+def _exercises_using(source: str, planned: list[PlannedCheck]) -> list[str]:
     found: list[str] = []
     for item in planned:
         if item.exercise.id in found:

@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "reference" / "solution.ipynb"
 TEMPLATE = ROOT / "exercises" / "04_automatic_differentiation.ipynb"
 RUBRIC = ROOT / "rubrics" / "04_automatic_differentiation.yaml"
+SOLUTION05 = ROOT / "reference" / "solution_05.ipynb"  # assignment 05: no grader code, only a rubric, a reference and notebooks
+TEMPLATE05 = ROOT / "exercises" / "05_custom_autograd_and_training.ipynb"
+RUBRIC05 = ROOT / "rubrics" / "05_custom_autograd_and_training.yaml"
 SETUP = "import math\nimport numpy as np\nimport torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
 
 

@@ -5,8 +5,10 @@
     python examples/gradescope/make_bundle.py -o /tmp/autograder.zip
 
 Upload the zip in the assignment's "Configure Autograder" page. The grader copy
-holds the package, the rubrics and the reference module; the solved notebook
-and the tests stay out (the student's code runs on the same machine).
+holds the package, the rubrics and the reference modules. No notebook goes in:
+the grader needs none, and the solved ones in reference/ (one per lesson, by
+any name) must not be on the machine that runs the student's code. The tests
+stay out too.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 INCLUDED = ("pyproject.toml", "README.md", "grader", "rubrics", "reference")
-EXCLUDED_NAMES = {"solution.ipynb", "__pycache__", ".ipynb_checkpoints"}
+EXCLUDED_NAMES = {"__pycache__", ".ipynb_checkpoints"}
 
 
 def grader_files(repo: Path) -> list[Path]:
@@ -30,7 +32,7 @@ def grader_files(repo: Path) -> list[Path]:
         candidates = [top] if top.is_file() else sorted(top.rglob("*"))
         for path in candidates:
             rel = path.relative_to(repo)
-            if path.is_file() and not EXCLUDED_NAMES.intersection(rel.parts) and path.suffix not in (".pyc", ".zip"):
+            if path.is_file() and not EXCLUDED_NAMES.intersection(rel.parts) and path.suffix not in (".pyc", ".zip", ".ipynb"):
                 found.append(rel)
     return found
 

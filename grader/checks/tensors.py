@@ -228,7 +228,7 @@ def describe_args(specs: Sequence[dict[str, Any]]) -> str:
 def _describe(spec: dict[str, Any]) -> str:
     kind, body = next(iter(spec.items()))
     if kind == "tensor":
-        return f"a {body['dtype']} tensor of shape {tuple(body['shape'])}"
+        return f"{article(str(body['dtype']))} tensor of shape {tuple(body['shape'])}"
     if kind == "module":
         if body.get("single") and len(body["layers"]) == 1:
             return "an nn.Linear" if "linear" in body["layers"][0] else f"an nn.{body['layers'][0]['activation']} layer"
@@ -548,6 +548,11 @@ class _TensorCheck(Check):
 
 
 def _failed_call(record: dict[str, Any], text: str) -> Verdict | None:
+    if record.get("autograd"):
+        return Verdict.failed(
+            f"{text} used autograd (.backward(), torch.autograd.grad or torch.func), which is switched off for this check: "
+            "compute it with tensor operations yourself"
+        )
     if "raised" in record:
         return raised_verdict(record["raised"], text)
     return None
@@ -562,7 +567,9 @@ class CallVersusReference(_TensorCheck):
 
     With ``compare_after`` (argument positions) the arguments are also
     compared after the call (a module's parameters after a training step, a
-    tensor changed in place). ``strict_types`` makes a 0-d tensor differ from a
+    tensor changed in place). With ``forbid_autograd`` torch's autograd engine
+    is off while the target runs, and a call that uses it earns nothing for the
+    check (what "by hand" means). ``strict_types`` makes a 0-d tensor differ from a
     number and a list from a tuple; ``check_dtype`` compares tensor dtypes.
     Credit is the share of calls that match.
     """
@@ -575,6 +582,7 @@ class CallVersusReference(_TensorCheck):
             **_TARGET_PROPERTIES, **_CALLS_PROPERTIES, **_TOLERANCES,
             "compare_after": {"type": "array", "items": {"type": "integer", "minimum": 0}},
             "compare_output": {"type": "boolean"},
+            "forbid_autograd": {"type": "boolean"},
             "strict_types": {"type": "boolean"},
             "check_dtype": {"type": "boolean"},
         },
@@ -585,6 +593,8 @@ class CallVersusReference(_TensorCheck):
         args: dict[str, Any] = {"target": self._target(init), "calls": calls}
         if self.params.get("compare_after"):
             args["after"] = True
+        if self.params.get("forbid_autograd"):
+            args["forbid_autograd"] = True
         return [ProbeCall("call_target", args)]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
@@ -829,7 +839,8 @@ class ModuleStructure(_TensorCheck):
     The expectation is the reference's (the same call on the reference) or
     given in ``expect``: ``layers`` (layer class name -> count, leaf modules
     only; other classes are free unless ``exact_layers``), ``parameters``
-    (total count), ``outputs`` (output shape for each of ``inputs``). Credit is
+    (total count), ``outputs`` (output shape for each of ``inputs``, fed as
+    zeros of the module's own parameter dtype unless ``dtype`` says). Credit is
     the share of these aspects that match.
     """
 
@@ -873,7 +884,7 @@ class ModuleStructure(_TensorCheck):
         dims = draw_dims(self.params.get("dims", {}), rng)
         args = [generate(arg, rng, dims) for arg in self.params.get("args", [])]
         request = {"target": target, "args": args, "inputs": [list(s) for s in self.params.get("inputs", [])],
-                   "dtype": self.params.get("dtype", "float32")}
+                   **({"dtype": self.params["dtype"]} if "dtype" in self.params else {})}
         return [ProbeCall("module_structure", request)]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
@@ -905,7 +916,8 @@ class ModuleStructure(_TensorCheck):
         expected["parameters"] = sum(p.numel() for p in module.parameters())
         if request["inputs"]:
             with torch.no_grad():
-                dtype = getattr(torch, request["dtype"])
+                floating = [p.dtype for p in module.parameters() if p.dtype.is_floating_point]
+                dtype = getattr(torch, request["dtype"]) if "dtype" in request else (floating[0] if floating else torch.float32)
                 expected["outputs"] = [list(module(torch.zeros(tuple(shape), dtype=dtype)).shape) for shape in request["inputs"]]
         return expected
 

@@ -8,11 +8,10 @@ if TYPE_CHECKING:  # the kernel runs this module in the runtime's namespace: the
         NOT_CALLABLE,
         NUMBER,
         RAISED,
-        AutogradBlocked,
-        ProbeTimeout,
         _state,
+        call_student,
+        call_without_autograd,
         encode_number,
-        error_record,
         lookup,
         one_of_records,
         probe,
@@ -20,21 +19,6 @@ if TYPE_CHECKING:  # the kernel runs this module in the runtime's namespace: the
         request_of,
         type_name,
     )
-
-
-class _BlockedEngine:
-    """Stands in for torch's autograd engine while a function must not use it."""
-
-    def __init__(self, real):
-        self.real = real
-        self.used = False
-
-    def run_backward(self, *args, **kwargs):
-        self.used = True
-        raise AutogradBlocked("autograd is switched off while the grader checks manual_backprop")
-
-    def __getattr__(self, name):
-        return getattr(self.real, name)
 
 
 _NUMERIC_RESULT = one_of_records(
@@ -74,22 +58,9 @@ def call_numeric(function, args_list, keys, forbid_autograd=False):
 
 
 def _call_numeric_once(fn, args, keys, forbid_autograd):
-    variable = _state["Variable"]
-    guard = _BlockedEngine(_state["engine"]) if forbid_autograd else None
-    if guard is not None:
-        variable._execution_engine = guard
-    try:
-        returned = fn(*args)
-    except ProbeTimeout:
-        raise
-    except BaseException as exc:  # noqa: BLE001
-        if guard is not None and guard.used:
-            return {"autograd": True}
-        return {"raised": error_record("call", exc)}
-    finally:
-        variable._execution_engine = _state["engine"]
-    if guard is not None and guard.used:
-        return {"autograd": True}
+    ok, returned = call_without_autograd(fn, *args) if forbid_autograd else call_student(fn, *args)
+    if not ok:
+        return returned
     if not issubclass(type(returned), dict):  # a dict subclass (OrderedDict, defaultdict) is a dict too
         return {"not_dict": type_name(returned)}
     has, get = _state["dict_has"], _state["dict_get"]  # dict's own methods: a subclass's overrides are not asked

@@ -20,7 +20,7 @@ the "How to write a probe" section of ``grader/probes/__init__.py``):
 ``probe`` (the decorator), ``ProbeTimeout``, the schema fragments below
 (``NAME``, ``NUMBER``, ``ERROR``, ``RAISED``, ``MISSING``, ``REJECTED``,
 ``NOT_CALLABLE``, ``TENSOR``), ``lookup``, ``lookup_or_missing``,
-``call_student``, ``error_record``, ``type_name``, ``encode_number``,
+``call_student``, ``call_without_autograd``, ``error_record``, ``type_name``, ``encode_number``,
 ``encode_tensor``, ``is_tensor``, ``is_module``, ``named_modules``,
 ``named_parameters``, ``own_dict``, ``class_attribute``,
 ``submission_function``, ``function_like``, ``is_stub``, ``has_attribute``,
@@ -138,6 +138,9 @@ def install(token, namespace, seed, probe_timeout_s, publish=None, timer="alarm"
     ``timer`` says who keeps each call's time limit: ``"alarm"``, this runtime
     with SIGALRM (Linux sandbox); ``"interrupt"``, the grader, which interrupts
     the kernel when no answer came in time (portable mode, Windows included).
+    ``seed`` seeds ``random``, numpy and torch for the student code that runs
+    next; ``None`` leaves the generators alone (``%grade`` in a running kernel,
+    where the student's code has already run and their state is theirs).
 
     Nothing the probes rely on is looked up later by name: a student who
     rebinds ``torch.nn.Linear``, patches ``nn.Module.named_modules`` or
@@ -219,9 +222,10 @@ def install(token, namespace, seed, probe_timeout_s, publish=None, timer="alarm"
     _state["ex34"] = _take_refs(torch)
     for take in ON_INSTALL:  # probe modules take their own references now, before any student code
         take(torch)
-    random.seed(seed)
-    numpy.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
+    if seed is not None:
+        random.seed(seed)
+        numpy.random.seed(seed % (2**32))
+        torch.manual_seed(seed)
 
 
 def _direct_publisher(fallback):
@@ -642,6 +646,37 @@ def call_student(function, *args, **kwargs):
         return False, {"raised": error_record("call", exc)}
     hung.discard(id(function))
     return True, result
+
+
+class BlockedEngine:
+    """Stands in for torch's autograd engine while a function must not use it."""
+
+    def __init__(self, real):
+        self.real = real
+        self.used = False
+
+    def run_backward(self, *args, **kwargs):
+        self.used = True
+        raise AutogradBlocked("autograd is switched off while the grader checks this function")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def call_without_autograd(function, *args, **kwargs):
+    """``call_student`` with torch's autograd engine replaced: ``(False, {"autograd": True})`` when the function tried it.
+
+    ``Tensor.backward``, ``torch.autograd.grad`` and ``torch.func`` all end in
+    the engine, however they were imported, so this catches them alike.
+    """
+    variable = _state["Variable"]
+    guard = BlockedEngine(_state["engine"])
+    variable._execution_engine = guard
+    try:
+        ok, result = call_student(function, *args, **kwargs)
+    finally:
+        variable._execution_engine = _state["engine"]
+    return (False, {"autograd": True}) if guard.used else (ok, result)
 
 
 def has_attribute(value, name):

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         ProbeTimeout,
         _state,
         call_student,
+        call_without_autograd,
         class_attribute,
         error_record,
         lookup_or_missing,
@@ -355,6 +356,7 @@ _GRADS = one_of_records(
 _CALL_RESULT = one_of_records(
     record({"value": _VALUE, "after": {"type": "array", "items": _VALUE}, "grad": _GRADS}, required=["value"]),
     RAISED,
+    record({"autograd": {"const": True}}),
 )
 
 
@@ -366,20 +368,25 @@ _CALL_RESULT = one_of_records(
             "after": {"type": "boolean"},
             "grad": request_of({"wrt": {"type": "array", "items": {"type": "integer"}},
                                 "params_of": {"type": "array", "items": {"type": "integer"}}, "seed": {"type": "integer"}}),
+            "forbid_autograd": {"type": "boolean"},
         },
         required=["target", "calls"],
     ),
     answer=one_of_records(*_TARGET_TROUBLE, record({"results": {"type": "array", "items": _CALL_RESULT}})),
 )
-def call_target(target, calls, after=False, grad=None):
-    """Call the target on each argument set; what it returned (and, if asked, the arguments after it and gradients)."""
+def call_target(target, calls, after=False, grad=None, forbid_autograd=False):
+    """Call the target on each argument set; what it returned (and, if asked, the arguments after it and gradients).
+
+    With ``forbid_autograd`` torch's autograd engine is switched off while the
+    target runs: a call that tries to use it answers ``{"autograd": true}``.
+    """
     fn, trouble = _target(target)
     if trouble is not None:
         return trouble
     results = []
     for call in calls:
         args, kwargs = _arguments(call)
-        ok, returned = call_student(fn, *args, **kwargs)
+        ok, returned = call_without_autograd(fn, *args, **kwargs) if forbid_autograd else call_student(fn, *args, **kwargs)
         if not ok:
             results.append(returned)
             continue
@@ -514,7 +521,7 @@ _SHAPES = {"type": "array", "items": {"type": "array", "items": {"type": "intege
         }),
     ),
 )
-def module_structure(target, args=(), inputs=(), dtype="float32"):
+def module_structure(target, args=(), inputs=(), dtype=None):
     """A module's tree (each submodule's name and type), its parameter counts and its output shape for each input shape.
 
     The module is a global (``{"module": name}``) or what a function returns
@@ -540,12 +547,21 @@ def module_structure(target, args=(), inputs=(), dtype="float32"):
     trainable = sum(_numel(p, kit) for p in params if kit["requires_grad_of"](p))
     outputs = []
     for shape in inputs:
-        x = kit["zeros"](tuple(shape), dtype=kit["dtypes"][dtype])
+        x = kit["zeros"](tuple(shape), dtype=kit["dtypes"][dtype] if dtype else _input_dtype(params, kit))
         with kit["no_grad"]():
             ok, out = call_student(module, x)
         outputs.append({"shape": list(kit["shape_of"](out))} if ok and type(out) in kit["tensor_types"] else (
             out if not ok else {"not_tensor": type_name(out)}))
     return {"modules": modules, "parameters": count, "trainable": trainable, "outputs": outputs}
+
+
+def _input_dtype(params, kit):
+    """The dtype to feed a module: its first floating parameter's (a model built under another default dtype works too)."""
+    for param in params:
+        dtype = kit["dtype_of"](param)
+        if kit["dtype_names"].get(dtype, "").startswith(("float", "bfloat")):
+            return dtype
+    return kit["dtypes"]["float32"]
 
 
 def _numel(tensor, kit):

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from grader.authoring import AnswerRegion, SolutionNotebookError, answer_regions, make_student_notebook, replace_region
 from grader.cli import main
 from grader.rubric import load_rubric
-from tests.conftest import RUBRIC, SOLUTION, TEMPLATE
+from tests.conftest import RUBRIC, RUBRIC05, SOLUTION, SOLUTION05, TEMPLATE, TEMPLATE05
 
 
 def code(source: str, cell_id: str = "ex1-answer", **metadata: Any) -> Any:
@@ -386,13 +386,20 @@ def test_replace_region_swaps_one_region_and_keeps_the_markers() -> None:
 # ------------------------------------------------------------------ lesson 04
 
 
-def test_the_committed_template_is_what_assign_makes_from_the_solution() -> None:
-    """The drift check: edit reference/solution.ipynb, then rerun `grade assign` (see README)."""
-    solution = nbformat.read(SOLUTION, as_version=4)
-    made = make_student_notebook(solution, load_rubric(RUBRIC).assignment)
-    committed = nbformat.read(TEMPLATE, as_version=4)
+@pytest.mark.parametrize(
+    ("solution_path", "rubric_path", "template_path"),
+    [(SOLUTION, RUBRIC, TEMPLATE), (SOLUTION05, RUBRIC05, TEMPLATE05)],
+    ids=["04", "05"],
+)
+def test_the_committed_template_is_what_assign_makes_from_the_solution(solution_path: Path, rubric_path: Path, template_path: Path) -> None:
+    """The drift check: edit the solution notebook, then rerun `grade assign` (see README)."""
+    solution = nbformat.read(solution_path, as_version=4)
+    assignment = load_rubric(rubric_path).assignment
+    made = make_student_notebook(solution, assignment)
+    committed = nbformat.read(template_path, as_version=4)
     assert [(c.cell_type, c.get("id"), c.source) for c in committed.cells] == [(c.cell_type, c.get("id"), c.source) for c in made.cells]
-    assert committed.metadata.get("grader") == made.metadata["grader"] == {"assignment": "04_automatic_differentiation"}
+    assert committed.metadata.get("grader") == made.metadata["grader"] == {"assignment": assignment}
+    assert template_path.name == load_rubric(rubric_path).notebook
 
 
 def test_lesson_answers_are_marked_only_in_the_four_answer_cells() -> None:

@@ -337,8 +337,8 @@ def test_cli_writes_all_reports_for_an_unusable_submission(tmp_path: Path) -> No
     summary = tmp_path / "summary.md"
     env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
     done = subprocess.run(
-        [sys.executable, "-m", "grader", str(broken), "--junit", str(tmp_path / "j.xml"), "--gradescope",
-         str(tmp_path / "r.json"), "--fail-under", "10", "--only", "ex1"],
+        [sys.executable, "-m", "grader", str(broken), "--rubric", "04_automatic_differentiation", "--junit", str(tmp_path / "j.xml"),
+         "--gradescope", str(tmp_path / "r.json"), "--fail-under", "10", "--only", "ex1"],
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )
     assert done.returncode == 2, done.stderr
@@ -401,7 +401,7 @@ def test_bundle_has_the_scripts_at_its_root_and_no_solution(tmp_path: Path) -> N
     assert {"setup.sh", "run_autograder", "autodiff-grader/pyproject.toml", "autodiff-grader/grader/cli.py"} <= names
     assert any(n.startswith("autodiff-grader/rubrics/") for n in names)
     assert "autodiff-grader/reference/autodiff04.py" in names
-    assert not any(n.endswith("solution.ipynb") or "__pycache__" in n for n in names)
+    assert not any(n.endswith(".ipynb") or "__pycache__" in n for n in names)  # no solved notebook, of any lesson
     assert mode & 0o111
 
 
@@ -435,10 +435,11 @@ def test_github_workflow_installs_grades_and_keeps_the_junit() -> None:
 
 def test_plugin_collects_one_item_per_visible_check(pytester: pytest.Pytester, rubric: Rubric) -> None:
     (pytester.path / "my_notebook.ipynb").write_text("{}")
-    result = pytester.runpytest(*plugin_args(), "--grade", "my_notebook.ipynb", "--collect-only", "-q")
+    rubric_arg = ("--grade-rubric", str(RUBRIC))  # a generic file name: with two assignments installed, say which
+    result = pytester.runpytest(*plugin_args(), "--grade", "my_notebook.ipynb", *rubric_arg, "--collect-only", "-q")
     expected = [f"my_notebook.ipynb::{ex.id}::{c.id}" for ex in rubric.exercises for c in ex.checks if not c.hidden]
     assert [line for line in result.outlines if "::" in line] == expected
-    only = pytester.runpytest(*plugin_args(), "--grade", "my_notebook.ipynb", "--grade-only", "ex2",
+    only = pytester.runpytest(*plugin_args(), "--grade", "my_notebook.ipynb", *rubric_arg, "--grade-only", "ex2",
                               "--collect-only", "-q")
     assert {line.split("::")[1] for line in only.outlines if "::" in line} == {"ex2"}
 

@@ -1,17 +1,27 @@
-"""Every check of the bundled rubric quotes the contract sentences it enforces, and the trace table is current."""
+"""Every check of each bundled rubric quotes the contract sentences it enforces, and each trace table is current."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from grader.reporters.contract_trace import render_contract_trace, unquoted
-from grader.rubric import Rubric
-from tests.conftest import ROOT
+from grader.rubric import Rubric, load_rubric
+from tests.conftest import ROOT, RUBRIC, RUBRIC05
 
-TRACE = ROOT / "rubrics" / "CONTRACT-04-TRACE.md"
+# rubric -> the trace table generated from it
+TRACES = {
+    RUBRIC: ROOT / "rubrics" / "CONTRACT-04-TRACE.md",
+    RUBRIC05: ROOT / "rubrics" / "CONTRACT-05-TRACE.md",
+}
+BUNDLED = pytest.mark.parametrize("path", sorted(TRACES), ids=lambda p: p.stem)
 
 
-def test_every_check_quotes_the_contract_it_enforces(rubric: Rubric) -> None:
+@BUNDLED
+def test_every_check_quotes_the_contract_it_enforces(path: Path) -> None:
+    rubric = load_rubric(path)
     assert rubric.contract_path is not None
     assert unquoted(rubric, rubric.contract_path.read_text(encoding="utf-8")) == []
 
@@ -28,9 +38,11 @@ def test_a_check_without_a_quote_or_with_a_made_up_one_is_reported(rubric: Rubri
     ]
 
 
-def test_the_trace_table_in_the_repository_matches_the_rubric(rubric: Rubric) -> None:
-    assert TRACE.read_text(encoding="utf-8") == render_contract_trace(rubric), (
-        "rubrics/CONTRACT-04-TRACE.md is out of date: regenerate it with "
+@BUNDLED
+def test_the_trace_table_in_the_repository_matches_the_rubric(path: Path) -> None:
+    trace = TRACES[path]
+    assert trace.read_text(encoding="utf-8") == render_contract_trace(load_rubric(path)), (
+        f"rubrics/{trace.name} is out of date: regenerate it with "
         "python -c \"from grader.rubric import load_rubric; from grader.reporters.contract_trace import render_contract_trace; "
-        "print(render_contract_trace(load_rubric('rubrics/04_automatic_differentiation.yaml')), end='')\" > rubrics/CONTRACT-04-TRACE.md"
+        f"print(render_contract_trace(load_rubric('rubrics/{path.name}')), end='')\" > rubrics/{trace.name}"
     )

@@ -277,3 +277,28 @@ def test_raises(reference: types.ModuleType, student: str, outcome: Outcome, fra
     found = verdict("raises", RAISES, student, reference)
     assert found.outcome is outcome, found.message
     assert fragment in found.message
+
+
+def test_call_vs_reference_can_switch_autograd_off(reference: types.ModuleType) -> None:
+    params = {**SOFTMAX, "forbid_autograd": True}
+    by_hand = "def softmax(z):\n    e = (z - z.max(1, keepdim=True).values).exp()\n    return e / e.sum(1, keepdim=True)"
+    assert verdict("call_vs_reference", params, by_hand, reference).outcome is Outcome.PASSED
+    by_autograd = '''
+import torch
+def softmax(z):
+    x = z.detach().requires_grad_()
+    lse = torch.logsumexp(x, 1).sum()
+    (g,) = torch.autograd.grad(lse, x)
+    return g
+'''
+    found = verdict("call_vs_reference", params, by_autograd, reference)
+    assert found.outcome is Outcome.FAILED and "used autograd (.backward(), torch.autograd.grad or torch.func)" in found.message
+    assert verdict("call_vs_reference", SOFTMAX, by_autograd, reference).outcome is Outcome.PASSED  # allowed unless forbidden
+
+
+def test_module_structure_feeds_inputs_of_the_models_own_dtype(reference: types.ModuleType) -> None:
+    float64 = (
+        "import torch\nfrom torch import nn\n"
+        "def build_mlp(a, h, b):\n    return nn.Sequential(nn.Linear(a, h), nn.ReLU(), nn.Linear(h, b)).double()"
+    )
+    assert verdict("module_structure", STRUCTURE, float64, reference).outcome is Outcome.PASSED
