@@ -1,4 +1,4 @@
-"""The student kit of lesson 04, built, scanned, installed as a student installs it and graded from outside the checkout.
+"""Student kits: lesson 04's built, scanned, installed as a student installs it and graded from outside the checkout; lesson 05's built and graded.
 
 The kit is installed from its wheel into a fresh venv that borrows this
 environment's third-party packages through a .pth line (never its editable
@@ -6,7 +6,10 @@ environment's third-party packages through a .pth line (never its editable
 portable mode. Every visible check must end as the full grader's does on the
 same notebook: the solution, the template, and wrong answers taken from the
 conformance corpus (one planted mistake per exercise, two notebooks) and from
-tests/integration/test_ex1_ex2.py.
+tests/integration/test_ex1_ex2.py. Lesson 05's kit (tensor kinds: gradients
+through returned tensors, a returned nn.Module, a training step's changed
+parameters) is graded in this process against the wrong notebooks of
+tests/integration/test_assignment05.py.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ import pytest
 from grader.kit import build_kit
 from grader.kit_scan import scan
 from grader.pipeline import Options, grade_submission
-from grader.rubric import Rubric
+from grader.rubric import Rubric, load_rubric
 from tests.conformance import ex1, ex2, ex3, ex4
-from tests.conftest import ROOT, RUBRIC, SETUP, SOLUTION, TEMPLATE
+from tests.conftest import ROOT, RUBRIC, RUBRIC05, SETUP, SOLUTION, TEMPLATE
+from tests.integration.test_assignment05 import SETUP05, WRONG, notebook05
 from tests.integration.test_ex1_ex2 import EX1_VALUES, GOOD_COS, GOOD_SIN, dual_class
 
 pytestmark = pytest.mark.kernel
@@ -157,3 +161,15 @@ def test_a_kit_refuses_a_grader_it_was_not_built_with(python: Path, tmp_path: Pa
     assert done.returncode == 2
     assert "is not the one the kit grader-kit-04-automatic-differentiation was built with" in done.stderr
     assert "pip install --force-reinstall --no-deps PATH" in done.stderr
+
+
+def test_the_kit_of_lesson_05_grades_wrong_notebooks_as_the_full_grader_does(tmp_path: Path) -> None:
+    summary = build_kit(RUBRIC05, tmp_path / "kit05")  # its solution is found by the assignment its metadata names
+    assert (summary.kit_points, summary.later, summary.solution_score, summary.template_score) == (100, (), 100, 0)
+    kit = load_rubric(tmp_path / "kit05" / "grader_kit_05_custom_autograd_and_training" / "rubric.yaml")
+    full = load_rubric(RUBRIC05)
+    for name, (cells, _) in WRONG.items():
+        path = notebook05(tmp_path, name, SETUP05, *cells)
+        with_kit = _outcomes(grade_submission(path, kit, Options()).as_dict())
+        assert with_kit == _outcomes(grade_submission(path, full, Options()).as_dict()), name
+        assert "broken" not in with_kit.values() and list(with_kit.values()).count("passed") < len(with_kit) - 4, name
