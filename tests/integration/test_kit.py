@@ -147,6 +147,21 @@ def test_a_student_grades_with_the_installed_kit_as_the_full_grader_does(python:
     assert [(name, check) for name, check in planted if _outcomes(reports[name])[check] == "passed"] == []
 
 
+def test_percent_grade_in_a_kit_checks_the_running_kernel(python: Path, tmp_path: Path) -> None:
+    solved = "\n\n".join(c.source for c in nbformat.read(SOLUTION, as_version=4).cells if c.cell_type == "code")
+    wrong = solved.replace("-self.deriv * math.sin(self.value)", "self.deriv * math.sin(self.value)")
+    printed = {}
+    for name, source in (("right", solved), ("wrong", wrong)):
+        (tmp_path / f"{name}.ipy").write_text(source + "\n\n%load_ext grader\n%grade\n", encoding="utf-8")
+        done = subprocess.run([str(python), "-m", "IPython", "--no-banner", "--colors=NoColor", f"{name}.ipy"],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=600)
+        printed[name] = done.stdout
+        assert done.returncode == 0 and "[BUG" not in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+    # the chain printed (2 points) is left to the saved notebook when the kernel does not know its file: 92 here
+    assert "Score: 92 / 92" in printed["right"] and "(graded by your instructor: 6 points)  0/0" in printed["right"]
+    assert "[PART] cos([u, u']) = [cos u, -u' sin u]  3.5/7" in printed["wrong"] and "the derivative of cos has the wrong sign" in printed["wrong"]
+
+
 def test_a_kit_refuses_a_grader_it_was_not_built_with(python: Path, tmp_path: Path) -> None:
     installed = Path(subprocess.run([str(python), "-c", "import grader; print(grader.__file__)"],
                                     capture_output=True, text=True, check=True, cwd=tmp_path).stdout.strip()).parent
