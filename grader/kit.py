@@ -295,7 +295,7 @@ def _record(rubric: Rubric, data: dict[str, Any], solution: Path, package: Path,
         recording.write_text(yaml.safe_dump({**plain, "reference": str(rubric.reference_path)}, sort_keys=False), encoding="utf-8")
         reference = RecordingReference(load_reference(rubric.reference_path), recorder)
         result = grade_submission(solution, load_rubric(recording), Options(reference=reference, portable=portable))
-    _require_full_marks(result, "with the reference, while recording")
+    _require_full_marks(result, "while recording, with the reference")
     return write_expected(package, recorder, rubric, data)
 
 
@@ -308,7 +308,7 @@ def _verify(kit_rubric_path: Path, solution: Path, template_nb: Any, portable: b
 
     rubric = load_rubric(kit_rubric_path)
     solved = grade_submission(solution, rubric, Options(portable=portable))
-    _require_full_marks(solved, "with the kit")
+    _require_full_marks(solved, "with the recorded values")
     with tempfile.TemporaryDirectory(prefix="grader-kit-") as folder:
         template = Path(folder) / (rubric.notebook or f"{rubric.assignment}.ipynb")
         nbformat.write(template_nb, template)
@@ -323,7 +323,7 @@ def _require_full_marks(result: SubmissionResult, how: str) -> None:
 
     failing = [f"{ex.id}/{c.id}: {c.outcome.value}: {c.message}" for ex in result.exercises for c in ex.checks if c.outcome is not Outcome.PASSED]
     if result.status != "graded" or failing:
-        raise KitRefused(f"the solution does not pass every check of the kit {how}: {result.reason or '; '.join(failing)}")
+        raise KitRefused(f"the solution does not pass every kit check {how}: {result.reason or '; '.join(failing)}")
 
 
 def _report(result: SubmissionResult) -> str:
