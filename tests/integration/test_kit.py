@@ -185,6 +185,14 @@ def test_the_kit_of_lesson_05_grades_wrong_notebooks_as_the_full_grader_does(tmp
     full = load_rubric(RUBRIC05)
     for name, (cells, _) in WRONG.items():
         path = notebook05(tmp_path, name, SETUP05, *cells)
-        with_kit = _outcomes(grade_submission(path, kit, Options()).as_dict())
-        assert with_kit == _outcomes(grade_submission(path, full, Options()).as_dict()), name
+        kit_report, full_report = grade_submission(path, kit, Options()).as_dict(), grade_submission(path, full, Options()).as_dict()
+        with_kit, with_full = _outcomes(kit_report), _outcomes(full_report)
+        differing = {key: (with_kit[key], with_full[key], _message(kit_report, key), _message(full_report, key))
+                     for key in with_full if with_kit.get(key) != with_full[key]}
+        assert differing == {}, (name, kit_report["errors"], full_report["errors"])
         assert "broken" not in with_kit.values() and list(with_kit.values()).count("passed") < len(with_kit) - 4, name
+
+
+def _message(report: dict[str, Any], key: str) -> str:
+    exercise, check = key.split("/")
+    return next(c["message"] for ex in report["exercises"] if ex["id"] == exercise for c in ex["checks"] if c["id"] == check)
