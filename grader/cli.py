@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from grader import __version__
+
 if TYPE_CHECKING:
     from grader.rubric import Limits, Rubric
 
@@ -22,6 +24,7 @@ EXIT_GRADED, EXIT_UNDER, EXIT_UNUSABLE = 0, 1, 2
 # A submission is a .ipynb or .py file, so these names can never be mistaken for one.
 SUBCOMMANDS: dict[str, str] = {
     "assign": "grader.assign:assign",
+    "kit": "grader.kit:kit",
     "check-rubric": "grader.mutation.cli:check_rubric",
 }
 
@@ -88,7 +91,7 @@ def _subcommand_summary(name: str) -> str:
                    "mapping each submission to its LMS student.")
 @click.option("--missing", type=click.Choice(["empty", "zero"]), default=None,
               help="Batch mode: an LMS gradebook's grade for a roster student with no submission (default: empty).")
-@click.version_option(package_name="autodiff-grader")
+@click.version_option(version=__version__)  # the version of this code: a student kit installs it under another distribution name
 def main(submissions: tuple[str, ...], **options: object) -> None:
     """Grade SUBMISSION (a .ipynb notebook or a .py module) and report a score per exercise.
 

@@ -39,6 +39,9 @@ class Options:
     # A fixed seed for the random test points instead of derive_seed's: `grade check-rubric` grades a
     # solution and its mutants at the same points, so that equal answers mean equal behaviour.
     seed: int | None = None
+    # The reference module to judge with instead of importing the rubric's: `grade kit` passes the rubric's own reference
+    # wrapped so that every question the judges ask of it is recorded (grader/replay.py).
+    reference: ModuleType | None = None
 
 
 @dataclass
@@ -66,7 +69,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
     planned, request = plan_probes(exercises, seed)
     mode = choose_mode(options.portable)
     with ThreadPoolExecutor(max_workers=1) as pool:  # the reference's torch import overlaps the kernel's run
-        reference = pool.submit(prepare_judges, rubric.reference_path, planned)
+        reference = pool.submit(prepare_judges, rubric.reference_path, planned, options.reference)
         execution = execute_submission(
             submission, request.prelude(seed, limits.probe_timeout_s, portable=mode is Mode.PORTABLE), request.cell_source, limits,
             request.mime, hide=[*default_hidden(rubric), *options.hide], warm=options.warm_kernels, mode=mode,
@@ -123,8 +126,26 @@ def unusable(
 
 
 def derive_seed(rubric: Rubric, submission: Submission) -> int:
-    """Random test points depend on the rubric's seed and the submission, never on the clock."""
+    """Random test points depend on the rubric's seed and the submission, never on the clock.
+
+    A rubric with ``fixed_points: true`` (a student kit's) gives every submission
+    the same points, :func:`fixed_seed`'s: the kit holds expected values recorded
+    at those points only.
+    """
+    if rubric.fixed_points:
+        return fixed_seed(rubric)
     digest = hashlib.sha256(f"{rubric.assignment}:{rubric.seed}:{submission.sha256}".encode()).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
+def fixed_seed(rubric: Rubric) -> int:
+    """The seed of a rubric's fixed test points, the same for every submission.
+
+    ``%grade`` asks these points too (``live_seed`` in grader/live_judge.py
+    computes the same value), so that a student kit, whose expected values exist
+    only at these points, grades alike in a terminal and in a notebook.
+    """
+    digest = hashlib.sha256(f"{rubric.assignment}:{rubric.seed}:live".encode()).digest()
     return int.from_bytes(digest[:6], "big")
 
 
@@ -181,9 +202,9 @@ def load_reference(path: Path) -> ModuleType:
     return module
 
 
-def prepare_judges(path: Path, planned: list[PlannedCheck]) -> ModuleType:
-    """Load the reference and let checks do their slow first-time work, while the kernel runs."""
-    module = load_reference(path)
+def prepare_judges(path: Path, planned: list[PlannedCheck], given: ModuleType | None = None) -> ModuleType:
+    """Load the reference (unless one is given) and let checks do their slow first-time work, while the kernel runs."""
+    module = given if given is not None else load_reference(path)
     for item in planned:
         try:
             item.check.warm_up(item.calls)

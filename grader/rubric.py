@@ -69,6 +69,7 @@ RUBRIC_SCHEMA: dict[str, Any] = {
         "solution": {"type": "string", "minLength": 1},
         "template": {"type": "string", "minLength": 1},
         "seed": {"type": "integer"},
+        "fixed_points": {"type": "boolean"},
         "limits": LIMITS_SCHEMA,
         "exercises": {
             "type": "array",
@@ -158,6 +159,9 @@ class Rubric:
     # The solved and the student notebook (``solution:``, ``template:``), for `grade check-rubric`; not needed to grade.
     solution_path: Path | None = None
     template_path: Path | None = None
+    # ``fixed_points: true``: every submission is asked the same random points (a student kit's, whose expected values
+    # were recorded at them: grader/kit.py); otherwise they also depend on the submission (grader.pipeline.derive_seed).
+    fixed_points: bool = False
 
     @property
     def max_score(self) -> float:
@@ -202,6 +206,7 @@ def load_rubric(path: Path | str) -> Rubric:
         contract_path=contract_path,
         solution_path=(path.parent / data["solution"]).resolve() if "solution" in data else None,
         template_path=(path.parent / data["template"]).resolve() if "template" in data else None,
+        fixed_points=data.get("fixed_points", False),
     )
 
 

@@ -222,7 +222,7 @@ def close(got: float, expected: float, rtol: float, atol: float) -> bool:
 def _load_builtin_kinds() -> None:
     from grader.checks import dual, numbers  # noqa: F401
 
-    for module in ("graphs", "checkpointing", "text", "tensors"):
+    for module in ("graphs", "checkpointing", "text", "tensors", "instructor"):
         try:
             __import__(f"grader.checks.{module}")
         except ModuleNotFoundError as exc:
