@@ -178,13 +178,19 @@ def gradebook_formats(values: tuple[str, ...]) -> tuple[str, ...]:
 def _grade_one(submission: Path, options: dict[str, Any]) -> int:
     import os
 
-    from grader.pipeline import Options, grade_submission
+    from grader.errors import SubmissionError
+    from grader.pipeline import Options, grade_submission, unreadable
     from grader.reporters.json_report import render_json
     from grader.reporters.terminal import render_text
     from grader.scoring import apply_overrides, load_overrides
 
-    rubric, limits = _rubric_and_limits(options, _rubric_for(submission, options))
-    result = grade_submission(submission, rubric, Options(only=tuple(options["only"]), limits=limits, portable=options["portable"]))
+    try:
+        rubric_path = _rubric_for(submission, options)
+    except SubmissionError as exc:  # unreadable, and so no assignment to read from it: still one report, with the reason
+        result = unreadable(submission, exc.message)
+    else:
+        rubric, limits = _rubric_and_limits(options, rubric_path)
+        result = grade_submission(submission, rubric, Options(only=tuple(options["only"]), limits=limits, portable=options["portable"]))
     if options["overrides"] is not None:
         result = apply_overrides(result, load_overrides(options["overrides"]).get(result.student, {}))
     if options["fmt"] == "json":

@@ -125,6 +125,14 @@ def unusable(
     )
 
 
+def unreadable(path: Path, reason: str) -> SubmissionResult:
+    """The result for a file that could not be read, when not even its assignment is known (no rubric, no exercises)."""
+    return SubmissionResult(
+        submission=str(path), student=Path(path).stem, assignment="", status="error", score=0.0, max_score=0.0,
+        exercises=(), errors=(reason,), duration_s=0.0, reason=reason, grader_version=__version__, blame=Blame.SUBMISSION,
+    )
+
+
 def derive_seed(rubric: Rubric, submission: Submission) -> int:
     """Random test points depend on the rubric's seed and the submission, never on the clock.
 
