@@ -128,15 +128,13 @@ def _list_assignments() -> int:
 
 def _rubric_for(submission: Path | None, options: dict[str, Any]) -> Path:
     """The rubric to grade ``submission`` with: ``--rubric``, or the installed assignment it belongs to (said on stderr)."""
-    from grader.assignments import choose_assignment, installed_assignments
+    from grader.assignments import choose_assignment, installed_assignments, rubric_path
     from grader.errors import UsageError
     from grader.load import load_submission
 
-    assignments = installed_assignments()
     if options["rubric"] is not None:
-        named = Path(options["rubric"])
-        by_id = {a.id: a.rubric_path for a in assignments}
-        return by_id[str(named)] if not named.exists() and str(named) in by_id else named
+        return rubric_path(options["rubric"])
+    assignments = installed_assignments()
     try:
         choice = choose_assignment(submission or Path("submission"), assignments)
     except UsageError:
@@ -229,8 +227,15 @@ def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
     if options["rubric"] is not None:
         return _grade_class(submissions, options, _rubric_for(None, options), options["out"], None)
     groups, unmatched = _by_assignment(submissions, options["out"])
-    for path, why in unmatched:
-        click.echo(f"grade: warning: {path} was not graded: {why}", err=True)
+    if len(groups) == 1 and unmatched:  # a class folder of one assignment: the files that do not say so belong to it too
+        (assignment, (_, candidates)), = groups.items()
+        click.echo(f"grade: {len(unmatched)} submissions do not name their assignment: graded as {assignment} like the others", err=True)
+        candidates.extend(candidate for candidate, _ in unmatched)
+        unmatched = []
+    if not groups:
+        raise UsageError(f"cannot tell which assignment these submissions are ({unmatched[0][1]}); give the rubric with --rubric")
+    for candidate, why in unmatched:
+        click.echo(f"grade: warning: {candidate.path} was not graded: {why}", err=True)
     if len(groups) == 1:
         (assignment, (rubric_path, candidates)), = groups.items()
         click.echo(f"grade: assignment {assignment} for all {len(candidates)} submissions", err=True)
@@ -242,7 +247,7 @@ def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
     return max(statuses, default=EXIT_GRADED)
 
 
-def _by_assignment(submissions: list[str], out: Path) -> tuple[dict[str, tuple[Path, list[Any]]], list[tuple[Path, str]]]:
+def _by_assignment(submissions: list[str], out: Path) -> tuple[dict[str, tuple[Path, list[Any]]], list[tuple[Any, str]]]:
     """The class's submissions grouped by the assignment each belongs to, and those that belong to none."""
     from grader.assignments import choose_assignment, installed_assignments
     from grader.batch.discovery import discover
@@ -260,7 +265,7 @@ def _by_assignment(submissions: list[str], out: Path) -> tuple[dict[str, tuple[P
             if len(assignments) == 1:
                 assignment = assignments[0]
             else:
-                unmatched.append((candidate.path, exc.message))
+                unmatched.append((candidate, exc.message))
                 continue
         groups.setdefault(assignment.id, (assignment.rubric_path, []))[1].append(candidate)
     if not groups and not unmatched:

@@ -10,7 +10,7 @@ or, once and for all, in the repository's ``pyproject.toml`` (paths relative to 
 
     [tool.grader]
     notebook = "04_automatic_differentiation.ipynb"
-    rubric = "rubric.yaml"        # optional; default: the bundled rubric
+    rubric = "rubric.yaml"        # optional (a path or an installed assignment's id); default: the notebook's assignment
 
 Each visible check becomes an item ``my_notebook.ipynb::ex1::gradient_anywhere``;
 it passes when the check earns full marks and fails with the check's message
@@ -55,7 +55,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grade-only", action="append", default=[], metavar="EXERCISE",
                     help="Grade only this exercise (e.g. ex2); repeatable.")
     group.addoption("--grade-rubric", metavar="YAML", default=None,
-                    help="Rubric YAML (default: [tool.grader] rubric, else the bundled rubric).")
+                    help="Rubric YAML or an installed assignment's id (default: [tool.grader] rubric, else the notebook's assignment).")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,7 +82,7 @@ def read_settings(config: pytest.Config) -> GradeSettings | None:
     only = tuple(config.getoption("grade_only") or ())
     return GradeSettings(
         notebook=(here / notebook).resolve() if notebook else (base / str(table["notebook"])).resolve(),
-        rubric=(here / rubric).resolve() if rubric else ((base / str(table["rubric"])).resolve() if table.get("rubric") else None),
+        rubric=_rubric_setting(here, rubric) if rubric else (_rubric_setting(base, str(table["rubric"])) if table.get("rubric") else None),
         only=only,
         explicit=notebook is not None,
     )
@@ -117,18 +117,25 @@ def _ensure_collected(config: pytest.Config, notebook: Path) -> None:
     config.args.append(str(notebook))
 
 
+def _rubric_setting(base: Path, value: str) -> Path:
+    """A rubric path relative to ``base``, or an installed assignment's id as it was given (when no such file exists)."""
+    path = (base / value).resolve()
+    return path if path.exists() or "/" in value or value.endswith((".yaml", ".yml")) else Path(value)
+
+
 class GradingPlugin:
     """Collects the notebook's items and grades it once, on demand."""
 
     def __init__(self, settings: GradeSettings) -> None:
-        from grader.assignments import choose_assignment, installed_assignments
+        from grader.assignments import choose_assignment, installed_assignments, rubric_path
         from grader.errors import GraderError
         from grader.rubric import load_rubric
 
         self.settings = settings
         try:
-            rubric_path = settings.rubric or choose_assignment(settings.notebook, installed_assignments()).assignment.rubric_path
-            self.rubric: Rubric = load_rubric(rubric_path)
+            chosen = rubric_path(settings.rubric) if settings.rubric else None
+            chosen = chosen or choose_assignment(settings.notebook, installed_assignments()).assignment.rubric_path
+            self.rubric: Rubric = load_rubric(chosen)
         except GraderError as exc:
             raise pytest.UsageError(exc.message) from None
         known = [ex.id for ex in self.rubric.exercises]

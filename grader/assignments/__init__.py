@@ -134,3 +134,12 @@ def _name_matches(path: Path, assignment: Assignment) -> bool:
 
 def _words(text: str) -> str:
     return "_" + "_".join(re.findall(r"[a-z0-9]+", text.lower())) + "_"
+
+
+def rubric_path(name: str | Path) -> Path:
+    """A rubric given by path, or by the id of an installed assignment (a path that exists wins)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    by_id = {a.id: a.rubric_path for a in installed_assignments()}
+    return by_id.get(str(name), path)

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 
 from grader.batch import BatchOptions, run_batch
 from grader.rubric import Rubric
-from tests.conftest import ROOT, MakeNotebook
+from tests.conftest import ROOT, SOLUTION, SOLUTION05, TEMPLATE05, MakeNotebook
 
 pytestmark = pytest.mark.kernel
 
@@ -60,7 +61,9 @@ def make_class(make_notebook: MakeNotebook, root: Path) -> Path:
 
 
 def grade_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "grader", *args]
+    """``grade`` as a subprocess; these notebooks carry no assignment id, so lesson 04 is named unless a test names one."""
+    named = () if "--rubric" in args else ("--rubric", "04_automatic_differentiation")
+    command = [sys.executable, "-m", "grader", *args, *named]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
 
 
@@ -191,3 +194,21 @@ def test_dask_cluster_grades_like_the_local_pool(
     assert results["zz_junk"]["status"] == "error" and "SyntaxError" in results["zz_junk"]["reason"]
     assert [row["student"] for row in gradebook(out)] == ["good", "wrong", "zz_junk"]
     assert (out / "feedback" / "wrong.md").is_file() and (out / "summary.html").is_file()
+
+
+def test_a_class_folder_of_two_assignments_is_graded_per_assignment(tmp_path: Path) -> None:
+    """Each submission against its own rubric (the id grade assign wrote into it), one results folder per assignment."""
+    folder, out = tmp_path / "class", tmp_path / "results"
+    folder.mkdir()
+    shutil.copy(SOLUTION, folder / "alice.ipynb")
+    shutil.copy(SOLUTION05, folder / "bob.ipynb")
+    shutil.copy(TEMPLATE05, folder / "carol.ipynb")
+    done = subprocess.run([sys.executable, "-m", "grader", str(folder), "--out", str(out), "--only", "ex1", "--jobs", "2"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    rows = {
+        assignment: {row["student"]: row["total"] for row in csv.DictReader((out / assignment / "gradebook.csv").open(encoding="utf-8"))}
+        for assignment in ("04_automatic_differentiation", "05_custom_autograd_and_training")
+    }
+    assert rows == {"04_automatic_differentiation": {"alice": "25"}, "05_custom_autograd_and_training": {"bob": "25", "carol": "0"}}
+    assert "assignment 05_custom_autograd_and_training: 2 submissions" in done.stderr

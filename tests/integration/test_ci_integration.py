@@ -147,7 +147,8 @@ def test_pytest_plugin_grades_once_with_passing_and_failing_items(
     shutil.copy(notebook, pytester.path / "my_notebook.ipynb")
     pytester.makeconftest(COUNTING_CONFTEST)
     result = pytester.runpytest_subprocess(
-        *plugin_args(), "--grade", "my_notebook.ipynb", "--grade-only", "ex1", "--grade-only", "ex2", "-rA",
+        *plugin_args(), "--grade", "my_notebook.ipynb", "--grade-rubric", "04_automatic_differentiation",
+        "--grade-only", "ex1", "--grade-only", "ex2", "-rA",
         timeout=600,
     )
     ex1 = [c.id for c in rubric.exercise("ex1").checks if not c.hidden]
