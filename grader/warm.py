@@ -12,6 +12,7 @@ kernel is confined exactly like a launched one.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
@@ -59,6 +60,7 @@ def _start_server(listen: str | None = None) -> subprocess.Popen[bytes]:
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         env=_server_env(home), cwd=home, start_new_session=True,
     )
+    atexit.register(_stop_server, process, home)
     assert process.stdout is not None
     if listen:  # it listens before it warms up: its clients queue their first requests meanwhile
         return process
@@ -66,6 +68,14 @@ def _start_server(listen: str | None = None) -> subprocess.Popen[bytes]:
         process.kill()
         raise RuntimeError("the warm-kernel server did not start")
     return process
+
+
+def _stop_server(process: subprocess.Popen[bytes], home: str) -> None:
+    """At exit: the server would die with us anyway; its home folder would stay in the temp folder."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def _read_reply(stream: Any) -> dict[str, Any]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from grader.pipeline import Options, grade_submission
 from grader.rubric import Rubric
-from tests.conftest import MakeNotebook, solution_answers
+from tests.conftest import SOLUTION, MakeNotebook, solution_answers
 
 pytestmark = pytest.mark.kernel
 
@@ -50,3 +55,14 @@ def test_forked_and_launched_kernels_grade_alike(make_notebook: MakeNotebook, ru
     assert (warm.environment["warm_kernel"], cold.environment["warm_kernel"]) == (True, False)
     assert warm.score == cold.score == 96
     assert [c.message for ex in warm.exercises for c in ex.checks] == [c.message for ex in cold.exercises for c in ex.checks]
+
+
+def test_a_grading_process_leaves_no_server_folder_behind(tmp_path: Path) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", str(SOLUTION), "--only", "ex1"], capture_output=True, text=True, timeout=300,
+        check=False, env={**os.environ, "TMPDIR": str(temp)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [p.name for p in temp.iterdir() if p.name.startswith("grader-zygote")] == []
