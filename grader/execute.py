@@ -206,7 +206,9 @@ async def _execute(plan: RunPlan, resume: Resume | None, started: float) -> Exec
         attempt = await _run_attempt(plan, resume)
         if attempt.ending is Ending.NO_KERNEL and resume.warm:
             resume = replace(resume, warm=False)  # an infrastructure fault of the warm server: a launched kernel does the job
-            attempt = await _run_attempt(plan, resume)
+            warm_failure, attempt = attempt.reason, await _run_attempt(plan, resume)
+            if attempt.ending is Ending.NO_KERNEL:
+                attempt.reason = f"a warm kernel: {warm_failure or 'no reason given'}; a launched kernel: {attempt.reason or 'no reason given'}"
         attempts.append(attempt)
         resume = _next_attempt(resume, attempts)
     return _execution(plan, attempts, time.monotonic() - started)
@@ -222,6 +224,12 @@ def _next_attempt(resume: Resume, attempts: list[_Attempt]) -> Resume | None:
     answered = [index for past in attempts for index in map(_answer_index, past.probe_outputs) if index is not None]
     # the call after the last answer stopped the kernel: skip it (and always move on)
     return replace(resume, first_call=max(max(answered, default=-1) + 2, resume.first_call + 1))
+
+
+def _no_kernel(attempts: list[_Attempt]) -> str:
+    """Why no kernel ran: each failed try's reason, for whoever has to find out (the student is told it is not their fault)."""
+    reasons = [a.reason for a in attempts if a.ending is Ending.NO_KERNEL and a.reason]
+    return f"{KERNEL_DID_NOT_START} ({'; '.join(dict.fromkeys(reasons))[:300]})" if reasons else KERNEL_DID_NOT_START
 
 
 def _execution(plan: RunPlan, attempts: list[_Attempt], duration_s: float) -> Execution:
@@ -255,7 +263,7 @@ def _execution(plan: RunPlan, attempts: list[_Attempt], duration_s: float) -> Ex
         events=tuple(events),
         isolation=_environment(plan, all(attempt.private_root for attempt in attempts), last.warm),
         duration_s=duration_s,
-        kernel_failed=KERNEL_DID_NOT_START if last.ending is Ending.NO_KERNEL else "",
+        kernel_failed=_no_kernel(attempts) if last.ending is Ending.NO_KERNEL else "",
         kernel_peak_mb=round(max((attempt.peak_mb for attempt in attempts), default=0.0), 1),
     )
 
@@ -301,8 +309,8 @@ async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
             started = client.async_start_new_kernel(cwd=str(work), env=kernel_env(work), stdout=DEVNULL, stderr=DEVNULL)
             await asyncio.wait_for(started, 60)
             await client.async_start_new_kernel_client()
-        except Exception:  # noqa: BLE001 - any failure to start is an infrastructure fault
-            attempt.ending = Ending.NO_KERNEL
+        except Exception as exc:  # noqa: BLE001 - any failure to start is an infrastructure fault
+            attempt.ending, attempt.reason = Ending.NO_KERNEL, f"{type(exc).__name__}: {exc}".rstrip(": ")
             await _kill(km, client)
             return attempt
         attempt.private_root = _sandbox_report(box).get("private_root") is True
@@ -492,7 +500,7 @@ def _fatal(attempt: _Attempt, steps: tuple[Step, ...], index: int, cell: Any, mi
         attempt.probe_outputs = _probe_answers(cell, mime)
         attempt.ending, attempt.reason = Ending.PROBES_STOPPED_KERNEL, reason
     elif step.role is Role.PRELUDE:
-        attempt.ending = Ending.NO_KERNEL
+        attempt.ending, attempt.reason = Ending.NO_KERNEL, f"the grader's set-up cell failed: {reason}"
     else:
         previous = attempt.cells.get(step.number)
         stdout = previous.stdout if previous is not None else _stdout(cell)

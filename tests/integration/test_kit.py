@@ -141,7 +141,7 @@ def test_a_student_grades_with_the_installed_kit_as_the_full_grader_does(python:
         kit_outcomes = _outcomes(reports[name])
         full = grade_submission(path, rubric, Options())
         full_outcomes = {k: v for k, v in _outcomes(full.as_dict()).items() if k != "ex4/written_answer"}
-        assert {k: v for k, v in kit_outcomes.items() if k != "ex4/written_answer"} == full_outcomes, name
+        assert {k: v for k, v in kit_outcomes.items() if k != "ex4/written_answer"} == full_outcomes, (name, reports[name]["errors"])
     planted = [(name, "/".join(v.mistake.check)) for name, variants in twins.items() for v in variants]
     planted += [("integration", "ex1/gradient_anywhere"), ("integration", "ex2/argument_unchanged")]
     assert [(name, check) for name, check in planted if _outcomes(reports[name])[check] == "passed"] == []
