@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
@@ -42,6 +41,7 @@ from grader.sandbox import (
     kernel_argv,
     kernel_env,
     sandbox_uid,
+    socket_folder,
     standard_kernel_argv,
 )
 
@@ -298,7 +298,7 @@ async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
     from nbclient.exceptions import DeadKernelError
 
     attempt = _Attempt(warm=resume.warm)
-    box = Path(tempfile.mkdtemp(prefix="grade-"))
+    box = socket_folder("grade-", "runtime/kernel-65535")  # the kernel's ipc sockets live in box/runtime
     work = box / "work"
     try:
         km, uid = _prepare_box(box, work, plan, resume.warm)

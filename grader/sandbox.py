@@ -229,6 +229,21 @@ def _expose(paths: list[str]) -> None:
     os.rmdir(staging)  # the folder is on the host's disk, not only in this mount namespace
 
 
+_SOCKET_PATH_MAX = 100  # a Unix socket's address holds 107 bytes on Linux (103 on macOS); keep a margin
+
+
+def socket_folder(prefix: str, longest_name: str) -> Path:
+    """A new temporary folder whose sockets (up to ``longest_name`` below it) fit a Unix socket's address.
+
+    Under the temp folder as usual; under ``/tmp`` when the temp folder's path is too long for that (a deep ``TMPDIR``).
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    if len(str(folder / longest_name)) <= _SOCKET_PATH_MAX or not os.path.isdir("/tmp"):
+        return folder
+    folder.rmdir()
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
 def sandbox_uid() -> int:
     """The throw-away user id of this grading process's kernels (one per process keeps RLIMIT_NPROC apart)."""
     return SANDBOX_UID_BASE + os.getpid() % _SANDBOX_UIDS

@@ -136,12 +136,12 @@ def shared_server() -> Iterator[None]:
 
     In portable mode there are no warm kernels, so no server is started.
     """
-    from grader.sandbox import Mode, choose_mode
+    from grader.sandbox import Mode, choose_mode, socket_folder
 
     if choose_mode() is Mode.PORTABLE:
         yield
         return
-    folder = tempfile.mkdtemp(prefix="grader-zygote-socket-")
+    folder = str(socket_folder("grader-zygote-socket-", "socket"))
     path = os.path.join(folder, "socket")
     process = _start_server(listen=path)
     deadline = time.monotonic() + 10

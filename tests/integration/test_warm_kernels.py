@@ -57,8 +57,8 @@ def test_forked_and_launched_kernels_grade_alike(make_notebook: MakeNotebook, ru
     assert [c.message for ex in warm.exercises for c in ex.checks] == [c.message for ex in cold.exercises for c in ex.checks]
 
 
-def test_a_grading_process_leaves_no_server_folder_behind(tmp_path: Path) -> None:
-    temp = tmp_path / "temp"
+def test_a_deep_temp_folder_grades_and_leaves_no_server_folder_behind(tmp_path: Path) -> None:
+    temp = tmp_path / ("a-temp-folder-deep-enough-that-" * 3 + "kernel-sockets-would-not-fit")  # past a Unix socket's 107 bytes
     temp.mkdir()
     done = subprocess.run(
         [sys.executable, "-m", "grader", str(SOLUTION), "--only", "ex1"], capture_output=True, text=True, timeout=300,

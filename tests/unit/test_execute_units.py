@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+import pytest
+
 from grader.execute import KERNEL_DID_NOT_START, Ending, _Attempt, _no_kernel
+from grader.sandbox import socket_folder
 
 
 def _failed(reason: str) -> _Attempt:
@@ -21,3 +27,16 @@ def test_without_a_reason_the_message_is_the_plain_one() -> None:
 
 def test_the_reason_is_kept_short() -> None:
     assert len(_no_kernel([_failed("x" * 5000)])) < len(KERNEL_DID_NOT_START) + 310
+
+
+def test_socket_folders_fit_a_unix_socket_address(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deep = tmp_path / ("x" * 90)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    folder = socket_folder("grade-", "runtime/kernel-65535")
+    assert folder.parent == Path("/tmp") and len(str(folder / "runtime/kernel-65535")) <= 107
+    folder.rmdir()
+    shallow = tmp_path / "t"
+    shallow.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(shallow))
+    assert socket_folder("grade-", "runtime/kernel-65535").parent == shallow  # the temp folder as usual when it fits
