@@ -172,9 +172,9 @@ def _check_out(out: Path) -> None:
 
 
 def _raw(path: Path) -> dict[str, Any]:
-    import yaml
+    from grader.rubric import parse_yaml_text
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = parse_yaml_text(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict), path  # load_rubric has validated it
     return data
 

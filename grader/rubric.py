@@ -210,9 +210,19 @@ def load_rubric(path: Path | str) -> Rubric:
     )
 
 
+def parse_yaml_text(text: str) -> Any:
+    """YAML as plain data, safely: libyaml's safe loader where PyYAML has it (some ten times faster), else PyYAML's own.
+
+    A cold ``grade`` reads every installed rubric's header and then its own rubric: in pure Python that was 0.7 s.
+    """
+    if yaml.__with_libyaml__:
+        return yaml.load(text, Loader=yaml.CSafeLoader)
+    return yaml.load(text, Loader=yaml.SafeLoader)
+
+
 def _parse_yaml(path: Path, raw: bytes) -> Any:
     try:
-        return yaml.safe_load(raw.decode("utf-8"))
+        return parse_yaml_text(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise RubricError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except yaml.MarkedYAMLError as exc:

@@ -48,8 +48,10 @@ def load_overrides(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
     """Read an overrides file: ``{student: {"ex4/written_answer": {score: 6, comment: "..."}}}``."""
     import yaml
 
+    from grader.rubric import parse_yaml_text
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = parse_yaml_text(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UsageError(f"{path}: cannot read overrides ({exc})") from None
     if not isinstance(data, dict):

@@ -82,8 +82,10 @@ def _read_header(path: Path, source: str) -> Assignment:
     """The id, title and notebook of a rubric, read without validating the whole rubric (that happens when it is used)."""
     import yaml
 
+    from grader.rubric import parse_yaml_text
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml_text(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UsageError(f"{path}: cannot read the rubric of an installed assignment ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("assignment"), str):
