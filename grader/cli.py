@@ -182,6 +182,7 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
     from grader.reporters.terminal import render_text
     from grader.scoring import apply_overrides, load_overrides
 
+    _start_warm_server(options["portable"])
     try:
         rubric_path = _rubric_for(submission, options)
     except SubmissionError as exc:  # unreadable, and so no assignment to read from it: still one report, with the reason
@@ -212,6 +213,16 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
     if options["fail_under"] is not None and result.score < options["fail_under"]:
         return EXIT_UNDER
     return EXIT_GRADED
+
+
+def _start_warm_server(portable: bool) -> None:
+    """In the sandbox mode, the warm-kernel server starts while the rubric is read (its imports take seconds)."""
+    from grader.sandbox import Mode, choose_mode
+
+    if choose_mode(portable) is Mode.SANDBOX:
+        from grader.warm import start_early
+
+        start_early()
 
 
 def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:

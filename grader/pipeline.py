@@ -212,7 +212,10 @@ def load_reference(path: Path) -> ModuleType:
 
 def prepare_judges(path: Path, planned: list[PlannedCheck], given: ModuleType | None = None) -> ModuleType:
     """Load the reference (unless one is given) and let checks do their slow first-time work, while the kernel runs."""
+    from grader.probes import prepare_answer_checks
+
     module = given if given is not None else load_reference(path)
+    prepare_answer_checks({call.probe for item in planned for call in item.calls})
     for item in planned:
         try:
             item.check.warm_up(item.calls)

@@ -130,6 +130,21 @@ class Zygote:
         return int(reply["pid"])
 
 
+def start_early() -> None:
+    """Start this process's warm-kernel server in the background now: its seconds of imports overlap the grader's own start.
+
+    The kernel launch waits for it (``Zygote.shared`` holds the lock while it starts); if it fails here, the launch starts
+    one itself and reports what goes wrong there.
+    """
+    if not os.environ.get(SHARED_SERVER_VARIABLE):
+        threading.Thread(target=_start_quietly, name="grader-warm-server", daemon=True).start()
+
+
+def _start_quietly() -> None:
+    with contextlib.suppress(Exception):
+        Zygote.shared()
+
+
 @contextlib.contextmanager
 def shared_server() -> Iterator[None]:
     """For a batch: one warm-kernel server for every grading process started inside this block.

@@ -134,6 +134,12 @@ def _problem(probe: str, part: str, value: Any) -> str:
     return "" if error is None else f"probe {probe!r}: {part} {_where(error)}: {error.message[:300]}"
 
 
+def prepare_answer_checks(probes: set[str]) -> None:
+    """Compile the answer schemas of ``probes`` now (some 25 ms each), off the path that waits for the kernel."""
+    for probe in sorted(probes & set(probe_specs())):
+        _fast_check(probe, "answer")
+
+
 def request_problem(probe: str, args: dict[str, Any]) -> str:
     """What is wrong with a planned request ('' when it follows the probe's declaration)."""
     return _problem(probe, "request", args)
