@@ -44,6 +44,7 @@ import builtins
 import json
 import math
 import operator
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -202,7 +203,7 @@ class Recorder:
         self.labels: dict[str, str] = {str(ROOT): "the reference"}
         self._ids: dict[str, list[int]] = {}
         self._count = ROOT
-        self._hooked: set[int] = set()
+        self._hooked: weakref.WeakSet[nn.Module] = weakref.WeakSet()  # by identity: a dead module's id() is reused
 
     def new_id(self) -> int:
         self._count += 1
@@ -267,9 +268,9 @@ class Recorder:
 
     def _hook(self, module: nn.Module, number: int, label: str) -> None:
         """Record every forward call of a module the reference gave (a model's outputs for the inputs a judge tries)."""
-        if id(module) in self._hooked:
+        if module in self._hooked:
             return
-        self._hooked.add(id(module))
+        self._hooked.add(module)
 
         def record(_module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
             self.ask(number, f"{label}(...)", "call", call_payload(args, kwargs), lambda: output, None)

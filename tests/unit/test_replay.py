@@ -9,6 +9,7 @@ and message) must be the same. Questions never recorded must say so.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import types
@@ -172,6 +173,23 @@ def test_a_replayed_module_has_the_recorded_classes_parameters_and_outputs(tenso
     assert torch.equal(module(torch.zeros(4, 3)), real(torch.zeros(4, 3)))
     with pytest.raises(MissingExpectedValue, match="the kit has no expected value for build_mlp"):
         module(torch.ones(4, 3))
+
+
+def test_a_module_made_where_a_dead_one_was_is_recorded_too(tensor_reference: types.ModuleType) -> None:
+    """CPython reuses a freed object's address: a module that was "already hooked" by id() went unrecorded (a flaky kit)."""
+    recorder = Recorder()
+    build = RecordingReference(tensor_reference, recorder).build_mlp
+    addresses, sizes = set(), [(3, 5, 2), (4, 6, 3), (2, 3, 4), (5, 2, 2), (6, 4, 1), (3, 3, 3)]
+    for n_in, hidden, n_out in sizes:  # each model judged and dropped before the next is built, as the checks do
+        model = build(n_in, hidden, n_out)
+        addresses.add(id(model))
+        model(torch.zeros(2, n_in))
+        del model
+        gc.collect()
+    replayed = Expected(json.loads(json.dumps(recorder.as_data()))).name("build_mlp")
+    for n_in, hidden, n_out in sizes:
+        assert replayed(n_in, hidden, n_out)(torch.zeros(2, n_in)).shape == (2, n_out)
+    assert len(addresses) < len(sizes)  # the case this test is about did happen
 
 
 # ------------------------------------------------------------------ data, refusals
