@@ -20,6 +20,7 @@ import pytest
 import torch
 from torch import nn
 
+from grader import replay
 from grader.pipeline import load_reference
 from grader.replay import Expected, MissingExpectedValue, Recorder, RecordingReference, Unrecordable, to_data
 from grader.results import Outcome, Verdict
@@ -175,21 +176,24 @@ def test_a_replayed_module_has_the_recorded_classes_parameters_and_outputs(tenso
         module(torch.ones(4, 3))
 
 
-def test_a_module_made_where_a_dead_one_was_is_recorded_too(tensor_reference: types.ModuleType) -> None:
-    """CPython reuses a freed object's address: a module that was "already hooked" by id() went unrecorded (a flaky kit)."""
+def test_a_module_made_where_a_dead_one_was_is_recorded_too(tensor_reference: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPython often gives a new object a freed one's address: a module taken for "already hooked" by id() went unrecorded.
+
+    Whether the allocator reuses an address here is up to it, so every object is made to share one id(), as such
+    successors do; the recording must not depend on it.
+    """
+    monkeypatch.setattr(replay, "id", lambda _obj: 1, raising=False)
     recorder = Recorder()
     build = RecordingReference(tensor_reference, recorder).build_mlp
-    addresses, sizes = set(), [(3, 5, 2), (4, 6, 3), (2, 3, 4), (5, 2, 2), (6, 4, 1), (3, 3, 3)]
+    sizes = [(3, 5, 2), (4, 6, 3), (2, 3, 4)]
     for n_in, hidden, n_out in sizes:  # each model judged and dropped before the next is built, as the checks do
         model = build(n_in, hidden, n_out)
-        addresses.add(id(model))
         model(torch.zeros(2, n_in))
         del model
         gc.collect()
     replayed = Expected(json.loads(json.dumps(recorder.as_data()))).name("build_mlp")
     for n_in, hidden, n_out in sizes:
         assert replayed(n_in, hidden, n_out)(torch.zeros(2, n_in)).shape == (2, n_out)
-    assert len(addresses) < len(sizes)  # the case this test is about did happen
 
 
 # ------------------------------------------------------------------ data, refusals
