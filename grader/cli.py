@@ -23,8 +23,8 @@ EXIT_GRADED, EXIT_UNDER, EXIT_UNUSABLE = 0, 1, 2
 # Subcommands: name -> "module:click command", imported only when used (``grade --help`` stays fast).
 # A submission is a .ipynb or .py file, so these names can never be mistaken for one.
 SUBCOMMANDS: dict[str, str] = {
-    "assign": "grader.assign:assign",
-    "kit": "grader.kit:kit",
+    "assign": "grader.authoring.assign:assign",
+    "kit": "grader.kit.build:kit",
     "check-rubric": "grader.mutation.cli:check_rubric",
 }
 
@@ -217,10 +217,10 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
 
 def _start_warm_server(portable: bool) -> None:
     """In the sandbox mode, the warm-kernel server starts while the rubric is read (its imports take seconds)."""
-    from grader.sandbox import Mode, choose_mode
+    from grader.kernel.sandbox import Mode, choose_mode
 
     if choose_mode(portable) is Mode.SANDBOX:
-        from grader.warm import start_early
+        from grader.kernel.warm import start_early
 
         start_early()
 

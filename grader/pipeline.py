@@ -16,13 +16,13 @@ from types import ModuleType
 from grader import __version__
 from grader.checks import CHECK_KINDS, Check, JudgeContext
 from grader.errors import ReferenceError_, SubmissionError
-from grader.execute import Execution, execute_submission
+from grader.kernel.execute import Execution, execute_submission
+from grader.kernel.sandbox import Mode, choose_mode
 from grader.load import Submission, load_submission
-from grader.probe import Answer, ProbeCall, ProbeRequest, parse_answers
 from grader.probes import request_problem
+from grader.probes.protocol import Answer, ProbeCall, ProbeRequest, parse_answers
 from grader.results import Blame, CheckResult, ExerciseResult, Outcome, SubmissionResult, Verdict
 from grader.rubric import ExerciseSpec, Limits, Rubric
-from grader.sandbox import Mode, choose_mode
 from grader.scoring import check_result, exercise_result, total
 
 
@@ -35,12 +35,12 @@ class Options:
     hide: tuple[Path, ...] = ()
     student: str = ""
     warm_kernels: bool = True
-    portable: bool = False  # force portable mode; it is automatic where the Linux sandbox cannot run (grader.sandbox.choose_mode)
+    portable: bool = False  # force portable mode; it is automatic where the Linux sandbox cannot run (grader.kernel.sandbox.choose_mode)
     # A fixed seed for the random test points instead of derive_seed's: `grade check-rubric` grades a
     # solution and its mutants at the same points, so that equal answers mean equal behaviour.
     seed: int | None = None
     # The reference module to judge with instead of importing the rubric's: `grade kit` passes the rubric's own reference
-    # wrapped so that every question the judges ask of it is recorded (grader/replay.py).
+    # wrapped so that every question the judges ask of it is recorded (grader/kit/replay.py).
     reference: ModuleType | None = None
 
 
@@ -149,7 +149,7 @@ def derive_seed(rubric: Rubric, submission: Submission) -> int:
 def fixed_seed(rubric: Rubric) -> int:
     """The seed of a rubric's fixed test points, the same for every submission.
 
-    ``%grade`` asks these points too (``live_seed`` in grader/live_judge.py
+    ``%grade`` asks these points too (``live_seed`` in grader/live/judge.py
     computes the same value), so that a student kit, whose expected values exist
     only at these points, grades alike in a terminal and in a notebook.
     """
@@ -244,7 +244,7 @@ def judge_and_score(
     """The judge and score stages: every planned check judged from its answers, then scored per exercise.
 
     Shared by :func:`grade_submission` and the ``%grade`` magic's judge
-    process (:mod:`grader.live_judge`), so both grade the same answers alike.
+    process (:mod:`grader.live.judge`), so both grade the same answers alike.
     """
     return tuple(exercise_result(exercise, [judged for _, judged in checks]) for exercise, checks in _judge_all(planned, answers, context, exercises))
 

@@ -160,7 +160,7 @@ class Rubric:
     solution_path: Path | None = None
     template_path: Path | None = None
     # ``fixed_points: true``: every submission is asked the same random points (a student kit's, whose expected values
-    # were recorded at them: grader/kit.py); otherwise they also depend on the submission (grader.pipeline.derive_seed).
+    # were recorded at them: grader/kit/build.py); otherwise they also depend on the submission (grader.pipeline.derive_seed).
     fixed_points: bool = False
 
     @property

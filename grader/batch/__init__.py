@@ -204,7 +204,7 @@ def _backend(jobs: Sequence[Job], rubric: Rubric, settings: Settings, options: B
 
         yield from run_dask(options.dask_scheduler, jobs, rubric, settings)
         return
-    from grader.warm import shared_server
+    from grader.kernel.warm import shared_server
 
     # This process mostly waits while workers grade: meanwhile, import what the summary page will need.
     threading.Thread(target=_import_reporters, daemon=True).start()
@@ -298,7 +298,7 @@ def write_outputs(
     matched: RosterMatch | None = None,
 ) -> None:
     """Write results.jsonl (compacted, in order), the gradebooks, feedback/ and summary.html, each atomically."""
-    from grader.mutation_scores import find_mutation_score
+    from grader.mutation.scores import find_mutation_score
     from grader.reporters.feedback import feedback_names, render_html, render_markdown
     from grader.reporters.gradebook import render_gradebook, rubric_points, score_decimals
     from grader.reporters.lms import RENDERERS, gradebook_file

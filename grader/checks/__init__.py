@@ -9,7 +9,7 @@ its ``params`` (the rubric is validated against it on load), decorate it with
 refuse params the schema cannot judge and reference names that do not exist):
 
 ``plan(rng)``
-    Return the :class:`~grader.probe.ProbeCall` list this check needs from the
+    Return the :class:`~grader.probes.protocol.ProbeCall` list this check needs from the
     kernel. Draw every random input from ``rng`` (seeded from the rubric and the
     submission, so a regrade asks the same questions). Ask for data only.
 
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
 
-from grader.execute import Execution
-from grader.probe import Answer, ProbeCall
+from grader.kernel.execute import Execution
+from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 from grader.rubric import CheckSpec
 

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader.checks import Check, JudgeContext, raised_message, raised_verdict, read_answer, register
-from grader.probe import Answer, ProbeCall
+from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "gelu")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from grader.checks import Check, JudgeContext, close, describe_non_number, number_of, raised_message, raised_verdict, read_answer, register
-from grader.probe import Answer, ProbeCall
+from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
 _EXPR: dict[str, Any] = {"type": ["string", "number", "array"]}

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.checks import Check, JudgeContext, answer_trouble, article, raised_message, read_answer, register
-from grader.probe import Answer, ProbeCall
+from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
 _REPR = re.compile(r"^<\s*([A-Za-z_][\w.:]*) object at 0x[0-9a-fA-F]+\s*>$")

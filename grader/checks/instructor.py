@@ -1,6 +1,6 @@
 """A check kind that scores nothing: it says which points the instructor grades.
 
-A student kit (grader/kit.py) cannot carry what a check needs when the check's
+A student kit (grader/kit/build.py) cannot carry what a check needs when the check's
 own parameters are the answer (a written answer's key ideas) or the check is
 hidden; in its place the kit's rubric has an ``instructor_graded`` check worth 0
 points whose title and message name the points graded later. With ``name`` (the
@@ -14,7 +14,7 @@ import random
 from collections.abc import Sequence
 
 from grader.checks import Check, JudgeContext, read_answer, register
-from grader.probe import Answer, ProbeCall
+from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader.checks import Check, JudgeContext, answer_trouble, close, describe_non_number, number_of, raised_verdict, read_answer, register
-from grader.probe import Answer, ProbeCall
+from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
 _TOLERANCE = {"rtol": {"type": "number", "minimum": 0}, "atol": {"type": "number", "minimum": 0}}

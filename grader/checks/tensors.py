@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from grader.checks import Check, JudgeContext, article, raised_verdict, read_answer, register
-from grader.probe import Answer, ProbeCall
+from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
 # ---------------------------------------------------------------- the code both sides share

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader.checks import Check, JudgeContext, read_answer, register
-from grader.probe import Answer, ProbeCall
+from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'’][a-z0-9]+)*")

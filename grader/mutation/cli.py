@@ -150,7 +150,7 @@ def _limits(rubric: Rubric, options: dict[str, Any]) -> Any:
 
 
 def _record(data: dict[str, Any]) -> None:
-    from grader.mutation_scores import record_mutation_score
+    from grader.mutation.scores import record_mutation_score
 
     try:
         where = record_mutation_score(data)

@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grader.authoring import AnswerRegion, answer_regions, cell_label, cell_source, replace_region
+from grader.authoring.notebook import AnswerRegion, answer_regions, cell_label, cell_source, replace_region
 from grader.mutation.operators import RegionContext, mutate
 from grader.mutation.slicing import parse_cell
 

@@ -218,7 +218,7 @@ def run_jobs(
 
     ``watch`` sees each reply as it arrives and may raise to stop everything at once.
     """
-    from grader.warm import shared_server
+    from grader.kernel.warm import shared_server
 
     replies: dict[str, Reply] = {}
     if not jobs:
@@ -339,7 +339,7 @@ def _solution_seed(rubric: Rubric, solution: Path) -> int:
 
 
 def _made_template(nb: Any, rubric: Rubric, work: Path) -> Path:
-    from grader.authoring import make_student_notebook
+    from grader.authoring.notebook import make_student_notebook
 
     path = work / "template.ipynb"
     _write(make_student_notebook(nb, rubric.assignment), path)
@@ -354,7 +354,7 @@ def _write_slices(
     Returns their paths (by exercise, by mutant id) and, by mutant id, the
     whole notebook's name of each cell of the cut-down one (by its number there).
     """
-    from grader.authoring import answer_regions, cell_label
+    from grader.authoring.notebook import answer_regions, cell_label
 
     regions = answer_regions(nb)
     cells = {ex: {r.cell_index for r in regions if r.exercise == ex} for ex in exercises}

@@ -28,10 +28,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from grader.authoring import cell_source
+from grader.authoring.notebook import cell_source
 from grader.rubric import ExerciseSpec
 
-# IPython magics and shell escapes are not Python; parsed as `pass`, as grader.authoring does.
+# IPython magics and shell escapes are not Python; parsed as `pass`, as grader.authoring.notebook does.
 _MAGIC = re.compile(r"^(\s*)(?:%{1,2}|!)(?=[A-Za-z])")
 
 

@@ -6,7 +6,7 @@ could not be graded are left out of the score statistics and listed instead.
 Every student's name links to their feedback page (``feedback/<name>.html``,
 relative, so the results folder can be moved or zipped). The rubric's
 mutation score is shown when ``grade check-rubric`` recorded one for this very
-rubric (:mod:`grader.mutation_scores`); with a roster, the students who
+rubric (:mod:`grader.mutation.scores`); with a roster, the students who
 submitted nothing and the submissions not on the roster are listed.
 """
 
@@ -126,7 +126,7 @@ def render_summary_html(
     """The class summary page.
 
     ``links`` maps a student to the file name of their HTML feedback (in ``feedback/``);
-    ``mutation`` is the rubric's stored mutation summary (:func:`grader.mutation_scores.find_mutation_score`);
+    ``mutation`` is the rubric's stored mutation summary (:func:`grader.mutation.scores.find_mutation_score`);
     ``roster`` the results matched to the class roster.
     """
     graded = [r for r in results if r.status == "graded"]

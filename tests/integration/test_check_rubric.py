@@ -63,7 +63,7 @@ def test_killed_survivors_score_json_html_and_the_recorded_score(assignment: Pat
     page = html.read_text(encoding="utf-8")
     assert "Mutation score 85.0%" in page and "round(x * 2, 3)" in page and "<script" not in page
 
-    from grader.mutation_scores import find_mutation_score
+    from grader.mutation.scores import find_mutation_score
 
     monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
     stored = find_mutation_score(report["rubric_sha256"])

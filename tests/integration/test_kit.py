@@ -26,8 +26,8 @@ from typing import Any
 import nbformat
 import pytest
 
-from grader.kit import build_kit
-from grader.kit_scan import scan
+from grader.kit.build import build_kit
+from grader.kit.scan import scan
 from grader.pipeline import Options, grade_submission
 from grader.rubric import Rubric, load_rubric
 from tests.conformance import ex1, ex2, ex3, ex4

@@ -1,6 +1,6 @@
 """Portable mode, forced on Linux, grades exactly as the sandbox does; hanging probes are timed out by interrupt.
 
-Portable mode is what macOS and Windows get (``grader.sandbox.choose_mode``):
+Portable mode is what macOS and Windows get (``grader.kernel.sandbox.choose_mode``):
 a kernel started the standard way, no launcher, and probe time limits kept by
 the grader's watchdog and a kernel interrupt instead of SIGALRM. The same
 notebooks are graded in both modes here and must get the same score and the

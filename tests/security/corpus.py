@@ -20,10 +20,10 @@ from typing import Any
 import nbformat
 import pytest
 
+from grader.kernel.sandbox import detect_isolation
 from grader.pipeline import Options, grade_submission
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
-from grader.sandbox import detect_isolation
 from tests.conftest import SETUP, solution_answers
 
 ONLY = ("ex1", "ex2")
@@ -96,8 +96,8 @@ def messages(result: SubmissionResult, exercise: str) -> str:
 
 
 def sandbox_uid() -> int:
-    """The throw-away user id this process's kernels run as (see ``grader.sandbox``)."""
-    from grader.sandbox import sandbox_uid as uid
+    """The throw-away user id this process's kernels run as (see ``grader.kernel.sandbox``)."""
+    from grader.kernel.sandbox import sandbox_uid as uid
 
     return uid()
 

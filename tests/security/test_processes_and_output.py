@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.execute import OVERSIZED, TRUNCATED, execute_submission
+from grader.kernel.execute import OVERSIZED, TRUNCATED, execute_submission
 from grader.load import load_submission
 from grader.pipeline import load_reference
-from grader.probe import ProbeRequest
+from grader.probes.protocol import ProbeRequest
 from grader.rubric import Rubric
 from tests.conftest import ROOT
 from tests.security.corpus import (

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.execute import KERNEL_DID_NOT_START, Ending, _Attempt, _no_kernel
-from grader.sandbox import socket_folder
+from grader.kernel.execute import KERNEL_DID_NOT_START, Ending, _Attempt, _no_kernel
+from grader.kernel.sandbox import socket_folder
 
 
 def _failed(reason: str) -> _Attempt:

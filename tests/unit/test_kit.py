@@ -17,12 +17,12 @@ import yaml
 
 from grader.checks import CHECK_KINDS
 from grader.errors import RubricError
-from grader.kit import KitRefused, build_kit, code_digest, kit_rubric, package_names, vendored_files
-from grader.kit_scan import answers_of, scan, significant_lines
-from grader.live_judge import live_seed
+from grader.kit.build import KitRefused, build_kit, code_digest, kit_rubric, package_names, vendored_files
+from grader.kit.scan import answers_of, scan, significant_lines
+from grader.live.judge import live_seed
 from grader.load import load_submission
 from grader.pipeline import derive_seed, fixed_seed
-from grader.probe import Answer
+from grader.probes.protocol import Answer
 from grader.results import Outcome
 from grader.rubric import CheckSpec, Rubric, load_rubric
 from tests.conftest import ROOT, RUBRIC, SOLUTION, TEMPLATE
@@ -208,7 +208,7 @@ def test_the_vendored_code_is_the_grader_without_bundled_assignments(tmp_path: P
     (package / "__pycache__").mkdir(exist_ok=True)
     (package / "__pycache__" / "y.py").write_text("cache\n")
     assert code_digest(package) == code_digest(ROOT / "grader")
-    (package / "kit.py").write_text((package / "kit.py").read_text() + "\n# changed\n")
+    (package / "kit" / "build.py").write_text((package / "kit" / "build.py").read_text() + "\n# changed\n")
     assert code_digest(package) != code_digest(ROOT / "grader")
 
 

@@ -2,7 +2,7 @@
 
 The probes themselves run here in this test process (as they run in a
 student's kernel) on a namespace built from the solved answers, and the
-judge is the real ``python -m grader.live_judge`` process: the whole round
+judge is the real ``python -m grader.live.judge`` process: the whole round
 trip of the magic except IPython's display. ``tests/integration/test_live_grade.py``
 runs the magic itself in real kernels.
 """
@@ -28,7 +28,8 @@ import pytest
 import torch
 
 from grader.checks import CHECK_KINDS
-from grader.live import (
+from grader.live.judge import PRINTED_OUTPUT_KINDS, read_saved_outputs
+from grader.live.magic import (
     ArgumentProblem,
     GradeArgs,
     JudgeProcess,
@@ -38,7 +39,6 @@ from grader.live import (
     run_probes,
     session_notebook,
 )
-from grader.live_judge import PRINTED_OUTPUT_KINDS, read_saved_outputs
 from grader.reporters.notebook import LIVE_NOTE, NotebookReport, render_notebook_html, render_notebook_text
 from grader.results import CheckResult, ExerciseResult, Outcome, SubmissionResult
 from tests.conftest import RUBRIC, SETUP, solution_answers
@@ -409,7 +409,7 @@ def test_the_judge_explains_an_unknown_exercise_and_keeps_serving(judge: JudgePr
 def test_a_dead_judge_is_reported_not_waited_for() -> None:
     process = JudgeProcess([sys.executable, "-c", "import sys; sys.stderr.write('boom\\n'); sys.exit(3)"])
     process.start()
-    from grader.live import JudgeUnavailable
+    from grader.live.magic import JudgeUnavailable
 
     with pytest.raises(JudgeUnavailable) as gone:
         for _ in range(50):  # it may still be starting when asked first
@@ -427,10 +427,10 @@ LIGHT = WITHOUT_POSIX + textwrap.dedent(
     heavy = [name for name in ("torch", "nbclient", "yaml", "jsonschema", "numpy") if name in sys.modules]
     assert not heavy, f"import grader imported {heavy}"
     assert callable(grader.load_ipython_extension) and callable(grader.unload_ipython_extension)
-    import grader.live
+    import grader.live.magic
     heavy = [name for name in ("torch", "nbclient", "yaml", "jsonschema", "numpy", "grader.pipeline") if name in sys.modules]
     assert not heavy, f"the kernel side imported {heavy}"
-    import grader.live_judge, grader.reporters.notebook
+    import grader.live.judge, grader.reporters.notebook
     leaked = [name for name in ("resource", "fcntl", "termios") if name in sys.modules]
     assert not leaked, f"imported anyway: {leaked}"
     """

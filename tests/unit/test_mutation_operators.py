@@ -11,7 +11,7 @@ import textwrap
 import nbformat
 import pytest
 
-from grader.authoring import answer_regions
+from grader.authoring.notebook import answer_regions
 from grader.mutation.operators import OPERATORS, RegionContext, mutate
 from grader.mutation.plan import Mutant, generate_mutants, region_context, sample
 from grader.mutation.report import Tally

@@ -16,10 +16,10 @@ import textwrap
 
 import pytest
 
-from grader import sandbox
+from grader.kernel import sandbox
+from grader.kernel.sandbox import PORTABLE_VARIABLE, Mode, choose_mode
 from grader.reporters.terminal import PORTABLE_NOTE, render_text
 from grader.results import SubmissionResult
-from grader.sandbox import PORTABLE_VARIABLE, Mode, choose_mode
 from tests.conftest import ROOT
 
 POSIX_ONLY_MODULES = ("resource", "fcntl", "termios")
@@ -46,9 +46,9 @@ WITHOUT_POSIX = textwrap.dedent(
 
 IMPORTS_AND_HELP = WITHOUT_POSIX + textwrap.dedent(
     """
-    import grader.cli, grader.pipeline, grader.execute, grader.probe, grader.sandbox, grader.kernel_clients
+    import grader.cli, grader.pipeline, grader.kernel.execute, grader.probes.protocol, grader.kernel.sandbox, grader.kernel.clients
     import grader.reporters.terminal, grader.reporters.json_report
-    from grader.sandbox import Mode, choose_mode
+    from grader.kernel.sandbox import Mode, choose_mode
 
     leaked = [name for name in ("resource", "fcntl", "termios") if name in sys.modules]
     assert not leaked, f"imported anyway: {leaked}"

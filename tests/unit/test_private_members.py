@@ -1,6 +1,6 @@
 """Every private member of nbclient and jupyter_client that the grader overrides or calls still exists, alike.
 
-``grader/kernel_clients.py`` overrides or calls members of nbclient and
+``grader/kernel/clients.py`` overrides or calls members of nbclient and
 jupyter_client that are not public API. An upgrade that renames one would not
 crash: the grader's override would silently stop being called (outputs no
 longer capped, timeouts no longer recorded), and it would grade wrongly. These
@@ -20,8 +20,8 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.client import KernelClient
 from nbclient import NotebookClient
 
-from grader.execute import MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES
-from grader.kernel_clients import CappedKernelClient, CappedNotebookClient
+from grader.kernel.clients import CappedKernelClient, CappedNotebookClient
+from grader.kernel.execute import MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Private:
     ours: type | None = None  # the grader's subclass that overrides it
 
     def __str__(self) -> str:
-        return f"{self.owner.__module__}.{self.owner.__qualname__}.{self.name} ({self.use} by grader/kernel_clients.py)"
+        return f"{self.owner.__module__}.{self.owner.__qualname__}.{self.name} ({self.use} by grader/kernel/clients.py)"
 
 
 PRIVATE_METHODS = (
@@ -62,7 +62,7 @@ def _library_member(member: Private) -> Any:
     for klass in member.owner.__mro__:
         if member.name in vars(klass):
             return vars(klass)[member.name]
-    pytest.fail(f"{member} is gone: the grader's code that relies on it no longer works; see grader/kernel_clients.py")
+    pytest.fail(f"{member} is gone: the grader's code that relies on it no longer works; see grader/kernel/clients.py")
 
 
 def _parameters(function: Any) -> tuple[str, ...]:

@@ -10,8 +10,8 @@ import pytest
 
 from grader import probes
 from grader.checks import CHECK_KINDS
-from grader.probe import ProbeCall, parse_answers
 from grader.probes import answer_problem, load_runtime, probe_specs, request_problem
+from grader.probes.protocol import ProbeCall, parse_answers
 from grader.rubric import load_rubric
 from tests.conftest import ROOT
 

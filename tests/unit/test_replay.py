@@ -20,9 +20,9 @@ import pytest
 import torch
 from torch import nn
 
-from grader import replay
+from grader.kit import replay
+from grader.kit.replay import Expected, MissingExpectedValue, Recorder, RecordingReference, Unrecordable, to_data
 from grader.pipeline import load_reference
-from grader.replay import Expected, MissingExpectedValue, Recorder, RecordingReference, Unrecordable, to_data
 from grader.results import Outcome, Verdict
 from grader.rubric import Rubric, load_rubric
 from tests.conformance import ex1, ex2

@@ -1,4 +1,4 @@
-"""summary.html's links to feedback pages, and the rubric mutation score it shows from grader.mutation_scores (no kernel)."""
+"""summary.html's links to feedback pages, and the rubric mutation score it shows from grader.mutation.scores (no kernel)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from grader import mutation_scores
 from grader.batch import BatchOptions, run_batch
-from grader.mutation_scores import find_mutation_score, mutation_dir, record_mutation_score, user_cache_dir
+from grader.mutation import scores as mutation_scores
+from grader.mutation.scores import find_mutation_score, mutation_dir, record_mutation_score, user_cache_dir
 from grader.reporters.feedback import feedback_names
 from grader.reporters.summary import render_summary_html
 from grader.results import CheckResult, ExerciseResult, Outcome, SubmissionResult

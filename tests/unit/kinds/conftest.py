@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from grader.checks import JudgeContext
-from grader.execute import CellRun, Execution
+from grader.kernel.execute import CellRun, Execution
 from grader.pipeline import load_reference
 from grader.rubric import Rubric, load_rubric
 from tests.conftest import RUBRIC

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from grader.checks import CHECK_KINDS, Check, JudgeContext
-from grader.execute import CellRun, Execution
-from grader.probe import Answer, ProbeCall
+from grader.kernel.execute import CellRun, Execution
+from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 from grader.rubric import Rubric
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from grader.checks import JudgeContext
-from grader.probe import Answer
+from grader.probes.protocol import Answer
 from grader.results import Outcome
 from grader.rubric import Rubric
 from tests.unit.kinds.support import judge, make

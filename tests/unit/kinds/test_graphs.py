@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from grader.checks.graphs import Graph, follow, layer_uses, normalise_name
-from grader.probe import Answer, ProbeCall
+from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Outcome
 from grader.rubric import Rubric
 from tests.unit.kinds.support import Respond, context, judge, make

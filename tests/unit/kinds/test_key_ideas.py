@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from grader.checks.text import own_words, words_of
-from grader.probe import Answer
+from grader.probes.protocol import Answer
 from grader.results import Outcome
 from grader.rubric import Rubric
 from tests.unit.kinds.support import context, judge, make

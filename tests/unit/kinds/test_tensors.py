@@ -17,9 +17,9 @@ import pytest
 import torch
 
 from grader.checks import CHECK_KINDS, JudgeContext
-from grader.execute import Execution
-from grader.probe import parse_answers
+from grader.kernel.execute import Execution
 from grader.probes import load_runtime, request_problem
+from grader.probes.protocol import parse_answers
 from grader.results import Outcome, Verdict
 from grader.rubric import CheckSpec
 

@@ -3,7 +3,7 @@
 What counts as an answer (each compared after collapsing every run of
 whitespace to one space):
 
-* every answer region of the solution notebook (:func:`grader.authoring.answer_regions`),
+* every answer region of the solution notebook (:func:`grader.authoring.notebook.answer_regions`),
   whole;
 * every significant line of a region: the line as written and its code
   without a trailing comment, each when it has 24 characters or more, opens no
@@ -58,7 +58,7 @@ def normalise(text: str) -> str:
 
 def answers_of(solution: Any, reference_source: str | None) -> list[tuple[str, str]]:
     """(what, normalised text) of everything a kit must not contain, from the solution notebook and the reference's source."""
-    from grader.authoring import answer_regions, cell_source
+    from grader.authoring.notebook import answer_regions, cell_source
 
     regions = answer_regions(solution)
     public = _public_lines(solution, regions, cell_source)

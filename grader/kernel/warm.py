@@ -1,4 +1,4 @@
-"""Warm kernels: the grader's side of the fork server in :mod:`grader.zygote`.
+"""Warm kernels: the grader's side of the fork server in :mod:`grader.kernel.zygote`.
 
 Starting a kernel and importing torch, numpy and matplotlib (and the some 800
 modules that the first ``torch.utils.checkpoint`` call pulls in) costs seconds
@@ -55,7 +55,7 @@ def _server_env(home: str) -> dict[str, str]:
 def _start_server(listen: str | None = None) -> subprocess.Popen[bytes]:
     home = tempfile.mkdtemp(prefix="grader-zygote-")
     os.chmod(home, 0o755)
-    command = [sys.executable, "-m", "grader.zygote", *(["--listen", listen] if listen else [])]
+    command = [sys.executable, "-m", "grader.kernel.zygote", *(["--listen", listen] if listen else [])]
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         env=_server_env(home), cwd=home, start_new_session=True,
@@ -151,7 +151,7 @@ def shared_server() -> Iterator[None]:
 
     In portable mode there are no warm kernels, so no server is started.
     """
-    from grader.sandbox import Mode, choose_mode, socket_folder
+    from grader.kernel.sandbox import Mode, choose_mode, socket_folder
 
     if choose_mode() is Mode.PORTABLE:
         yield
@@ -222,9 +222,9 @@ class WarmProvisioner(LocalProvisioner):
     """A kernel provisioner whose kernels come from the zygote, confined like launched ones."""
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
-        from grader.sandbox import detect_isolation
+        from grader.kernel.sandbox import detect_isolation
 
-        start = cmd.index("grader.sandbox") + 1
+        start = cmd.index("grader.kernel.sandbox") + 1
         split = cmd.index("--", start)
         connection_file = cmd[cmd.index("-f", split) + 1]
         status_file = Path(connection_file).with_name("kernel.status")

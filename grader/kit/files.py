@@ -1,6 +1,6 @@
-"""The files of a student kit (see :mod:`grader.kit`): the vendored grader, the kit's package, pyproject.toml, README.md.
+"""The files of a student kit (see :mod:`grader.kit.build`): the vendored grader, the kit's package, pyproject.toml, README.md.
 
-Everything here only writes what it is given; :mod:`grader.kit` decides what the
+Everything here only writes what it is given; :mod:`grader.kit.build` decides what the
 kit holds and verifies it.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from grader.replay import Recorder
+    from grader.kit.replay import Recorder
     from grader.rubric import Rubric
 
 _INIT = '''"""The student kit of assignment {assignment}: its rubric, contract, template and expected values.
@@ -37,7 +37,7 @@ def rubrics() -> list[Path]:
 
     manifest = json.loads((_HERE / "kit.json").read_text(encoding="utf-8"))
     try:
-        from grader.kit import code_digest
+        from grader.kit.build import code_digest
 
         found = code_digest(Path(grader.__file__).resolve().parent)
     except ImportError:
@@ -55,12 +55,12 @@ _EXPECTED = '''"""Expected values for the student kit of assignment {assignment}
 
 The official reference module is not here. Each name below answers, from
 expected.json, exactly the questions the kit's checks ask at its fixed points
-(grader/replay.py); any other question raises MissingExpectedValue.
+(grader/kit/replay.py); any other question raises MissingExpectedValue.
 """
 
 from pathlib import Path
 
-from grader.replay import Expected
+from grader.kit.replay import Expected
 
 _expected = Expected.load(Path(__file__).with_name("expected.json"))
 __getattr__ = _expected.missing_name
@@ -75,7 +75,7 @@ def write_package(root: Path, rubric: Rubric, data: dict[str, Any], template: An
     import yaml
 
     import grader
-    from grader.kit import MANIFEST, code_digest, package_names, vendored_files
+    from grader.kit.build import MANIFEST, code_digest, package_names, vendored_files
 
     package_name, distribution = package_names(rubric.assignment)
     source = Path(grader.__file__).resolve().parent
@@ -108,7 +108,7 @@ def write_package(root: Path, rubric: Rubric, data: dict[str, Any], template: An
 def write_expected(package: Path, recorder: Recorder, rubric: Rubric, data: dict[str, Any]) -> tuple[str, ...]:
     """Write expected.json (the recording) and expected.py (the module replaying it); return the names it defines."""
     from grader.checks import CHECK_KINDS
-    from grader.replay import ROOT
+    from grader.kit.replay import ROOT
 
     asked = {json.loads(key)[2] for key in recorder.events if json.loads(key)[:2] == [ROOT, "getattr"]}
     declared = {name.partition(".")[0] for ex in data["exercises"] for c in ex["checks"]
@@ -168,7 +168,7 @@ grade = "grader.cli:main"
 {entry} = "{package}:rubrics"
 
 [project.entry-points."jupyter_client.kernel_provisioners"]
-grader-warm = "grader.warm:WarmProvisioner"
+grader-warm = "grader.kernel.warm:WarmProvisioner"
 
 [tool.setuptools]
 packages = {_toml_list(packages)}

@@ -1,6 +1,6 @@
 """Linux system calls without a Python wrapper, shared by the sandbox launcher and the warm-kernel server.
 
-Only :mod:`grader.sandbox` (inside a kernel's launcher) and :mod:`grader.zygote`
+Only :mod:`grader.kernel.sandbox` (inside a kernel's launcher) and :mod:`grader.kernel.zygote`
 call these, and only on Linux; ``ctypes`` is imported when a call is made, so
 importing this module costs nothing anywhere.
 """

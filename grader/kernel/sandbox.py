@@ -3,7 +3,7 @@
 The grader starts each kernel through this module's launcher::
 
     [setpriv --pdeathsig KILL] [unshare --pid --fork --kill-child --net --mount --]
-        python -m grader.sandbox LIMITS -- python -m ipykernel_launcher -f CONN
+        python -m grader.kernel.sandbox LIMITS -- python -m ipykernel_launcher -f CONN
 
 When Linux namespaces are available (as root, or through an unprivileged user
 namespace) the kernel is process 1 of its own PID namespace, so killing it (or
@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from grader.kernel.syscalls import PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, check, die_with_parent, libc
 from grader.rubric import Limits
-from grader.syscalls import PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, check, die_with_parent, libc
 
 # Environment variables a kernel may inherit from the caller: nothing secret.
 _INHERITED = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -165,7 +165,7 @@ def kernel_argv(
     grader-shared ``runtime/``), the kernel gets a private filesystem root (see :func:`confine`).
     """
     launcher = [
-        sys.executable, "-m", "grader.sandbox",
+        sys.executable, "-m", "grader.kernel.sandbox",
         "--memory-mb", str(limits.memory_mb),
         "--cpu-s", str(limits.cpu_time_s),
         "--file-mb", str(limits.file_size_mb),
@@ -406,7 +406,7 @@ def _no_new_privileges() -> None:
 
 def launcher_parser() -> argparse.ArgumentParser:
     """The launcher's options (also read by the warm-kernel server, which confines its kernels the same way)."""
-    parser = argparse.ArgumentParser(prog="python -m grader.sandbox")
+    parser = argparse.ArgumentParser(prog="python -m grader.kernel.sandbox")
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--cpu-s", type=int, required=True)
     parser.add_argument("--file-mb", type=int, required=True)

@@ -12,7 +12,7 @@ It holds:
   with ``fixed_points: true``; the contract; the template notebook;
   ``expected.json``, the reference's answers at those fixed points recorded as
   data, and ``expected.py``, the generated module that replays them
-  (:mod:`grader.replay`); ``kit.json``, what it was built from;
+  (:mod:`grader.kit.replay`); ``kit.json``, what it was built from;
 * at the top: ``pyproject.toml``, a ``README.md`` for students, the template
   notebook and the contract again, to hand out as they are.
 
@@ -24,7 +24,7 @@ the points it can check, and its title says so ("94 of 100 points checked
 here"). The kit is built by grading the solution notebook with the kit's rubric
 and the recording reference, then verified: the solution gets every kit check
 with the replayed values, the template scores 0, and no answer is in any file
-(:mod:`grader.kit_scan`). Only then is ``DIR`` written.
+(:mod:`grader.kit.scan`). Only then is ``DIR`` written.
 
 One kit per environment: every kit carries ``grader``. Two kits built by the
 same grader version carry the same code and work side by side; a kit whose
@@ -136,8 +136,8 @@ def describe(summary: KitSummary) -> str:
 
 def build_kit(rubric_path: Path, out: Path, solution: Path | None = None, template: Path | None = None, portable: bool = False) -> KitSummary:
     """Build, verify and write the kit of the rubric at ``rubric_path`` into ``out`` (see the module docstring)."""
-    from grader.authoring import make_student_notebook
-    from grader.kit_files import write_package
+    from grader.authoring.notebook import make_student_notebook
+    from grader.kit.files import write_package
     from grader.mutation.cli import solution_path, template_path
     from grader.rubric import load_rubric
 
@@ -198,7 +198,7 @@ def _notebook_of(rubric: Rubric, path: Path, flag: str) -> Any:
     """A notebook of this assignment: one that names another in its metadata is refused (the default paths can guess wrong)."""
     import nbformat
 
-    from grader.authoring import notebook_assignment
+    from grader.authoring.notebook import notebook_assignment
 
     try:
         nb = nbformat.read(path, as_version=4)
@@ -283,9 +283,9 @@ def _record(rubric: Rubric, data: dict[str, Any], solution: Path, package: Path,
     """Grade the solution with the kit's checks and the real reference, recording what the judges ask; write expected.json/.py."""
     import yaml
 
-    from grader.kit_files import write_expected
+    from grader.kit.files import write_expected
+    from grader.kit.replay import Recorder, RecordingReference
     from grader.pipeline import Options, grade_submission, load_reference
-    from grader.replay import Recorder, RecordingReference
     from grader.rubric import load_rubric
 
     recorder = Recorder()
@@ -331,7 +331,7 @@ def _report(result: SubmissionResult) -> str:
 
 
 def _scan(staging: Path, solution_nb: Any, reference_path: Path) -> int:
-    from grader.kit_scan import kit_texts, scan
+    from grader.kit.scan import kit_texts, scan
 
     leaks = scan(staging, solution_nb, reference_path.read_text(encoding="utf-8"))
     if leaks:

@@ -1,6 +1,6 @@
 """``grade assign SOLUTION.ipynb --out DIR``: write the student notebook made from a solution notebook.
 
-The work is done by the pure functions of :mod:`grader.authoring`; this module
+The work is done by the pure functions of :mod:`grader.authoring.notebook`; this module
 reads and writes the files, picks the assignment id and the file name, and
 compares with what is already there (``--check``, for CI).
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from grader.authoring import SolutionNotebookError, answer_regions, cell_label, cell_source, make_student_notebook, notebook_assignment
+from grader.authoring.notebook import SolutionNotebookError, answer_regions, cell_label, cell_source, make_student_notebook, notebook_assignment
 from grader.errors import GraderError
 
 

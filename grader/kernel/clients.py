@@ -1,4 +1,4 @@
-"""The grader's subclasses of jupyter_client and nbclient, used by :mod:`grader.execute`.
+"""The grader's subclasses of jupyter_client and nbclient, used by :mod:`grader.kernel.execute`.
 
 Some of what they do (capping outputs, bounding ZeroMQ queues, a faster start)
 has no public hook, so they override or call private members of those
@@ -22,7 +22,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 
-from grader.execute import MAX_ERROR_CHARS, MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, SEND_TIMEOUT_MS, TRUNCATED
+from grader.kernel.execute import MAX_ERROR_CHARS, MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, SEND_TIMEOUT_MS, TRUNCATED
 from grader.rubric import Limits
 
 

@@ -7,7 +7,7 @@ the fatal part, with the probes resumed after the call that killed it), so the
 rest of the submission is still graded. Stored outputs of the submission are
 never read; outputs of this run are capped per cell and in total.
 
-In portable mode (:func:`grader.sandbox.choose_mode`) the kernel is started the
+In portable mode (:func:`grader.kernel.sandbox.choose_mode`) the kernel is started the
 standard way, over TCP on the loopback, and the probes' time limit is kept by
 the grader: when no answer came within the rubric's ``probe_timeout_s`` it
 interrupts the kernel (a signal on POSIX, an event on Windows), which the probe
@@ -31,9 +31,7 @@ from pathlib import Path
 from subprocess import DEVNULL
 from typing import Any
 
-from grader.load import Submission
-from grader.rubric import Limits
-from grader.sandbox import (
+from grader.kernel.sandbox import (
     NO_ISOLATION,
     Isolation,
     Mode,
@@ -44,6 +42,8 @@ from grader.sandbox import (
     socket_folder,
     standard_kernel_argv,
 )
+from grader.load import Submission
+from grader.rubric import Limits
 
 TRUNCATED = "\n[... output truncated by the grader ...]\n"
 KERNEL_DID_NOT_START = "kernel did not start"
@@ -181,7 +181,7 @@ def execute_submission(
     ``probe_code`` is a function giving the source of the probe cell that starts
     at a given call index; answers are display outputs of MIME type ``mime``.
     With ``warm`` the kernel is forked from the warm-kernel server
-    (:mod:`grader.warm`), falling back to a freshly launched one if that fails.
+    (:mod:`grader.kernel.warm`), falling back to a freshly launched one if that fails.
     In portable ``mode`` the kernel is a plain one (never warm) and the prelude
     must have installed the probe runtime for interrupts (see ``ProbeRequest.prelude``).
     """
@@ -331,7 +331,7 @@ async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
 def _prepare_box(box: Path, work: Path, plan: RunPlan, warm: bool) -> tuple[Any, int | None]:
     from jupyter_client.kernelspec import KernelSpec
 
-    from grader.kernel_clients import CappedKernelClient, FixedKernelSpecs, SandboxKernelManager
+    from grader.kernel.clients import CappedKernelClient, FixedKernelSpecs, SandboxKernelManager
 
     work.mkdir()
     for sub in (".tmp", ".ipython", ".matplotlib"):
@@ -387,7 +387,7 @@ def _sandbox_report(box: Path) -> dict[str, Any]:
 
 
 def _notebook_client(nb: Any, km: Any, plan: RunPlan) -> Any:
-    from grader.kernel_clients import CappedNotebookClient
+    from grader.kernel.clients import CappedNotebookClient
 
     limits = plan.limits
     return CappedNotebookClient(

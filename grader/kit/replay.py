@@ -1,6 +1,6 @@
 """Expected values as data: what the judges ask of a reference module, recorded once and answered later without its code.
 
-A student kit (:mod:`grader.kit`) must grade without the reference module, whose
+A student kit (:mod:`grader.kit.build`) must grade without the reference module, whose
 functions are the answers. So the kit is built by grading the solution notebook
 with the reference wrapped in a :class:`RecordingReference`, and the kit's
 ``reference:`` is a generated module that answers the same questions from the

@@ -13,7 +13,7 @@ grade sends to its kernel) run here, in the student's kernel, installed into a
 private module object that is never put in ``sys.modules`` nor in the user's
 namespace; their answers are collected in a list, never sent through the
 student's output. Planning, judging, scoring and rendering happen in a
-separate process (:mod:`grader.live_judge`), so no rubric, reference or
+separate process (:mod:`grader.live.judge`), so no rubric, reference or
 judging code ever enters the student's namespace. Afterwards the kernel is as
 it was: the same global names bound to the same objects, ``sys.modules``
 entries unchanged (a module imported for the first time while checking stays
@@ -153,10 +153,10 @@ class JudgeUnavailable(RuntimeError):
 
 
 class JudgeProcess:
-    """``python -m grader.live_judge``, kept for the kernel's life; requests and replies are JSON lines."""
+    """``python -m grader.live.judge``, kept for the kernel's life; requests and replies are JSON lines."""
 
     def __init__(self, command: list[str] | None = None) -> None:
-        self._command = command or [sys.executable, "-m", "grader.live_judge"]
+        self._command = command or [sys.executable, "-m", "grader.live.judge"]
         self._process: subprocess.Popen[bytes] | None = None
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=20)

@@ -1,6 +1,6 @@
 """The warm-kernel server (the *zygote*): imports once, then forks one kernel per request.
 
-Runs as ``python -m grader.zygote``, started and fed by :mod:`grader.warm`. It
+Runs as ``python -m grader.kernel.zygote``, started and fed by :mod:`grader.kernel.warm`. It
 imports only the standard library until it is started, then what every
 submission of this course imports, runs the first checkpointed backward pass
 (which pulls in some 800 modules) and imports what ``IPKernelApp.initialize``
@@ -12,7 +12,7 @@ For each request it forks::
 
 The keeper only waits for the kernel and writes its exit status to a file the
 grader reads. The kernel confines itself exactly like a freshly launched one
-(``grader.sandbox.confine``: a private filesystem root with a fresh /proc,
+(``grader.kernel.sandbox.confine``: a private filesystem root with a fresh /proc,
 resource limits, a throw-away user), replaces its environment, and only then
 builds a new IPython kernel application: it starts with an empty namespace and
 shares nothing writable with the zygote or with other kernels (memory is
@@ -35,7 +35,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from grader.syscalls import CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, PR_SET_DUMPABLE, die_with_parent, libc, unshare
+from grader.kernel.syscalls import CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, PR_SET_DUMPABLE, die_with_parent, libc, unshare
 
 WARM_MODULES = (
     # what nearly every submission imports first
@@ -195,7 +195,7 @@ def _wait_kernel(kernel: int, client: int | None) -> int:  # pragma: no cover - 
 
 def _become_kernel(request: dict[str, Any]) -> None:  # pragma: no cover - forked process
     try:
-        from grader.sandbox import confine, launcher_parser
+        from grader.kernel.sandbox import confine, launcher_parser
 
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)

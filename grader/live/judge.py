@@ -1,6 +1,6 @@
 """The judge side of ``%grade``: a process of its own that plans, judges and scores; no student code runs here.
 
-The magic (:mod:`grader.live`) starts it as ``python -m grader.live_judge``
+The magic (:mod:`grader.live.magic`) starts it as ``python -m grader.live.judge``
 when the extension loads and keeps it for the kernel's life, so that its
 imports (yaml, jsonschema, torch for the reference) are paid once, before the
 first ``%grade``. It reads one JSON request per line on stdin and writes one
@@ -46,10 +46,10 @@ from grader import __version__
 from grader.assignments import choose_assignment, installed_assignments
 from grader.checks import JudgeContext
 from grader.errors import GraderError, UsageError
-from grader.execute import CellRun, Execution
+from grader.kernel.execute import CellRun, Execution
 from grader.pipeline import PlannedCheck, judge_and_score, plan_probes, prepare_judges
-from grader.probe import ProbeRequest, parse_answers
 from grader.probes import probe_sources
+from grader.probes.protocol import ProbeRequest, parse_answers
 from grader.reporters.notebook import FRESH_NOTE, LIVE_NOTE, NotebookReport, deferred_note, render_notebook_html, render_notebook_text
 from grader.results import SubmissionResult
 from grader.rubric import ExerciseSpec, Rubric, load_rubric
@@ -337,7 +337,7 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
 
 
 def main() -> None:
-    """``python -m grader.live_judge``: serve the kernel on stdin/stdout; anything else printed goes to stderr."""
+    """``python -m grader.live.judge``: serve the kernel on stdin/stdout; anything else printed goes to stderr."""
     protocol_out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a print in an import or a reference module must never corrupt the protocol
     serve(sys.stdin.buffer, protocol_out)

@@ -1,0 +1,1 @@
+"""Writing an assignment: the student notebook made from a solution notebook (``grade assign``)."""
