@@ -70,3 +70,32 @@ def test_key_ideas_messages_never_quote_a_phrasing(rubric: Rubric, reference: An
     phrasings = [p for idea in make(rubric, "ex4", "written_answer").params["ideas"] for p in idea["phrasings"]]
     assert not any(p in verdict.message for p in phrasings)
     assert all(re.compile(p) for p in phrasings)
+
+
+KEYWORDS = "checkpoint recompute trade-off memory large models boundaries again slower segments activations kept GPU"
+
+
+@pytest.mark.parametrize("text", [KEYWORDS, KEYWORDS.replace(" ", ", "), "\n".join(f"- {w}" for w in KEYWORDS.split())])
+def test_a_list_of_keywords_earns_nothing(rubric: Rubric, reference: Any, text: str) -> None:
+    verdict = judge(make(rubric, "ex4", "written_answer"), context(reference), lambda call: Answer(True, {"text": text}))
+    assert verdict.outcome is Outcome.FAILED and verdict.fraction == 0
+    assert "a list of words, not sentences" in verdict.message
+
+
+def test_terse_notes_in_sentences_still_count(rubric: Rubric, reference: Any) -> None:
+    notes = "Stores segment inputs only; recomputes activations during backward; trades extra compute for less memory on a GPU."
+    verdict = judge(make(rubric, "ex4", "written_answer"), context(reference), lambda call: Answer(True, {"text": notes}))
+    assert verdict.fraction >= 2 / 3 and "not sentences" not in verdict.message, verdict.message
+
+
+def test_an_idea_counts_only_when_one_sentence_states_it(rubric: Rubric, reference: Any) -> None:
+    # "again ... gradients" spans two sentences: neither sentence says that something is done again for the backward pass
+    split = ("Checkpointing keeps only the input of each segment, so much less memory is used. The model is called again. "
+             "Gradients come from the backward pass as usual.")
+    joined = ("Checkpointing keeps only the input of each segment, so much less memory is used. The model is called again "
+              "when gradients come from the backward pass.")
+    credited = {}
+    for name, text in (("split", split), ("joined", joined)):
+        verdict = judge(make(rubric, "ex4", "written_answer"), context(reference), lambda call, t=text: Answer(True, {"text": t}))
+        credited[name] = "what happens in the backward pass" in verdict.message.split("; not mentioned")[0]
+    assert credited == {"split": False, "joined": True}
