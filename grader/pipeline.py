@@ -9,12 +9,12 @@ import random
 import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 
 from grader import __version__
-from grader.checks import CHECK_KINDS, Check, JudgeContext
+from grader.checks import CHECK_KINDS, Check, JudgeContext, error_at_line, first_line, split_cell_error
 from grader.errors import ReferenceError_, SubmissionError
 from grader.kernel.execute import Execution, execute_submission
 from grader.kernel.sandbox import Mode, choose_mode
@@ -260,7 +260,7 @@ def _judge_all(
         elif stubs:
             verdict = Verdict.not_attempted(stubs)
         else:
-            verdict = _judge_one(item, answers[item.start : item.start + len(item.calls)], context)
+            verdict = _with_failed_cell(_judge_one(item, answers[item.start : item.start + len(item.calls)], context), item, context)
         by_exercise[item.exercise.id].append((item, check_result(item.check.spec, verdict)))
     return [(ex, by_exercise[ex.id]) for ex in exercises]
 
@@ -288,6 +288,17 @@ def unattempted(exercise: ExerciseSpec, answer: Answer, context: JudgeContext) -
     return f"not attempted: every answer of this exercise is still a stub ({shown})"
 
 
+def _with_failed_cell(verdict: Verdict, item: PlannedCheck, context: JudgeContext) -> Verdict:
+    """A "not attempted" verdict names the failed cell that defines what it looked for (a syntax error, say)."""
+    if verdict.outcome is not Outcome.NOT_ATTEMPTED or "did not finish" in verdict.message:
+        return verdict
+    for name in sorted(item.check.names()):
+        hint = context.why_missing(name.split(".")[0])
+        if hint:
+            return replace(verdict, message=verdict.message + hint)
+    return verdict
+
+
 def _judge_one(item: PlannedCheck, answers: list[Answer], context: JudgeContext) -> Verdict:
     try:
         return item.check.judge(item.calls, answers, context)
@@ -301,10 +312,16 @@ def fault_lines(execution: Execution, planned: list[PlannedCheck], sources: dict
     for cell in execution.cells:
         if cell.status in ("ok", "not_run", "skipped"):
             continue
-        what = {"error": f"raised {cell.error}", "timeout": cell.error, "crashed": f"stopped the kernel: {cell.error}"}[cell.status]
+        error = error_at_line(*split_cell_error(cell.error))
+        what = {"error": f"raised {error}", "timeout": error, "crashed": f"stopped the kernel: {error}"}[cell.status]
         affected = _exercises_using(sources.get(cell.number, ""), planned)
-        cost = f"it may cost {', '.join(affected)}" if affected else "no graded answer is defined there"
-        lines.append(f"cell {cell.number} {what} ({cost})")
+        if affected and cell.status == "error" and error.startswith(("SyntaxError", "IndentationError", "TabError")):
+            cost = f"nothing in that cell ran, so what it defines is missing: it may cost {', '.join(affected)}"
+        else:
+            cost = f"it may cost {', '.join(affected)}" if affected else "no graded answer is defined there"
+        ordinal = sorted(sources).index(cell.number) + 1 if cell.number in sources else cell.number
+        starts = f"it starts {first}; " if (first := first_line(sources.get(cell.number, ""))) else ""
+        lines.append(f"code cell {ordinal} {what} ({starts}{cost})")
     lines.extend(execution.events)
     return [" ".join(line.split()) for line in lines]  # student text may hold line breaks: one line each
 

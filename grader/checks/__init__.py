@@ -29,6 +29,7 @@ group, so a new assignment can bring its own kinds without touching the core.
 from __future__ import annotations
 
 import random
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,15 +54,54 @@ class JudgeContext:
 
     def why_missing(self, name: str) -> str:
         """A hint for a name the kernel did not have: the failed cell that mentions it, if any."""
-        import re
-
         pattern = re.compile(rf"\b{re.escape(name)}\b")
         for cell in self.execution.cells:
             failed = cell.status in {"error", "timeout", "crashed", "skipped", "not_run"}
             if failed and pattern.search(self.sources.get(cell.number, "")):
-                what = cell.error or cell.status.replace("_", " ")
-                return f" (cell {cell.number}, which defines it, did not finish: {what})"
+                error = error_at_line(*split_cell_error(cell.error or cell.status.replace("_", " ")))
+                return f" ({cell_label(cell.number, self.sources)}, which defines it, did not finish: {error})"
         return ""
+
+
+_LINE_SUFFIX = re.compile(r"\s*\((?:cell line|[^()]*?\.py, line) (\d+)\)\s*$")
+
+
+def split_cell_error(raw: str) -> tuple[str, int | None]:
+    """A cell's error without IPython's internal file name, and the line of the cell it names (if any).
+
+    ``SyntaxError: invalid syntax (2052128463.py, line 30)`` -> ``("SyntaxError: invalid syntax", 30)``.
+    """
+    match = _LINE_SUFFIX.search(raw)
+    if not match:
+        return raw, None
+    return raw[: match.start()], int(match.group(1))
+
+
+def error_at_line(error: str, line: int | None) -> str:
+    """``("SyntaxError: invalid syntax", 30)`` -> ``"SyntaxError at line 30: invalid syntax"``."""
+    if line is None:
+        return error
+    name, colon, detail = error.partition(": ")
+    return f"{name} at line {line}: {detail}" if colon and name.isidentifier() else f"{error} (line {line})"
+
+
+def cell_label(number: int, sources: dict[int, str]) -> str:
+    """A cell as a student finds it in the notebook: its place among the code cells and its first line.
+
+    ``number`` is the cell's place in the file (markdown cells counted); ``sources`` holds every code cell by it.
+    """
+    if number not in sources:
+        return f"cell {number}"
+    ordinal = sorted(sources).index(number) + 1
+    return f"code cell {ordinal}" + (f" (it starts {first})" if (first := first_line(sources[number])) else "")
+
+
+def first_line(source: str, width: int = 50) -> str:
+    """A cell's first non-blank line, quoted and shortened at a word boundary."""
+    line = " ".join(next((line for line in source.splitlines() if line.strip()), "").split())
+    if len(line) > width:
+        line = line[: line.rfind(" ", 0, width) if " " in line[:width] else width].rstrip() + " ..."
+    return f'"{line}"' if line else ""
 
 
 class Check(ABC):

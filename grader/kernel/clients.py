@@ -10,6 +10,7 @@ execute stage imports it only when a kernel is about to run.
 
 from __future__ import annotations
 
+import re
 import time
 from queue import Empty
 from typing import Any
@@ -99,6 +100,21 @@ class CappedKernelClient(AsyncKernelClient):
     wait_for_ready = _async_wait_for_ready
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CELL_FRAME = re.compile(r"^\s*Cell In\[\d*\], line (\d+)")
+
+
+def cell_line_of(traceback: Any) -> int | None:
+    """The line of the running cell where an exception was raised: its first ``Cell In[n], line L`` frame (IPython 8+)."""
+    if not isinstance(traceback, list):
+        return None
+    for entry in traceback[:50]:
+        match = _CELL_FRAME.match(_ANSI.sub("", str(entry)[:2000]))
+        if match:
+            return int(match.group(1))
+    return None
+
+
 class CappedNotebookClient(NotebookClient):
     """nbclient with capped outputs and a record of what each cell did.
 
@@ -124,7 +140,9 @@ class CappedNotebookClient(NotebookClient):
     async def _check_raise_for_error(self, cell: Any, cell_index: int, exec_reply: Any) -> None:
         content = exec_reply.get("content", {}) if isinstance(exec_reply, dict) else {}
         if content.get("status") == "error":  # from the reply: an error output may have been cut by the caps
-            self.raised[cell_index] = f"{content.get('ename', 'Error')!s:.100}: {content.get('evalue', '')!s:.{MAX_ERROR_CHARS}}"
+            raised = f"{content.get('ename', 'Error')!s:.100}: {content.get('evalue', '')!s:.{MAX_ERROR_CHARS}}"
+            line = cell_line_of(content.get("traceback"))
+            self.raised[cell_index] = raised + (f" (cell line {line})" if line and "line" not in raised[-20:] else "")
         await super()._check_raise_for_error(cell, cell_index, exec_reply)
 
     def handle_comm_msg(self, outs: list[Any], msg: dict[str, Any], cell_index: int) -> None:

@@ -1,0 +1,29 @@
+"""How a failed cell is named to a student: its place among code cells, its first line, the line of the error (no kernel)."""
+
+from __future__ import annotations
+
+from grader.checks import cell_label, error_at_line, first_line, split_cell_error
+from grader.kernel.clients import cell_line_of
+
+SOURCES = {2: "import torch\n", 4: "\n\nclass DualNumber(DualNumber):\n    def sin(self,,):\n", 7: "x = 1"}
+
+
+def test_ipython_s_internal_file_name_is_replaced_by_the_line_of_the_cell() -> None:
+    assert split_cell_error("SyntaxError: invalid syntax (2052128463.py, line 30)") == ("SyntaxError: invalid syntax", 30)
+    assert split_cell_error("ZeroDivisionError: division by zero (cell line 3)") == ("ZeroDivisionError: division by zero", 3)
+    assert split_cell_error("ValueError: f(x) failed") == ("ValueError: f(x) failed", None)
+    assert error_at_line("SyntaxError: invalid syntax", 30) == "SyntaxError at line 30: invalid syntax"
+    assert error_at_line("it ran past its time limit", None) == "it ran past its time limit"
+
+
+def test_a_cell_is_counted_among_code_cells_and_shown_by_its_first_line() -> None:
+    assert cell_label(4, SOURCES) == 'code cell 2 (it starts "class DualNumber(DualNumber):")'
+    assert cell_label(9, SOURCES) == "cell 9"
+    assert first_line("   \n" + "word " * 30) == '"' + " ".join(["word"] * 10) + ' ..."'
+
+
+def test_the_line_of_a_runtime_error_is_read_from_the_cell_s_frame() -> None:
+    traceback = ["\x1b[0;31m---------\x1b[0m", "\x1b[0;31mZeroDivisionError\x1b[0m Traceback", "Cell \x1b[0;32mIn[5], line 3\x1b[0m\n  1 x = 1",
+                 "Cell In[2], line 9, in f()"]
+    assert cell_line_of(traceback) == 3
+    assert cell_line_of(["no frames here"]) is None and cell_line_of(None) is None
