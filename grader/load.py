@@ -183,13 +183,26 @@ def _validate_notebook(data: dict[str, Any]) -> None:
     from nbformat.validator import ValidationError
 
     try:
-        nbformat.validate(data, version=4)
+        nbformat.validate(_with_cell_ids(data), version=4)
     except ValidationError as exc:
         where = "/".join(str(p) for p in getattr(exc, "absolute_path", []) or [])
         message = str(getattr(exc, "message", exc)).splitlines()[0][:160]
         raise SubmissionError(f"not a valid notebook: {message}" + (f" (at {where})" if where else "")) from None
     except RecursionError:
         raise SubmissionError("not a valid notebook: the JSON is nested too deeply") from None
+
+
+def _with_cell_ids(data: dict[str, Any]) -> dict[str, Any]:
+    """The notebook with an id for every cell that lacks one (nbformat 4.5+ wants them), in memory only.
+
+    Without them nbformat warns on stderr (MissingIDFieldWarning) about a file the student may not even have
+    written by hand; the file itself is never changed.
+    """
+    cells = data.get("cells")
+    if data.get("nbformat_minor", 0) < 5 or not isinstance(cells, list) or all(not isinstance(c, dict) or "id" in c for c in cells):
+        return data
+    patched = [{**cell, "id": f"grader-cell-{i}"} if isinstance(cell, dict) and "id" not in cell else cell for i, cell in enumerate(cells)]
+    return {**data, "cells": patched}
 
 
 def _source(cell: dict[str, Any]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from grader.checks import cell_label, error_at_line, first_line, split_cell_error
 from grader.kernel.clients import cell_line_of
 
@@ -27,3 +29,22 @@ def test_the_line_of_a_runtime_error_is_read_from_the_cell_s_frame() -> None:
                  "Cell In[2], line 9, in f()"]
     assert cell_line_of(traceback) == 3
     assert cell_line_of(["no frames here"]) is None and cell_line_of(None) is None
+
+
+def test_a_notebook_without_cell_ids_loads_without_a_warning_and_is_not_changed(tmp_path: Path) -> None:
+    import json
+    import warnings
+
+    from grader.load import load_submission
+
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                "cells": [{"cell_type": "code", "metadata": {}, "source": "x = 1", "outputs": [], "execution_count": None},
+                          {"cell_type": "markdown", "metadata": {}, "source": "# notes", "id": "kept"}]}
+    path = tmp_path / "no_ids.ipynb"
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    before = path.read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # MissingIDFieldWarning would raise here
+        submission = load_submission(path)
+    assert [cell.source for cell in submission.code_cells] == ["x = 1"]
+    assert path.read_bytes() == before
