@@ -205,6 +205,7 @@ def install(token, namespace, seed, probe_timeout_s, publish=None, timer="alarm"
         Variable=Variable,
         engine=engine,
         run_backward=engine.run_backward,
+        forward_ad=_forward_ad_entries(torch),
         is_grad_enabled=torch._C.is_grad_enabled,
         set_grad_enabled=torch._C._set_grad_enabled,
         InferenceMode=torch._C._InferenceMode,
@@ -226,6 +227,20 @@ def install(token, namespace, seed, probe_timeout_s, publish=None, timer="alarm"
         random.seed(seed)
         numpy.random.seed(seed % (2**32))
         torch.manual_seed(seed)
+
+
+def _forward_ad_entries(torch):
+    """Where forward-mode autograd starts (a dual level, a dual tensor, a jvp level), as (owner, name, original).
+
+    ``torch.func.jvp``/``jacfwd``/``hessian`` and ``torch.autograd.forward_ad`` all pass through
+    ``torch._functorch.predispatch``'s module globals, looked up at each call, so replacing them there catches
+    them however the student imported them; the ``torch._C``/``torch._VF`` names catch direct calls.
+    """
+    from torch._functorch import predispatch
+
+    places = ((predispatch, "_enter_dual_level_impl"), (predispatch, "_make_dual_impl"), (predispatch, "_jvp_increment_nesting_impl"),
+              (torch._C, "_enter_dual_level"), (torch._VF, "_make_dual"), (torch, "_make_dual"))
+    return tuple((owner, name, getattr(owner, name)) for owner, name in places if hasattr(owner, name))
 
 
 def _direct_publisher(fallback):
@@ -666,16 +681,27 @@ class BlockedEngine:
 def call_without_autograd(function, *args, **kwargs):
     """``call_student`` with torch's autograd engine replaced: ``(False, {"autograd": True})`` when the function tried it.
 
-    ``Tensor.backward``, ``torch.autograd.grad`` and ``torch.func`` all end in
-    the engine, however they were imported, so this catches them alike.
+    ``Tensor.backward``, ``torch.autograd.grad`` and ``torch.func``'s reverse
+    mode all end in the engine, however they were imported, so this catches
+    them alike; forward mode (``torch.func.jvp``, ``jacfwd``, dual tensors)
+    never reaches the engine, so where it starts is blocked too.
     """
     variable = _state["Variable"]
     guard = BlockedEngine(_state["engine"])
+
+    def forward_mode_blocked(*args, **kwargs):
+        guard.used = True
+        raise AutogradBlocked("forward-mode autograd is switched off while the grader checks this function")
+
     variable._execution_engine = guard
+    for owner, name, _ in _state["forward_ad"]:
+        setattr(owner, name, forward_mode_blocked)
     try:
         ok, result = call_student(function, *args, **kwargs)
     finally:
         variable._execution_engine = _state["engine"]
+        for owner, name, original in _state["forward_ad"]:
+            setattr(owner, name, original)
     return (False, {"autograd": True}) if guard.used else (ok, result)
 
 
