@@ -13,14 +13,19 @@ e.g. in its ``pyproject.toml``::
     my-course = "my_course.grading:rubrics"
 
 A submission is matched to its assignment by the assignment id that ``grade
-assign`` writes into the notebook's metadata, else by its file name, else
-because only one assignment is installed; ``--rubric`` overrides all of that.
+assign`` writes into the notebook's metadata, else by its file name, else by
+the answers it defines (the rubric's ``answers:``), else because only one
+assignment is installed; ``--rubric`` overrides all of that. When the
+assignment chosen by metadata or file name is not the one whose answers the
+submission defines, the choice carries a warning that says so.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,14 +55,16 @@ class Assignment:
     rubric_path: Path
     notebook: str
     source: str
+    answers: tuple[tuple[str, ...], ...] = ()  # per exercise, the names its answers are (the rubric's ``answers:``)
 
 
 @dataclass(frozen=True)
 class Choice:
-    """The assignment a submission is graded against, and why that one."""
+    """The assignment a submission is graded against, why that one, and a warning when its answers are another's."""
 
     assignment: Assignment
     reason: str
+    warning: str = ""
 
 
 def installed_assignments() -> list[Assignment]:
@@ -90,27 +97,160 @@ def _read_header(path: Path, source: str) -> Assignment:
         raise UsageError(f"{path}: cannot read the rubric of an installed assignment ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("assignment"), str):
         raise UsageError(f"{path}: not a rubric (no 'assignment')")
-    return Assignment(data["assignment"], str(data.get("title", data["assignment"])), path, str(data.get("notebook", "")), source)
+    exercises = data.get("exercises") if isinstance(data.get("exercises"), list) else []
+    answers = tuple(
+        tuple(str(name) for name in exercise["answers"])
+        for exercise in exercises
+        if isinstance(exercise, dict) and isinstance(exercise.get("answers"), list) and exercise["answers"]
+    )
+    return Assignment(data["assignment"], str(data.get("title", data["assignment"])), path, str(data.get("notebook", "")), source, answers)
 
 
-def choose_assignment(submission: Path, assignments: list[Assignment]) -> Choice:
-    """The assignment ``submission`` belongs to: named in its metadata, else by its file name, else the only one installed."""
+def choose_assignment(submission: Path, assignments: list[Assignment], names: set[str] | None = None) -> Choice:
+    """The assignment ``submission`` belongs to: named in its metadata, else by its file name, else by the answers it
+    defines, else the only one installed. ``names`` are the names it defines (read from the file when not given)."""
     by_id = {a.id: a for a in assignments}
+    known = names if names is not None else None
+
+    def defined() -> set[str]:
+        nonlocal known
+        if known is None:
+            known = defined_names(submission) or set()
+        return known
+
     named = notebook_assignment_id(submission)
     if named is not None:
         if named in by_id:
-            return Choice(by_id[named], "named in the notebook's metadata")
+            return Choice(by_id[named], "named in the notebook's metadata", mismatch_warning(by_id[named], defined(), assignments))
         raise UsageError(
             f"{submission.name}: the notebook says it is assignment {named!r}, which is not installed "
             f"(installed: {', '.join(by_id) or 'none'}); give the rubric with --rubric"
         )
     matches = [a for a in assignments if _name_matches(submission, a)]
     if len(matches) == 1:
-        return Choice(matches[0], "its file name matches")
+        return Choice(matches[0], "its file name matches", mismatch_warning(matches[0], defined(), assignments))
+    by_answers = choose_by_names(defined(), matches or assignments)
+    if by_answers is not None:
+        fit = answer_fit(defined(), by_answers)
+        return Choice(by_answers, f"it defines the answers of this assignment ({fit[0]} of {fit[1]} exercises)")
     if not matches and len(assignments) == 1:
         return Choice(assignments[0], "the only assignment installed")
     choices = ", ".join(a.id for a in (matches or assignments)) or "none installed"
     raise UsageError(f"{submission.name}: cannot tell which assignment it is (it could be: {choices}); give the rubric with --rubric")
+
+
+_CLEAR_FIT = 0.75  # the share of an assignment's exercises whose answers a submission must define to be taken as it
+
+
+def answer_fit(names: set[str], assignment: Assignment) -> tuple[int, int]:
+    """How many of the assignment's exercises have an answer among ``names``, and how many exercises have answers."""
+    present = sum(any(answer in names for answer in answers) for answers in assignment.answers)
+    return present, len(assignment.answers)
+
+
+def _share(names: set[str], assignment: Assignment) -> float:
+    present, total = answer_fit(names, assignment)
+    return present / total if total else 0.0
+
+
+def choose_by_names(names: set[str], assignments: Iterable[Assignment]) -> Assignment | None:
+    """The one assignment whose answers ``names`` clearly define (most of its exercises, more than any other), if any."""
+    ranked = sorted(((_share(names, a), a.id, a) for a in assignments if a.answers), reverse=True)
+    if not ranked or ranked[0][0] < _CLEAR_FIT or (len(ranked) > 1 and ranked[1][0] == ranked[0][0]):
+        return None
+    return ranked[0][2]
+
+
+def mismatch_warning(chosen: Assignment, names: set[str], assignments: Iterable[Assignment]) -> str:
+    """A plain warning when the submission defines few of ``chosen``'s answers but clearly another assignment's ('' if not)."""
+    if not chosen.answers or _share(names, chosen) >= 0.5:
+        return ""
+    other = choose_by_names(names, [a for a in assignments if a.id != chosen.id])
+    if other is None or _share(names, other) <= _share(names, chosen):
+        return ""
+    present, total = answer_fit(names, other)
+    return (f"this file defines the answers of assignment {other.id} ({present} of {total} exercises), not those of "
+            f"{chosen.id}, which it is graded as: is it the right file? (--rubric {other.id} grades it as {other.id})")
+
+
+def defined_names(path: Path) -> set[str] | None:
+    """The names a notebook's or module's code defines at top level, methods as ``Class.method`` (None if unreadable).
+
+    Read from the source, nothing is run: functions, classes and their methods, assigned names, imports,
+    ``Class.name = ...`` and ``setattr(Class, "name", ...)``. IPython lines (``%magic``, ``!shell``) are skipped.
+    """
+    try:
+        if path.suffix == ".ipynb":
+            with path.open("rb") as handle:
+                data = json.loads(handle.read(20 * 1024 * 1024))
+            cells = data.get("cells", []) if isinstance(data, dict) else []
+            sources = ["".join(c["source"]) if isinstance(c.get("source"), list) else str(c.get("source", ""))
+                       for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
+        else:
+            sources = [path.read_text(encoding="utf-8")]
+    except (OSError, ValueError, TypeError):
+        return None
+    names: set[str] = set()
+    for source in sources:
+        names |= _names_in(source)
+    return names
+
+
+def _names_in(source: str) -> set[str]:
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError, RecursionError):
+        return set()  # a cell that does not parse defines nothing (the report says why elsewhere)
+    names: set[str] = set()
+    for node in _top_level(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            names.add(node.name)
+            names.update(f"{node.name}.{item.name}" for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
+            names.update(f"{node.name}.{t.id}" for item in node.body if isinstance(item, ast.Assign) for t in item.targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names.update(_target_names(target))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names if alias.name != "*")
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and _is_setattr(node.value):
+            owner, attribute = node.value.args[0], node.value.args[1]
+            names.add(f"{owner.id}.{attribute.value}")  # type: ignore[attr-defined]
+    return names
+
+
+def _top_level(tree: ast.Module) -> list[ast.stmt]:
+    """Top-level statements, with those inside ``if``/``try``/``with`` blocks at top level (a guarded definition counts)."""
+    found: list[ast.stmt] = []
+    pending = list(tree.body)
+    while pending:
+        node = pending.pop(0)
+        found.append(node)
+        for field in ("body", "orelse", "finalbody"):
+            if isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+                pending.extend(getattr(node, field, []) or [])
+        if isinstance(node, ast.Try):
+            for handler in node.handlers:
+                pending.extend(handler.body)
+    return found
+
+
+def _target_names(target: ast.expr) -> set[str]:
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+        return {f"{target.value.id}.{target.attr}"}
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return set().union(*(_target_names(element) for element in target.elts)) if target.elts else set()
+    return set()
+
+
+def _is_setattr(call: ast.Call) -> bool:
+    return (isinstance(call.func, ast.Name) and call.func.id == "setattr" and len(call.args) == 3
+            and isinstance(call.args[0], ast.Name) and isinstance(call.args[1], ast.Constant) and isinstance(call.args[1].value, str))
 
 
 def notebook_assignment_id(path: Path) -> str | None:

@@ -74,3 +74,67 @@ def test_every_grader_package_is_listed_for_the_wheel() -> None:
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "grader").rglob("__init__.py")}
     assert on_disk <= listed, sorted(on_disk - listed)
+
+
+# ------------------------------------------------------------------ which assignment, by the answers a file defines
+
+B04 = Assignment("04_automatic_differentiation", "04", Path("04.yaml"), "04_automatic_differentiation.ipynb", "bundled",
+                 (("s", "y", "manual_backprop"), ("DualNumber.sin", "DualNumber.cos", "sin", "cos"), ("model", "grad_fn_chain"),
+                  ("checkpointed_forward", "checkpointing_answer")))
+B05 = Assignment("05_custom_autograd", "05", Path("05.yaml"), "05_custom_autograd.ipynb", "bundled",
+                 (("LeakyReLUFunction.forward", "LeakyReLUFunction.backward"), ("softmax", "cross_entropy"), ("cross_entropy_grad",),
+                  ("build_mlp", "train_step", "train")))
+
+CELLS05 = [
+    "%matplotlib inline\nimport torch\ny = torch.ones(3)",
+    "class LeakyReLUFunction(torch.autograd.Function):\n    @staticmethod\n    def forward(ctx, x, s):\n        return x\n"
+    "    @staticmethod\n    def backward(ctx, g):\n        return g, None",
+    "softmax = lambda z: z.softmax(-1)\ntry:\n    from helpers import cross_entropy\nexcept ImportError:\n    pass",
+    "def cross_entropy_grad(logits, targets):\n    pass",
+    "build_mlp, train = None, None",
+    "def broken(:\n",  # a cell that does not parse defines nothing, and costs nothing here
+]
+
+
+def code_notebook(tmp_path: Path, name: str, cells: list[str], assignment: str | None = None) -> Path:
+    metadata = {"grader": {"assignment": assignment}} if assignment else {}
+    path = tmp_path / name
+    body = [{"cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": None} for source in cells]
+    path.write_text(json.dumps({"cells": body, "metadata": metadata, "nbformat": 4, "nbformat_minor": 4}), encoding="utf-8")
+    return path
+
+
+def test_the_names_a_file_defines_are_read_without_running_it(tmp_path: Path) -> None:
+    from grader.assignments import defined_names
+
+    names = defined_names(code_notebook(tmp_path, "x.ipynb", CELLS05))
+    assert {"y", "LeakyReLUFunction", "LeakyReLUFunction.forward", "LeakyReLUFunction.backward", "softmax", "cross_entropy",
+            "cross_entropy_grad", "build_mlp", "train", "torch"} <= (names or set())
+    module = tmp_path / "dual.py"
+    module.write_text("class DualNumber:\n    pass\n\ndef _sin(d):\n    return d\n\nsetattr(DualNumber, 'sin', _sin)\nDualNumber.cos = _sin\n")
+    assert {"DualNumber.sin", "DualNumber.cos"} <= (defined_names(module) or set())
+    assert defined_names(tmp_path / "missing.ipynb") is None
+
+
+def test_a_file_without_metadata_or_a_telling_name_is_chosen_by_its_answers(tmp_path: Path) -> None:
+    path = code_notebook(tmp_path, "homework.ipynb", CELLS05)
+    choice = choose_assignment(path, [B04, B05])
+    assert (choice.assignment.id, choice.reason, choice.warning) == ("05_custom_autograd", "it defines the answers of this assignment "
+                                                                     "(4 of 4 exercises)", "")
+    with pytest.raises(UsageError, match="cannot tell which assignment"):
+        choose_assignment(code_notebook(tmp_path, "empty.ipynb", ["x = 1"]), [B04, B05])
+
+
+@pytest.mark.parametrize(("name", "metadata", "reason"), [
+    ("anything.ipynb", "04_automatic_differentiation", "named in the notebook's metadata"),
+    ("04-automatic-differentiation.ipynb", None, "its file name matches"),
+])
+def test_another_assignment_s_answers_under_this_one_s_name_get_a_plain_warning(tmp_path: Path, name: str, metadata: str | None,
+                                                                                reason: str) -> None:
+    choice = choose_assignment(code_notebook(tmp_path, name, CELLS05, metadata), [B04, B05])
+    assert (choice.assignment.id, choice.reason) == ("04_automatic_differentiation", reason)
+    assert choice.warning == ("this file defines the answers of assignment 05_custom_autograd (4 of 4 exercises), not those of "
+                              "04_automatic_differentiation, which it is graded as: is it the right file? "
+                              "(--rubric 05_custom_autograd grades it as 05_custom_autograd)")
+    own = code_notebook(tmp_path, "own.ipynb", ["def manual_backprop(a, b, c):\n    pass"], "04_automatic_differentiation")
+    assert choose_assignment(own, [B04, B05]).warning == ""  # a barely started notebook of its own assignment: no warning
