@@ -107,12 +107,13 @@ def parameter_rows(schema: Mapping[str, Any], prefix: str = "", depth: int = 1,
 
 
 def _nested(prop: Mapping[str, Any], path: str) -> tuple[Mapping[str, Any] | None, str]:
-    """The object schema whose properties are listed under ``path`` (the property's own, or its items'), if any."""
+    """The object schema whose properties are listed under ``path`` (the property's own, its items' or its values'), if any."""
     if isinstance(prop.get("properties"), Mapping) and prop["properties"]:
         return prop, path
-    items = prop.get("items")
-    if isinstance(items, Mapping) and isinstance(items.get("properties"), Mapping) and items["properties"]:
-        return items, f"{path}[]"
+    for key, place in (("items", f"{path}[]"), ("additionalProperties", f"{path}.<name>")):
+        inner = prop.get(key)
+        if isinstance(inner, Mapping) and isinstance(inner.get("properties"), Mapping) and inner["properties"]:
+            return inner, place
     return None, ""
 
 

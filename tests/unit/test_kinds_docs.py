@@ -23,6 +23,7 @@ SCHEMA: dict[str, Any] = {
         "scale": {"type": "object", "required": ["rtol"], "properties": {"rtol": {"type": "number", "exclusiveMinimum": 0}}},
         "first": {"type": "array", "items": SPEC},
         "second": {"type": "array", "items": SPEC},
+        "named": {"type": "object", "additionalProperties": SPEC},
         "deep": {"type": "object", "properties": {"inner": {"type": "object", "properties": {"x": {}, "y": {}}}}},
         "names": {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object", "additionalProperties": {"type": "string"}}]},
     },
@@ -55,7 +56,7 @@ def test_nested_parameters_are_dotted_and_a_repeated_object_is_listed_once() -> 
     rows = rows_by_name()
     assert rows["`scale.rtol` (required)"] == ["number", MISSING, MISSING, "> 0"]
     assert "`first[].low`" in rows and "`second[].low`" not in rows
-    assert rows["`second`"][3] == "as `first[]`"
+    assert rows["`second`"][3] == "as `first[]`" and rows["`named`"] == ["object of object", MISSING, MISSING, "as `first[]`"]
     assert rows["`deep.inner`"][3] == "keys `x`, `y`" and "`deep.inner.x`" not in rows
 
 
