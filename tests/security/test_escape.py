@@ -32,7 +32,7 @@ pytestmark = pytest.mark.kernel
 
 SECRET = "GRADER_SECRET_TOKEN"
 SECRET_VALUE = "s3cr3t-value-the-kernel-must-not-see"
-# What a kernel's environment may hold: the sandbox's own (README, "Environment") and what
+# What a kernel's environment may hold: the sandbox's own (docs/security.md, "Environment") and what
 # jupyter_client and ipykernel set in every kernel. Written out here, not read from grader.kernel.sandbox,
 # so that a sandbox that passed more on would fail this test rather than widen it.
 SANDBOX_VARIABLES = {

@@ -101,7 +101,7 @@ CASES: list[Any] = [
         {},
         Expect(errors=("cell 6 raised ProcessLookupError",)),
         id="R14-signals-against-the-grader",
-        marks=needs_namespaces,  # without them, as the same user, os.kill(-1, 9) reaches the grader: see README
+        marks=needs_namespaces,  # without them, as the same user, os.kill(-1, 9) reaches the grader: see docs/security.md
     ),
 ]
 

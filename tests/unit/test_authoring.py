@@ -392,7 +392,7 @@ def test_replace_region_swaps_one_region_and_keeps_the_markers() -> None:
     ids=["04", "05"],
 )
 def test_the_committed_template_is_what_assign_makes_from_the_solution(solution_path: Path, rubric_path: Path, template_path: Path) -> None:
-    """The drift check: edit the solution notebook, then rerun `grade assign` (see README)."""
+    """The drift check: edit the solution notebook, then rerun `grade assign` (see docs/authoring/notebook.md)."""
     solution = nbformat.read(solution_path, as_version=4)
     assignment = load_rubric(rubric_path).assignment
     made = make_student_notebook(solution, assignment)
