@@ -236,7 +236,7 @@ def kit_rubric(raw: dict[str, Any], rubric: Rubric) -> tuple[dict[str, Any], lis
                 raise KitRefused(f"{exercise['id']}/{check['id']}: its kind {check['kind']!r} comes from {kind.__module__}, "
                                  "which a kit does not carry (it vendors only the grader's own code)")
             else:
-                checks.append(dict(check))
+                checks.append(_at_fixed_points(dict(check)))
         if hidden:
             ids = {c["id"] for c in checks}
             checks.append({"id": _free_id("hidden_checks", ids), "kind": "instructor_graded", "points": 0, "params": {"points": hidden},
@@ -256,6 +256,16 @@ def kit_rubric(raw: dict[str, Any], rubric: Rubric) -> tuple[dict[str, Any], lis
     else:
         data.pop("contract", None)
     return data, later
+
+
+_FRESH = re.compile(r"\b(at|on) (fresh|random|new) (points|inputs)\b")
+
+
+def _at_fixed_points(check: dict[str, Any]) -> dict[str, Any]:
+    """A kit asks at fixed points, the same for every notebook: a title must not promise fresh ones."""
+    if "title" in check:
+        check["title"] = _FRESH.sub(r"\1 the kit's fixed \3", str(check["title"]))
+    return check
 
 
 def _instructor_check(check: dict[str, Any]) -> dict[str, Any]:

@@ -43,9 +43,9 @@ def render_text(result: SubmissionResult, color: bool = False) -> str:
 
 
 def _check_lines(check: CheckResult, color: bool) -> str:
-    mark = _MARKS[check.outcome] if check.override is None else "EDIT"
-    colour = "green" if check.passed else ("yellow" if check.score > 0 else "red")
     lines = check_lines(check)
+    mark = "INST" if lines.by_instructor else (_MARKS[check.outcome] if check.override is None else "EDIT")
+    colour = "bold" if lines.by_instructor else "green" if check.passed else ("yellow" if check.score > 0 else "red")
     head = f"  [{_paint(mark, colour, color)}] {clean_text(check.title, 120)}  {lines.points.replace(' ', '')}"
     return "\n".join([head, *(f"         {note}" for note in lines.notes)])
 

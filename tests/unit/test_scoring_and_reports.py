@@ -87,3 +87,12 @@ def test_unusable_submission_report() -> None:
 def test_result_round_trips_through_json() -> None:
     original = apply_overrides(result(), {"ex4/written_answer": {"score": 4}})
     assert SubmissionResult.from_dict(json.loads(json.dumps(original.as_dict()))) == original
+
+
+def test_a_check_graded_by_the_instructor_is_never_shown_as_passed() -> None:
+    later = CheckResult("written_answer", "What checkpointing is (graded by your instructor: 6 points)", Outcome.PASSED, 0.0, 0.0,
+                        "`checkpointing_answer` is written (52 words); graded by your instructor (6 points, not in this score)")
+    kit = SubmissionResult("x.ipynb", "x", "04", "graded", 0.0, 0.0, (ExerciseResult("ex4", "Checkpointing", 0.0, 0.0, (later,)),), (), 0.1)
+    text = render_text(kit)
+    assert "[INST] What checkpointing is (graded by your instructor: 6 points)  -" in text
+    assert "is written (52 words); graded by your instructor" in text and "[PASS]" not in text
