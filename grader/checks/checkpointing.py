@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader.checks import Check, JudgeContext, raised_message, raised_verdict, read_answer, register
+from grader.checks.compare import close
+from grader.checks.schema import kind_params, param, tolerance_params
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
@@ -102,7 +104,7 @@ def tensor_problem(label: str, encoded: Any, expected: Expected, rtol: float, at
     got = encoded.get("values")
     if encoded.get("nonfinite") or not isinstance(got, list) or len(got) != len(values):
         return f"{label} contains NaN or infinity" if encoded.get("nonfinite") else f"{label} could not be read"
-    worst = max((abs(float(g) - e) for g, e in zip(got, values, strict=True) if abs(float(g) - e) > atol + rtol * abs(e)), default=0.0)
+    worst = max((abs(float(g) - e) for g, e in zip(got, values, strict=True) if not close(float(g), e, rtol, atol)), default=0.0)
     return f"{label} differs from a plain forward/backward (largest difference {worst:.3g})" if worst else ""
 
 
@@ -131,23 +133,24 @@ def _layer_names(spec: dict[str, Any]) -> list[str]:
 class _CheckpointCheck(Check):
     """Shared plumbing: one ``checkpoint_run`` call and the reading of its runs."""
 
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["function"],
-        "properties": {
-            "function": {"type": "string"},
-            "depths": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 2, "maximum": 12}},
-            "segments": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 8}},
-            "activations": {"type": "array", "minItems": 1, "items": {"enum": list(ACTIVATIONS)}},
-            "rtol": {"type": "number", "minimum": 0},
-            "atol": {"type": "number", "minimum": 0},
+    params_schema = kind_params(
+        {
+            "function": param("string", "the student's function(model, x, segments) that runs an nn.Sequential with checkpointing"),
+            "depths": param("array", "the numbers of Linear layers the grader's Sequential is drawn from (keep >= 6 for 3 segments)",
+                            default=[6, 7], minItems=1, items={"type": "integer", "minimum": 2, "maximum": 12}),
+            "segments": param("array", "the segment counts the function is run with", default=[2, 3], minItems=1,
+                              items={"type": "integer", "minimum": 1, "maximum": 8}),
+            "activations": param("array", "the activations the grader's Sequential is drawn from", default=list(ACTIVATIONS),
+                                 minItems=1, items={"enum": list(ACTIVATIONS)}),
+            **tolerance_params(rtol=1e-6, atol=1e-9),
         },
-    }
+        required=["function"],
+        example={"function": "checkpointed_forward"},
+    )
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
-        spec = random_sequential(rng, self.params.get("depths", [6, 7]), self.params.get("activations", ACTIVATIONS))
-        segments = list(self.params.get("segments", [2, 3]))
+        spec = random_sequential(rng, self.param("depths"), self.param("activations"))
+        segments = list(self.param("segments"))
         return [ProbeCall("checkpoint_run", {"function": self.params["function"], "spec": spec, "segments": segments})]
 
     def warm_up(self, calls: Sequence[ProbeCall]) -> None:
@@ -215,7 +218,7 @@ class CheckpointNumbers(_CheckpointCheck):
     def _run_score(self, run: dict[str, Any], expected: dict[str, Any], layers: list[str]) -> tuple[float, str]:
         if "raised" in run:
             return 0.0, self._raised(run)
-        rtol, atol = self.params.get("rtol", 1e-6), self.params.get("atol", 1e-9)
+        rtol, atol = self.tolerance()
         output = tensor_problem("the output", run.get("output"), expected["output"], rtol, atol)
         if output:
             output += _skipped(run, layers)
