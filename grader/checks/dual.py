@@ -8,6 +8,7 @@ same trees with the reference class and compares value and derivative.
 from __future__ import annotations
 
 import math
+import operator
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -47,6 +48,16 @@ _DERIVATIVE_MISTAKES: dict[str, list[tuple[str, Callable[[float, float], float]]
 }
 
 
+# The operations of an expression tree, on the reference class: its operators and its ``sin``/``cos`` methods.
+_OPERATIONS: dict[str, Callable[..., Any]] = {
+    "add": operator.add,
+    "mul": operator.mul,
+    "pow": operator.pow,
+    "sin": lambda u: u.sin(),
+    "cos": lambda u: u.cos(),
+}
+
+
 def evaluate_tree(tree: Any, x: Any) -> Any:
     """Evaluate an expression tree with the reference class (its ``sin``/``cos`` methods)."""
     if tree == "x":
@@ -55,15 +66,9 @@ def evaluate_tree(tree: Any, x: Any) -> Any:
         return tree
     op, *args = tree
     values = [evaluate_tree(arg, x) for arg in args]
-    if op == "add":
-        return values[0] + values[1]
-    if op == "mul":
-        return values[0] * values[1]
-    if op == "pow":
-        return values[0] ** values[1]
-    if op in ("sin", "cos"):
-        return getattr(values[0], op)()
-    raise ValueError(f"unknown operation {op!r} in an expression")
+    if op not in _OPERATIONS:
+        raise ValueError(f"unknown operation {op!r} in an expression")
+    return _OPERATIONS[op](*values)
 
 
 def render_tree(tree: Any) -> str:
