@@ -234,7 +234,7 @@ def describe_non_number(encoded: Any) -> str:
 def _load_builtin_kinds() -> None:
     from grader.checks import dual, numbers  # noqa: F401
 
-    for module in ("graphs", "checkpointing", "text", "tensors", "instructor"):
+    for module in ("graphs", "checkpointing", "text", "tensors", "structure", "instructor"):
         try:
             __import__(f"grader.checks.{module}")
         except ModuleNotFoundError as exc:

@@ -16,224 +16,44 @@ both values and the relative error.
 
 from __future__ import annotations
 
-import functools
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from grader.checks import Check, JudgeContext, article, raised_verdict, read_answer, register
-from grader.checks.argspec import ARG_SCHEMA, DTYPES, arg_places, arg_problems, describe_arg, describe_args, draw_dims, generate
+from grader.checks import Check, JudgeContext, article, read_answer, register
+from grader.checks.argspec import draw_dims, generate
 from grader.checks.compare import close, describe_value, differences, relative_error, tensor_differences
 from grader.checks.schema import fields, kind_params, param, tolerance_params
+from grader.checks.targets import (
+    ARGS,
+    CALLS_PROPERTIES,
+    DIMS,
+    KWARGS,
+    TARGET_PROPERTIES,
+    TensorCheck,
+    build,
+    encode,
+    encode_tensor,
+    reference_callable,
+    target_name,
+    target_problems,
+    upstream_for,
+)
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
-# ---------------------------------------------------------------- the code both sides share
-
-
-@functools.cache
-def shared() -> dict[str, Any]:
-    """The probe module ``tensors`` as the kernel runs it, with a toolkit taken from this process's torch."""
-    import torch
-
-    from grader.probes import load_runtime
-
-    module = load_runtime()["MODULES"]["tensors"]
-    module["_toolkit"].update(module["take_tensor_toolkit"](torch))
-    return module
-
-
-def build(spec: dict[str, Any]) -> Any:
-    """The object a wire argument spec describes, in this process."""
-    module = shared()
-    return module["build_value"](spec, module["_toolkit"])
-
-
-def encode(value: Any) -> dict[str, Any]:
-    """A value encoded exactly as the kernel encodes the student's."""
-    module = shared()
-    return dict(module["encode_value"](value, module["_toolkit"]))
-
-
-def encode_tensor(value: Any) -> dict[str, Any]:
-    module = shared()
-    return dict(module["encode_tensor_data"](value, module["_toolkit"]))
-
-
-def upstream_for(output: Any, seed: int) -> Any:
-    """The seeded upstream gradient, the same numbers as the kernel's ``_upstream_for`` for the same shape."""
-    import torch
-
-    generator = torch.Generator().manual_seed(int(seed))
-    return torch.randn(tuple(output.shape), generator=generator, dtype=torch.float64).to(output.dtype)
-
-
-
-# ---------------------------------------------------------------- the parameters the kinds share
-
-_TARGET_KEYS = ("function", "apply", "module", "method")
-_ARGS = param("array", "the positional arguments of each call, as argument specs", default=[], items=ARG_SCHEMA)
-_KWARGS = param("object", "the keyword arguments of each call, as argument specs", default={}, additionalProperties=ARG_SCHEMA)
-_DIMS = param("object", "named sizes the argument specs use, each drawn per call from an inclusive [low, high]", default={},
-              additionalProperties={"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2})
-_REFERENCE = param("string", "the reference module's name for the target (default: the target's own name)")
-_TARGET_PROPERTIES: dict[str, Any] = {
-    "function": param("string", "the target: a function the submission defines"),
-    "apply": param("string", "the target: a torch.autograd.Function subclass, called through its apply"),
-    "module": param("string", "the target: a global nn.Module, called on the arguments"),
-    "method": param("string", "the target: Class.method, called on an instance built from init", pattern=r"^\w+\.\w+$"),
-    "init": param("array", "with method: the arguments the instance is built from, as argument specs", default=[], items=ARG_SCHEMA),
-    "reference": _REFERENCE,
-}
 _STRICT_TYPES_AND_DTYPE: dict[str, Any] = {
     "strict_types": param("boolean", "a 0-d tensor differs from a number, and a list from a tuple", default=False),
     "check_dtype": param("boolean", "tensor dtypes must match too", default=False),
 }
-_CALLS_PROPERTIES: dict[str, Any] = {
-    "args": _ARGS,
-    "kwargs": _KWARGS,
-    "dims": _DIMS,
-    "calls": param("integer", "how many calls, each with freshly drawn arguments", default=4, minimum=1, maximum=20),
-}
-
-
-# ---------------------------------------------------------------- shared plumbing of the kinds
-
-
-def _target_name(params: dict[str, Any]) -> str:
-    key = next(k for k in _TARGET_KEYS if k in params)
-    return str(params[key])
-
-
-def _reference_callable(params: dict[str, Any], ctx: JudgeContext, init: list[dict[str, Any]]) -> Any:
-    key = next(k for k in _TARGET_KEYS if k in params)
-    name = params.get("reference", params[key])
-    if key == "method":
-        class_name, _, method = name.partition(".")
-        instance = getattr(ctx.reference, class_name)(*[build(arg) for arg in init])
-        return getattr(instance, method)
-    value = getattr(ctx.reference, name)
-    return value.apply if key == "apply" else value
-
-
-def _target_problems(params: dict[str, Any]) -> list[tuple[str, str]]:
-    named = [k for k in _TARGET_KEYS if k in params]
-    if len(named) != 1:
-        return [("(target)", f"name exactly one of {', '.join(_TARGET_KEYS)} (found {', '.join(named) or 'none'})")]
-    problems = []
-    for place, arg in arg_places(params):
-        problems += [(place, problem) for problem in arg_problems(arg, params.get("dims", {}))]
-    return problems
-
-
-
-def _reference_names(params: dict[str, Any]) -> list[tuple[str, str]]:
-    key = next((k for k in _TARGET_KEYS if k in params), None)
-    if key is None:
-        return []
-    name = str(params.get("reference", params[key]))
-    return [("reference" if "reference" in params else key, name.partition(".")[0])]
-
-
-class _TensorCheck(Check):
-    """Shared plumbing: a target, generated calls, the reference run on the same arguments."""
-
-    @classmethod
-    def rubric_problems(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
-        return _target_problems(params)
-
-    @classmethod
-    def reference_names(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
-        return _reference_names(params)
-
-    def names(self) -> set[str]:
-        return {_target_name(self.params).partition(".")[0]}
-
-    def _calls(self, rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The wire calls, and the wire init arguments of a method target."""
-        dims = self.param("dims")
-        init_dims = draw_dims(dims, rng)
-        init = [generate(arg, rng, init_dims) for arg in self.param("init")]
-        calls = []
-        for _ in range(self.param("calls")):
-            drawn = draw_dims(dims, rng)
-            args = [generate(arg, rng, drawn) for arg in self.param("args")]
-            kwargs = {name: generate(arg, rng, drawn) for name, arg in self.param("kwargs").items()}
-            calls.append({"args": args, "kwargs": kwargs})
-        return calls, init
-
-    def _target(self, init: list[dict[str, Any]]) -> dict[str, Any]:
-        key = next(k for k in _TARGET_KEYS if k in self.params)
-        target: dict[str, Any] = {key: self.params[key]}
-        if key == "method":
-            target["init"] = init
-        return target
-
-    def _records(self, answer: Answer, ctx: JudgeContext) -> list[Any] | Verdict:
-        name = _target_name(self.params)
-        value = read_answer(answer, name, ctx)
-        if isinstance(value, Verdict):
-            return value
-        if "not_function_class" in value:
-            found = str(value["not_function_class"])
-            what = "a class that does not subclass it" if found == "type" else article(found)
-            return Verdict.failed(f"`{name}` must be a torch.autograd.Function subclass (it is {what})")
-        for key, words in (("not_module", "a torch.nn.Module"), ("not_class", "a class")):
-            if key in value:
-                return Verdict.failed(f"`{name}` is {article(str(value[key]))}, not {words}")
-        if "raised" in value:
-            return raised_verdict(value["raised"], f"creating the `{name.partition('.')[0]}` instance")
-        results = value.get("results")
-        return results if isinstance(results, list) else Verdict.failed(f"`{name}` gave no usable results")
-
-    def _call_text(self, call: dict[str, Any]) -> str:
-        described = [describe_args(call["args"])] if call["args"] else []
-        described += [f"{name}={describe_arg(arg)}" for name, arg in call.get("kwargs", {}).items()]
-        return f"`{_target_name(self.params)}` called with {', '.join(described) or 'no arguments'}"
-
-    def _judge_calls(
-        self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext,
-        problems_of: Callable[[dict[str, Any], dict[str, Any]], list[str]], what: str,
-    ) -> Verdict:
-        """Judge each call's record with ``problems_of(wire call, record)``; credit is the share of calls without a problem."""
-        records = self._records(answers[0], ctx)
-        if isinstance(records, Verdict):
-            return records
-        problems = []
-        for number, (call, record) in enumerate(zip(calls[0].args["calls"], records, strict=True), start=1):
-            text = f"call {number} ({self._call_text(call)})"
-            failed = _failed_call(record, text)
-            if failed is not None:
-                return failed
-            found = problems_of(call, record)
-            if found:
-                problems.append(f"{text}: {found[0]}")
-        return self._score(problems, len(records), what)
-
-    def _score(self, problems: list[str], total: int, what: str) -> Verdict:
-        if not problems:
-            return Verdict.passed(f"{what} at all {total} calls")
-        return Verdict.partial((total - len(problems)) / total, "; ".join(problems[:2]) + (
-            f" (and {len(problems) - 2} more calls)" if len(problems) > 2 else ""))
-
-
-def _failed_call(record: dict[str, Any], text: str) -> Verdict | None:
-    if record.get("autograd"):
-        return Verdict.failed(
-            f"{text} used autograd (.backward(), torch.autograd.grad or torch.func), which is switched off for this check: "
-            "compute it with tensor operations yourself"
-        )
-    if "raised" in record:
-        return raised_verdict(record["raised"], text)
-    return None
 
 
 # ---------------------------------------------------------------- check kinds
 
 
 @register
-class CallVersusReference(_TensorCheck):
+class CallVersusReference(TensorCheck):
     """The target's return value matches the reference's on the same generated arguments, call by call.
 
     With ``compare_after`` (argument positions) the arguments are also
@@ -248,7 +68,7 @@ class CallVersusReference(_TensorCheck):
     kind = "call_vs_reference"
     params_schema = kind_params(
         {
-            **_TARGET_PROPERTIES, **_CALLS_PROPERTIES, **tolerance_params(rtol=1e-5, atol=1e-8),
+            **TARGET_PROPERTIES, **CALLS_PROPERTIES, **tolerance_params(rtol=1e-5, atol=1e-8),
             "compare_after": param("array", "positions of arguments also compared after the call (changed in place)", default=[],
                                    items={"type": "integer", "minimum": 0}),
             "compare_output": param("boolean", "whether the return value is compared", default=True),
@@ -278,7 +98,7 @@ class CallVersusReference(_TensorCheck):
         return self._judge_calls(calls, answers, ctx, problems_of, "matches the reference")
 
     def _expected(self, call: dict[str, Any], init: list[dict[str, Any]], ctx: JudgeContext) -> dict[str, Any]:
-        fn = _reference_callable(self.params, ctx, init)
+        fn = reference_callable(self.params, ctx, init)
         args = [build(arg) for arg in call["args"]]
         kwargs = {name: build(arg) for name, arg in call.get("kwargs", {}).items()}
         value = fn(*args, **kwargs)
@@ -297,7 +117,7 @@ class CallVersusReference(_TensorCheck):
 
 
 @register
-class GradientsVersusReference(_TensorCheck):
+class GradientsVersusReference(TensorCheck):
     """Gradients through the target match gradients through the reference, call by call.
 
     After each call the output is backpropagated with a seeded upstream
@@ -311,7 +131,7 @@ class GradientsVersusReference(_TensorCheck):
 
     @classmethod
     def rubric_problems(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
-        problems = _target_problems(params)
+        problems = target_problems(params)
         args = params.get("args", [])
         for position, index in enumerate(params.get("wrt", [])):
             tensor = args[index].get("tensor") if index < len(args) else None
@@ -323,7 +143,7 @@ class GradientsVersusReference(_TensorCheck):
         return problems
     params_schema = kind_params(
         {
-            **_TARGET_PROPERTIES, **_CALLS_PROPERTIES, **tolerance_params(rtol=1e-5, atol=1e-8),
+            **TARGET_PROPERTIES, **CALLS_PROPERTIES, **tolerance_params(rtol=1e-5, atol=1e-8),
             "wrt": param("array", "positions of the tensor arguments (requires_grad: true) whose gradients are compared", default=[],
                          items={"type": "integer", "minimum": 0}),
             "params_of": param("array", "positions of the module arguments whose parameters' gradients are compared", default=[],
@@ -349,7 +169,7 @@ class GradientsVersusReference(_TensorCheck):
     def _expected_grads(self, call: dict[str, Any], wire: dict[str, Any], ctx: JudgeContext) -> dict[str, Any]:
         import torch
 
-        fn = _reference_callable(self.params, ctx, wire["target"].get("init", []))
+        fn = reference_callable(self.params, ctx, wire["target"].get("init", []))
         args = [build(arg) for arg in call["args"]]
         output = fn(*args, **{name: build(arg) for name, arg in call.get("kwargs", {}).items()})
         names, inputs = [], []
@@ -390,7 +210,7 @@ def _grad_label(name: str) -> str:
 
 
 @register
-class AutogradFunction(_TensorCheck):
+class AutogradFunction(TensorCheck):
     """A custom ``torch.autograd.Function``'s backward agrees with its own forward (the dot-product gradient check).
 
     For each call and ``directions`` random directions v, the gradient the
@@ -402,7 +222,7 @@ class AutogradFunction(_TensorCheck):
     kind = "autograd_function"
     params_schema = kind_params(
         {
-            **_TARGET_PROPERTIES, **_CALLS_PROPERTIES, **tolerance_params(rtol=1e-4, atol=1e-6),
+            **TARGET_PROPERTIES, **CALLS_PROPERTIES, **tolerance_params(rtol=1e-4, atol=1e-6),
             "directions": param("integer", "random directions the backward is checked along, per call", default=3, minimum=1, maximum=8),
             "eps": param("number", "the step of the central difference of the forward", default=1e-6, exclusiveMinimum=0),
         },
@@ -505,140 +325,7 @@ def _name_pairs(params: dict[str, Any]) -> dict[str, str]:
 
 
 @register
-class ModuleStructure(_TensorCheck):
-    """A module (a global, or what a function returns for given arguments) has the expected layers, parameters and output shapes.
-
-    The expectation is the reference's (the same call on the reference) or
-    given in ``expect``: ``layers`` (layer class name -> count, leaf modules
-    only; other classes are free unless ``exact_layers``), ``parameters``
-    (total count), ``outputs`` (output shape for each of ``inputs``, fed as
-    zeros of the module's own parameter dtype unless ``dtype`` says). Credit is
-    the share of these aspects that match.
-    """
-
-    kind = "module_structure"
-    params_schema = kind_params(
-        {
-            "module": param("string", "the target: a global nn.Module"),
-            "function": param("string", "the target: a function that returns an nn.Module, called with args"),
-            "reference": _REFERENCE,
-            "args": param("array", "with function: its arguments, as argument specs", default=[], items=ARG_SCHEMA),
-            "dims": _DIMS,
-            "inputs": param("array", "input shapes the module is run on (zeros), to compare output shapes", default=[],
-                            items={"type": "array", "items": {"type": "integer", "minimum": 0}}),
-            "dtype": param("string", "the dtype of those inputs (default: the dtype of the module's parameters)", enum=DTYPES),
-            "exact_layers": param("boolean", "whether layer classes the expectation does not name make it fail", default=False),
-            "expect": param("object", "the expectation, instead of the reference's module", **fields({
-                "layers": param("object", "layer class name -> how many (leaf modules only)",
-                                additionalProperties={"type": "integer", "minimum": 0}),
-                "parameters": param("integer", "the total number of parameters", minimum=0),
-                "outputs": param("array", "the output shape for each of inputs",
-                                 items={"type": "array", "items": {"type": "integer"}}),
-            })),
-        },
-        example={"function": "build_mlp", "args": [{"value": 6}, {"value": 16}, {"value": 3}], "inputs": [[5, 6]]},
-    )
-
-    @classmethod
-    def rubric_problems(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
-        if ("module" in params) == ("function" in params):
-            return [("(target)", "name exactly one of module, function")]
-        return _target_problems(params)
-
-    @classmethod
-    def reference_names(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
-        return [] if "expect" in params else _reference_names(params)
-
-    def plan(self, rng: random.Random) -> list[ProbeCall]:
-        target = {"module": self.params["module"]} if "module" in self.params else {"function": self.params["function"]}
-        dims = draw_dims(self.param("dims"), rng)
-        args = [generate(arg, rng, dims) for arg in self.param("args")]
-        request = {"target": target, "args": args, "inputs": [list(s) for s in self.param("inputs")],
-                   **({"dtype": self.params["dtype"]} if "dtype" in self.params else {})}
-        return [ProbeCall("module_structure", request)]
-
-    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
-        name = _target_name(self.params)
-        value = read_answer(answers[0], name, ctx)
-        if isinstance(value, Verdict):
-            return value
-        if "raised" in value:
-            return raised_verdict(value["raised"], f"`{name}`")
-        for key in ("not_module", "not_module_result"):
-            if key in value:
-                return Verdict.failed(f"`{name}` gave {article(str(value[key]))}, not a torch.nn.Module")
-        expected = self._expected(calls[0].args, ctx)
-        problems = self._problems(value, expected)
-        aspects = len(expected)
-        if not problems:
-            return Verdict.passed(f"`{name}`: " + ", ".join(self._summary(value, expected)))
-        return Verdict.partial((aspects - len(problems)) / aspects, f"`{name}`: " + "; ".join(problems))
-
-    def _expected(self, request: dict[str, Any], ctx: JudgeContext) -> dict[str, Any]:
-        if "expect" in self.params:
-            return dict(self.params["expect"])
-        import torch
-
-        reference = getattr(ctx.reference, self.params.get("reference", _target_name(self.params)))
-        module = reference(*[build(arg) for arg in request["args"]]) if "function" in self.params else reference
-        leaves = [type(m).__name__ for m in module.modules() if not list(m.children())]
-        expected: dict[str, Any] = {"layers": {n: leaves.count(n) for n in sorted(set(leaves))}}
-        expected["parameters"] = sum(p.numel() for p in module.parameters())
-        if request["inputs"]:
-            with torch.no_grad():
-                floating = [p.dtype for p in module.parameters() if p.dtype.is_floating_point]
-                dtype = getattr(torch, request["dtype"]) if "dtype" in request else (floating[0] if floating else torch.float32)
-                expected["outputs"] = [list(module(torch.zeros(tuple(shape), dtype=dtype)).shape) for shape in request["inputs"]]
-        return expected
-
-    def _problems(self, value: dict[str, Any], expected: dict[str, Any]) -> list[str]:
-        problems = []
-        leaves = _leaf_classes(value.get("modules", []))
-        if "layers" in expected:
-            got = {n: leaves.count(n) for n in set(leaves)}
-            wrong = [f"{got.get(n, 0)} {n} (expected {count})" for n, count in sorted(expected["layers"].items()) if got.get(n, 0) != count]
-            extra = [f"{got[n]} {n} (expected none)" for n in sorted(got) if n not in expected["layers"]] if self.param("exact_layers") else []
-            if wrong or extra:
-                problems.append("it has " + ", ".join(wrong + extra))
-        if "parameters" in expected and value.get("parameters") != expected["parameters"]:
-            problems.append(f"it has {value.get('parameters')} parameters, expected {expected['parameters']}")
-        if "outputs" in expected:
-            for shape, got_output, want in zip(self.param("inputs"), value.get("outputs", []), expected["outputs"], strict=False):
-                if "raised" in got_output:
-                    problems.append(f"on an input of shape {tuple(shape)} it raised {got_output['raised'].get('type', 'an error')}")
-                    break
-                if got_output.get("shape") != list(want):
-                    problems.append(f"on an input of shape {tuple(shape)} the output has shape {tuple(got_output.get('shape') or ())}, "
-                                    f"expected {tuple(want)}")
-                    break
-        return problems
-
-    @staticmethod
-    def _summary(value: dict[str, Any], expected: dict[str, Any]) -> list[str]:
-        parts = []
-        if "layers" in expected:
-            parts.append(", ".join(f"{count} {name}" for name, count in sorted(expected["layers"].items())))
-        if "parameters" in expected:
-            parts.append(f"{value.get('parameters')} parameters")
-        if "outputs" in expected:
-            parts.append("the expected output shapes")
-        return parts
-
-
-def _leaf_classes(modules: list[dict[str, Any]]) -> list[str]:
-    """The class names of the modules that have no submodules (the root counts only when it is alone)."""
-    names = [str(m.get("name", "")) for m in modules]
-    leaves = []
-    for module in modules:
-        name = str(module.get("name", ""))
-        prefix = name + "." if name else ""
-        if not any(other != name and other.startswith(prefix) for other in names):
-            leaves.append(str(module.get("class", "")))
-    return leaves
-
-
-@register
-class Raises(_TensorCheck):
+class Raises(TensorCheck):
     """Called on bad input, the target raises the given exception (or a subclass of it).
 
     Each entry of ``calls_with`` is one call (``args``, ``kwargs``, in the
@@ -650,12 +337,12 @@ class Raises(_TensorCheck):
     kind = "raises"
     params_schema = kind_params(
         {
-            **_TARGET_PROPERTIES,
-            "dims": _DIMS,
+            **TARGET_PROPERTIES,
+            "dims": DIMS,
             "exception": param("string", "the exception class expected (its name; a subclass also counts)", pattern=r"^\w+$"),
             "message": param("string", "a regular expression the exception's message must match"),
             "calls_with": param("array", "the bad calls, each with its own args and kwargs", minItems=1,
-                                items={"type": "object", **fields({"args": _ARGS, "kwargs": _KWARGS})}),
+                                items={"type": "object", **fields({"args": ARGS, "kwargs": KWARGS})}),
         },
         required=["exception", "calls_with"],
         example={"function": "cross_entropy", "exception": "ValueError",
@@ -664,7 +351,7 @@ class Raises(_TensorCheck):
 
     @classmethod
     def rubric_problems(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
-        problems = _target_problems(params)
+        problems = target_problems(params)
         if "message" in params:
             try:
                 re.compile(params["message"])
@@ -697,7 +384,7 @@ class Raises(_TensorCheck):
                 returned = record.get("returned") if isinstance(record, dict) else None
                 problems.append(f"{text} returned {describe_value(returned)} instead of raising {wanted}")
             elif exception.get("type") == "NotImplementedError" and wanted != "NotImplementedError":
-                return Verdict.not_attempted(f"not attempted: `{_target_name(self.params)}` still raises NotImplementedError")
+                return Verdict.not_attempted(f"not attempted: `{target_name(self.params)}` still raises NotImplementedError")
             elif wanted not in exception.get("bases", []):
                 problems.append(f"{text} raised {exception.get('type')}, expected {wanted}")
             elif "message" in self.params and not re.search(self.params["message"], str(exception.get("message", ""))):
