@@ -1,3 +1,5 @@
+# Over 500 lines on purpose: finding answer regions and turning them into stubs share one model of a region and one
+# reading of the markers; apart, the rule that a stub must count as "not attempted" would be split from what it stubs.
 """Authoring: one solution notebook -> its answer regions -> the student notebook.
 
 An instructor writes the solved notebook and marks what the student must write:

@@ -1,3 +1,5 @@
+# Over 500 lines on purpose: the docstring defines a real path and passing through a layer, and both the graph
+# functions and the four kinds implement that one definition; apart, the definition would be split from its users.
 """Check kinds for autograd graphs: a model's linear layers, the graph behind a tensor, and a grad_fn chain.
 
 The kernel serialises the graph behind a tensor (``grad_graph`` probe) as a list
