@@ -27,6 +27,7 @@ import pytest
 import torch
 
 from grader.checks import CHECK_KINDS
+from grader.live import magic
 from grader.live.judge import _judged_here, read_saved_outputs
 from grader.live.magic import (
     ArgumentProblem,
@@ -416,6 +417,29 @@ def test_the_judge_explains_an_unknown_exercise_and_keeps_serving(judge: JudgePr
     assert again["ok"] and "sources" in again
     cached = judge.ask("plan", rubric=str(RUBRIC), notebook=None, only=["ex1"], have_sources=again["sources_sha"])
     assert "sources" not in cached and cached["calls"] == again["calls"]  # the same questions each time: the seed is fixed
+
+
+@pytest.mark.parametrize(("failures", "said", "reply"), [
+    (0, [], {"ok": True}),
+    (1, ["%grade: the grader's judge process stopped (gone); it was restarted."], {"ok": True}),
+    (2, ["%grade: the grader's judge process stopped (gone); it was restarted.", "gave up (gone)"], None),
+])
+def test_a_stopped_judge_is_restarted_and_asked_once_more(
+    monkeypatch: pytest.MonkeyPatch, failures: int, said: list[str], reply: dict[str, Any] | None,
+) -> None:
+    shown: list[str] = []
+    restarts: list[bool] = []
+    monkeypatch.setattr(magic, "show_message", shown.append)
+    monkeypatch.setattr(magic, "_judge", lambda restart=False: restarts.append(restart))
+    asked = iter(range(3))
+
+    def ask() -> dict[str, Any]:
+        if next(asked) < failures:
+            raise magic.JudgeUnavailable("gone")
+        return {"ok": True}
+
+    assert magic._asking_a_restarted_judge_again(ask, "gave up ({gone})") == reply
+    assert shown == said and restarts == [True] * min(failures, 1)
 
 
 def test_a_dead_judge_is_reported_not_waited_for() -> None:
