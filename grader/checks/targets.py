@@ -51,6 +51,7 @@ def encode(value: Any) -> dict[str, Any]:
 
 
 def encode_tensor(value: Any) -> dict[str, Any]:
+    """A tensor's data (shape, dtype, values) encoded exactly as the kernel encodes it."""
     module = shared()
     return dict(module["encode_tensor_data"](value, module["_toolkit"]))
 
@@ -63,14 +64,13 @@ def upstream_for(output: Any, seed: int) -> Any:
     return torch.randn(tuple(output.shape), generator=generator, dtype=torch.float64).to(output.dtype)
 
 
-
 # ---------------------------------------------------------------- the parameters the kinds share
 
 TARGET_KEYS = ("function", "apply", "module", "method")
 ARGS = param("array", "the positional arguments of each call, as argument specs", default=[], items=ARG_SCHEMA)
 KWARGS = param("object", "the keyword arguments of each call, as argument specs", default={}, additionalProperties=ARG_SCHEMA)
 DIMS = param("object", "named sizes the argument specs use, each drawn per call from an inclusive [low, high]", default={},
-              additionalProperties={"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2})
+             additionalProperties={"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2})
 REFERENCE = param("string", "the reference module's name for the target (default: the target's own name)")
 TARGET_PROPERTIES: dict[str, Any] = {
     "function": param("string", "the target: a function the submission defines"),
@@ -92,11 +92,13 @@ CALLS_PROPERTIES: dict[str, Any] = {
 
 
 def target_name(params: dict[str, Any]) -> str:
+    """The name of the check's target, as the rubric gives it (``softmax``, ``Model.forward``)."""
     key = next(k for k in TARGET_KEYS if k in params)
     return str(params[key])
 
 
 def reference_callable(params: dict[str, Any], ctx: JudgeContext, init: list[dict[str, Any]]) -> Any:
+    """What the reference module calls for the target: its function, a Function's apply, or a method of an instance built from ``init``."""
     key = next(k for k in TARGET_KEYS if k in params)
     name = params.get("reference", params[key])
     if key == "method":
@@ -108,6 +110,7 @@ def reference_callable(params: dict[str, Any], ctx: JudgeContext, init: list[dic
 
 
 def target_problems(params: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the schema cannot say is wrong with a tensor check's params: not exactly one target, or a bad argument spec."""
     named = [k for k in TARGET_KEYS if k in params]
     if len(named) != 1:
         return [("(target)", f"name exactly one of {', '.join(TARGET_KEYS)} (found {', '.join(named) or 'none'})")]
@@ -119,6 +122,7 @@ def target_problems(params: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def target_reference_names(params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The name the reference module must define for the target (a method's class), as (field, name)."""
     key = next((k for k in TARGET_KEYS if k in params), None)
     if key is None:
         return []
