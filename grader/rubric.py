@@ -270,10 +270,12 @@ def _describe(err: Any) -> str:
         missing = [name for name in err.validator_value if name not in err.instance]
         return f"missing required field {missing[0]!r}"
     if err.validator == "additionalProperties":
-        allowed = set(err.schema.get("properties", {}))
+        allowed = list(err.schema.get("properties", {}))
         extra = sorted(k for k in err.instance if k not in allowed)
-        hint = _did_you_mean(extra[0], allowed) if extra else ""
-        return f"unknown field {extra[0]!r}{hint}" if extra else err.message
+        if not extra:
+            return err.message
+        valid = f"; the valid fields are {', '.join(allowed)}" if allowed else "; no fields are allowed here"
+        return f"unknown field {extra[0]!r}{_did_you_mean(extra[0], allowed)}{valid}"
     if err.validator == "enum":
         return f"expected one of {', '.join(map(repr, err.validator_value))}, got {value}"
     if err.validator in {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}:

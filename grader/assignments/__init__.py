@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from grader.errors import UsageError
 
@@ -97,7 +98,8 @@ def _read_header(path: Path, source: str) -> Assignment:
         raise UsageError(f"{path}: cannot read the rubric of an installed assignment ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("assignment"), str):
         raise UsageError(f"{path}: not a rubric (no 'assignment')")
-    exercises = data.get("exercises") if isinstance(data.get("exercises"), list) else []
+    listed = data.get("exercises")
+    exercises: list[Any] = listed if isinstance(listed, list) else []
     answers = tuple(
         tuple(str(name) for name in exercise["answers"])
         for exercise in exercises

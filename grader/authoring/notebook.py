@@ -1,3 +1,5 @@
+# Over 500 lines on purpose: finding answer regions and turning them into stubs share one model of a region and one
+# reading of the markers; apart, the rule that a stub must count as "not attempted" would be split from what it stubs.
 """Authoring: one solution notebook -> its answer regions -> the student notebook.
 
 An instructor writes the solved notebook and marks what the student must write:
@@ -92,20 +94,20 @@ class _Markers:
     end_text: str
 
 
-_CODE_MARKERS = _Markers(
-    re.compile(r"^\s*#+\s*BEGIN SOLUTION\s*$"),
-    re.compile(r"^\s*#+\s*END SOLUTION\s*$"),
-    re.compile(r"^\s*#+\s*(begin|end)\s*solution", re.IGNORECASE),
-    "# BEGIN SOLUTION",
-    "# END SOLUTION",
-)
-_MARKDOWN_MARKERS = _Markers(
-    re.compile(r"^\s*<!--\s*BEGIN SOLUTION\s*-->\s*$"),
-    re.compile(r"^\s*<!--\s*END SOLUTION\s*-->\s*$"),
-    re.compile(r"^\s*<!--\s*(begin|end)\s*solution", re.IGNORECASE),
-    "<!-- BEGIN SOLUTION -->",
-    "<!-- END SOLUTION -->",
-)
+
+
+def _markers(opening: str, closing: str, comment: str) -> _Markers:
+    """The markers of a solution region written as ``comment`` (``{}`` for BEGIN/END); ``opening``/``closing`` as regexes."""
+
+    def marker(word: str) -> re.Pattern[str]:
+        return re.compile(rf"^\s*{opening}\s*{word} SOLUTION\s*{closing}\s*$")
+
+    near = re.compile(rf"^\s*{opening}\s*(begin|end)\s*solution", re.IGNORECASE)
+    return _Markers(marker("BEGIN"), marker("END"), near, comment.format("BEGIN"), comment.format("END"))
+
+
+_CODE_MARKERS = _markers("#+", "", "# {} SOLUTION")
+_MARKDOWN_MARKERS = _markers("<!--", "-->", "<!-- {} SOLUTION -->")
 # IPython line magics and shell escapes are not Python: parsed as `pass` (and so dropped inside a region).
 _MAGIC = re.compile(r"^(\s*)(?:%{1,2}|!)(?=[A-Za-z])")
 

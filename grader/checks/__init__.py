@@ -3,7 +3,11 @@
 How to write a check kind
 -------------------------
 Subclass :class:`Check`, give it a unique ``kind`` name and a JSON schema for
-its ``params`` (the rubric is validated against it on load), decorate it with
+its ``params`` built with :func:`grader.checks.schema.kind_params` (the rubric
+is validated against it on load, and it documents every parameter: read a
+parameter with :meth:`Check.param` to get its declared default), say what the
+student kit and ``%grade`` must know about it in the class attributes
+``params_hold_answers`` and ``reads_printed_output``, decorate it with
 :func:`register`, and implement two methods (and, optionally,
 ``rubric_problems`` and ``reference_names``, which the rubric loader calls to
 refuse params the schema cannot judge and reference names that do not exist):
@@ -28,6 +32,7 @@ group, so a new assignment can bring its own kinds without touching the core.
 
 from __future__ import annotations
 
+import copy
 import random
 import re
 from abc import ABC, abstractmethod
@@ -109,10 +114,26 @@ class Check(ABC):
 
     kind: ClassVar[str]
     params_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+    # The rubric's params are the answer (a written answer's key ideas): a student kit must not carry them, and puts
+    # an instructor_graded check in their place (grader/kit/build.py).
+    params_hold_answers: ClassVar[bool] = False
+    # The judge reads what the notebook printed (ctx.execution.printed_text): %grade, which judges a running kernel,
+    # can judge it only from the saved notebook's outputs (grader/live/judge.py).
+    reads_printed_output: ClassVar[bool] = False
 
     def __init__(self, spec: CheckSpec) -> None:
         self.spec = spec
         self.params = spec.params
+
+    def param(self, name: str) -> Any:
+        """The rubric's value of parameter ``name``, or the default the kind's schema declares for it (None without one)."""
+        if name in self.params:
+            return self.params[name]
+        return copy.deepcopy(self.params_schema.get("properties", {}).get(name, {}).get("default"))
+
+    def tolerance(self) -> tuple[float, float]:
+        """``(rtol, atol)`` for :func:`grader.checks.compare.close`: the rubric's, else the kind's defaults."""
+        return float(self.param("rtol")), float(self.param("atol"))
 
     def names(self) -> set[str]:
         """The submission's global names this check reads (to tell which cells an exercise depends on)."""
@@ -250,19 +271,10 @@ def describe_non_number(encoded: Any) -> str:
     return "not a number"
 
 
-def close(got: float, expected: float, rtol: float, atol: float) -> bool:
-    """Tolerance test that never passes NaN or infinity."""
-    import math
-
-    if not (math.isfinite(got) and math.isfinite(expected)):
-        return False
-    return abs(got - expected) <= atol + rtol * abs(expected)
-
-
 def _load_builtin_kinds() -> None:
     from grader.checks import dual, numbers  # noqa: F401
 
-    for module in ("graphs", "checkpointing", "text", "tensors", "instructor"):
+    for module in ("graphs", "checkpointing", "text", "tensors", "structure", "instructor"):
         try:
             __import__(f"grader.checks.{module}")
         except ModuleNotFoundError as exc:

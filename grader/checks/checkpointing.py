@@ -28,15 +28,19 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
 from grader.checks import Check, JudgeContext, raised_message, raised_verdict, read_answer, register
+from grader.checks.compare import close
+from grader.checks.schema import kind_params, param, tolerance_params
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "gelu")
 Expected = tuple[list[int], list[float]]
+RunsJudged = tuple[list[tuple[float, str]], str]  # each run's credit and problem, and the message when every run is right
 
 
 def random_sequential(rng: random.Random, depths: Sequence[int], activations: Sequence[str]) -> dict[str, Any]:
@@ -102,7 +106,7 @@ def tensor_problem(label: str, encoded: Any, expected: Expected, rtol: float, at
     got = encoded.get("values")
     if encoded.get("nonfinite") or not isinstance(got, list) or len(got) != len(values):
         return f"{label} contains NaN or infinity" if encoded.get("nonfinite") else f"{label} could not be read"
-    worst = max((abs(float(g) - e) for g, e in zip(got, values, strict=True) if abs(float(g) - e) > atol + rtol * abs(e)), default=0.0)
+    worst = max((abs(float(g) - e) for g, e in zip(got, values, strict=True) if not close(float(g), e, rtol, atol)), default=0.0)
     return f"{label} differs from a plain forward/backward (largest difference {worst:.3g})" if worst else ""
 
 
@@ -131,27 +135,46 @@ def _layer_names(spec: dict[str, Any]) -> list[str]:
 class _CheckpointCheck(Check):
     """Shared plumbing: one ``checkpoint_run`` call and the reading of its runs."""
 
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["function"],
-        "properties": {
-            "function": {"type": "string"},
-            "depths": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 2, "maximum": 12}},
-            "segments": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 8}},
-            "activations": {"type": "array", "minItems": 1, "items": {"enum": list(ACTIVATIONS)}},
-            "rtol": {"type": "number", "minimum": 0},
-            "atol": {"type": "number", "minimum": 0},
+    params_schema = kind_params(
+        {
+            "function": param("string", "the student's function(model, x, segments) that runs an nn.Sequential with checkpointing"),
+            "depths": param("array", "the numbers of Linear layers the grader's Sequential is drawn from (keep >= 6 for 3 segments)",
+                            default=[6, 7], minItems=1, items={"type": "integer", "minimum": 2, "maximum": 12}),
+            "segments": param("array", "the segment counts the function is run with", default=[2, 3], minItems=1,
+                              items={"type": "integer", "minimum": 1, "maximum": 8}),
+            "activations": param("array", "the activations the grader's Sequential is drawn from", default=list(ACTIVATIONS),
+                                 minItems=1, items={"enum": list(ACTIVATIONS)}),
+            **tolerance_params(rtol=1e-6, atol=1e-9),
         },
-    }
+        required=["function"],
+        example={"function": "checkpointed_forward"},
+    )
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
-        spec = random_sequential(rng, self.params.get("depths", [6, 7]), self.params.get("activations", ACTIVATIONS))
-        segments = list(self.params.get("segments", [2, 3]))
+        spec = random_sequential(rng, self.param("depths"), self.param("activations"))
+        segments = list(self.param("segments"))
         return [ProbeCall("checkpoint_run", {"function": self.params["function"], "spec": spec, "segments": segments})]
 
     def warm_up(self, calls: Sequence[ProbeCall]) -> None:
         plain_reference(calls[0].args["spec"])  # the grader's first torch backward pays a one-off set-up
+
+    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
+        read = self._runs(answers[0], ctx)
+        if isinstance(read, Verdict):
+            return read
+        plain, runs = read
+        judged = self._judge_runs(calls[0].args["spec"], plain, runs)
+        if isinstance(judged, Verdict):
+            return judged
+        per_run, all_right = judged
+        problems = [(run.get("segments"), problem) for run, (_, problem) in zip(runs, per_run, strict=True) if problem]
+        if not problems:
+            return Verdict.passed(all_right)
+        return Verdict.partial(sum(score for score, _ in per_run) / len(runs), by_segments(problems))
+
+    @abstractmethod
+    def _judge_runs(self, spec: dict[str, Any], plain: dict[str, Any], runs: list[dict[str, Any]]) -> RunsJudged | Verdict:
+        """Each run's credit and problem ('' when none), and the message when every run is right; or the verdict outright."""
 
     def _runs(self, answer: Answer, ctx: JudgeContext) -> tuple[dict[str, Any], list[dict[str, Any]]] | Verdict:
         name = self.params["function"]
@@ -192,30 +215,17 @@ class CheckpointNumbers(_CheckpointCheck):
 
     kind = "checkpoint_numbers"
 
-    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
-        read = self._runs(answers[0], ctx)
-        if isinstance(read, Verdict):
-            return read
-        _, runs = read
-        spec = calls[0].args["spec"]
+    def _judge_runs(self, spec: dict[str, Any], plain: dict[str, Any], runs: list[dict[str, Any]]) -> RunsJudged | Verdict:
         expected = plain_reference(spec)
-        scores: list[float] = []
-        problems: list[tuple[Any, str]] = []
-        for run in runs:
-            score, problem = self._run_score(run, expected, _layer_names(spec))
-            scores.append(score)
-            if problem:
-                problems.append((run.get("segments"), problem))
-        if not problems:
-            counts = " and ".join(str(run.get("segments")) for run in runs)
-            n_params = len(expected["param_grads"])
-            return Verdict.passed(f"output, x.grad and all {n_params} parameter gradients match a plain forward/backward (segments = {counts})")
-        return Verdict.partial(sum(scores) / len(scores), by_segments(problems))
+        per_run = [self._run_score(run, expected, _layer_names(spec)) for run in runs]
+        counts = " and ".join(str(run.get("segments")) for run in runs)
+        n_params = len(expected["param_grads"])
+        return per_run, f"output, x.grad and all {n_params} parameter gradients match a plain forward/backward (segments = {counts})"
 
     def _run_score(self, run: dict[str, Any], expected: dict[str, Any], layers: list[str]) -> tuple[float, str]:
         if "raised" in run:
             return 0.0, self._raised(run)
-        rtol, atol = self.params.get("rtol", 1e-6), self.params.get("atol", 1e-9)
+        rtol, atol = self.tolerance()
         output = tensor_problem("the output", run.get("output"), expected["output"], rtol, atol)
         if output:
             output += _skipped(run, layers)
@@ -256,26 +266,13 @@ class CheckpointSavesMemory(_CheckpointCheck):
 
     kind = "checkpoint_saves_memory"
 
-    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
-        read = self._runs(answers[0], ctx)
-        if isinstance(read, Verdict):
-            return read
-        plain, runs = read
+    def _judge_runs(self, spec: dict[str, Any], plain: dict[str, Any], runs: list[dict[str, Any]]) -> RunsJudged | Verdict:
         baseline = plain.get("saved_bytes")
         if type(baseline) is not int or baseline <= 0:
             return Verdict.broken("the grader could not measure a plain forward's saved activations")
-        good, notes = 0, []
-        problems: list[tuple[Any, str]] = []
-        for run in runs:
-            problem, note = self._run_problem(run, baseline)
-            if problem:
-                problems.append((run.get("segments"), problem))
-            else:
-                good += 1
-                notes.append(f"segments={run.get('segments')}: {note}")
-        if not problems:
-            return Verdict.passed("; ".join(notes))
-        return Verdict.partial(good / len(runs), by_segments(problems))
+        judged = [self._run_problem(run, baseline) for run in runs]
+        notes = "; ".join(f"segments={run.get('segments')}: {note}" for run, (_, note) in zip(runs, judged, strict=True))
+        return [(0.0 if problem else 1.0, problem) for problem, _ in judged], notes
 
     def _run_problem(self, run: dict[str, Any], baseline: int) -> tuple[str, str]:
         if "raised" in run:
@@ -302,29 +299,20 @@ class CheckpointSegments(_CheckpointCheck):
 
     kind = "checkpoint_segments"
 
-    def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
-        read = self._runs(answers[0], ctx)
-        if isinstance(read, Verdict):
-            return read
-        _, runs = read
-        good = 0
-        problems: list[tuple[Any, str]] = []
-        for run in runs:
-            segments = run.get("segments")
-            problem = self._raised(run) or self._backward_problem(run)
-            order = run.get("backward_order")
-            groups = recompute_groups([p for p in order if type(p) is int] if isinstance(order, list) else [])
-            if not problem and not groups:
-                problem = "no layer ran again during the backward pass, so there are no checkpointed segments"
-            elif not problem and type(segments) is int and groups not in (segments - 1, segments):
-                problem = (
-                    f"the backward pass recomputed {groups} group{'s' if groups != 1 else ''} of layers, "
-                    f"but checkpointing over {segments} segments recomputes {segments - 1} or {segments}"
-                )
-            if problem:
-                problems.append((segments, problem))
-            else:
-                good += 1
-        if not problems:
-            return Verdict.passed("the layers are recomputed segment by segment for every segment count")
-        return Verdict.partial(good / len(runs), by_segments(problems))
+    def _judge_runs(self, spec: dict[str, Any], plain: dict[str, Any], runs: list[dict[str, Any]]) -> RunsJudged | Verdict:
+        problems = [self._run_problem(run) for run in runs]
+        return [(0.0 if problem else 1.0, problem) for problem in problems], "the layers are recomputed segment by segment for every segment count"
+
+    def _run_problem(self, run: dict[str, Any]) -> str:
+        segments = run.get("segments")
+        problem = self._raised(run) or self._backward_problem(run)
+        order = run.get("backward_order")
+        groups = recompute_groups([p for p in order if type(p) is int] if isinstance(order, list) else [])
+        if not problem and not groups:
+            return "no layer ran again during the backward pass, so there are no checkpointed segments"
+        if not problem and type(segments) is int and groups not in (segments - 1, segments):
+            return (
+                f"the backward pass recomputed {groups} group{'s' if groups != 1 else ''} of layers, "
+                f"but checkpointing over {segments} segments recomputes {segments - 1} or {segments}"
+            )
+        return problem

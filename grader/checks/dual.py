@@ -8,22 +8,27 @@ same trees with the reference class and compares value and derivative.
 from __future__ import annotations
 
 import math
+import operator
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from grader.checks import Check, JudgeContext, close, describe_non_number, number_of, raised_message, raised_verdict, read_answer, register
+from grader.checks import Check, JudgeContext, describe_non_number, number_of, raised_message, raised_verdict, read_answer, register
+from grader.checks.compare import close
+from grader.checks.schema import fields, kind_params, param, tolerance_params
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
-_EXPR: dict[str, Any] = {"type": ["string", "number", "array"]}
-_COMMON: dict[str, Any] = {
-    "class_name": {"type": "string"},
-    "reference_class": {"type": "string"},
-    "points": {"type": "integer", "minimum": 1},
-    "rtol": {"type": "number", "minimum": 0},
-    "atol": {"type": "number", "minimum": 0},
-}
+
+def _common(points: int) -> dict[str, Any]:
+    """The parameters every DualNumber kind takes; ``points`` is its default number of random seeds."""
+    return {
+        "class_name": param("string", "the submission's dual-number class", default="DualNumber"),
+        "reference_class": param("string", "the reference module's dual-number class", default="DualNumber"),
+        "points": param("integer", "random (value, derivative) seeds per expression", default=points, minimum=1),
+        **tolerance_params(rtol=1e-7, atol=1e-9),
+    }
+
 
 # What a wrong derivative equals when a typical mistake was made: (u, u') -> value.
 _DERIVATIVE_MISTAKES: dict[str, list[tuple[str, Callable[[float, float], float]]]] = {
@@ -43,6 +48,16 @@ _DERIVATIVE_MISTAKES: dict[str, list[tuple[str, Callable[[float, float], float]]
 }
 
 
+# The operations of an expression tree, on the reference class: its operators and its ``sin``/``cos`` methods.
+_OPERATIONS: dict[str, Callable[..., Any]] = {
+    "add": operator.add,
+    "mul": operator.mul,
+    "pow": operator.pow,
+    "sin": lambda u: u.sin(),
+    "cos": lambda u: u.cos(),
+}
+
+
 def evaluate_tree(tree: Any, x: Any) -> Any:
     """Evaluate an expression tree with the reference class (its ``sin``/``cos`` methods)."""
     if tree == "x":
@@ -51,15 +66,9 @@ def evaluate_tree(tree: Any, x: Any) -> Any:
         return tree
     op, *args = tree
     values = [evaluate_tree(arg, x) for arg in args]
-    if op == "add":
-        return values[0] + values[1]
-    if op == "mul":
-        return values[0] * values[1]
-    if op == "pow":
-        return values[0] ** values[1]
-    if op in ("sin", "cos"):
-        return getattr(values[0], op)()
-    raise ValueError(f"unknown operation {op!r} in an expression")
+    if op not in _OPERATIONS:
+        raise ValueError(f"unknown operation {op!r} in an expression")
+    return _OPERATIONS[op](*values)
 
 
 def render_tree(tree: Any) -> str:
@@ -93,10 +102,10 @@ class _DualCheck(Check):
         return [("reference_class", params.get("reference_class", "DualNumber"))]
 
     def _call(self, cases: list[dict[str, Any]]) -> ProbeCall:
-        return ProbeCall("dual_eval", {"cases": cases, "class_name": self.params.get("class_name", "DualNumber")})
+        return ProbeCall("dual_eval", {"cases": cases, "class_name": self.param("class_name")})
 
     def _records(self, answer: Answer, ctx: JudgeContext) -> list[dict[str, Any]] | Verdict:
-        class_name = self.params.get("class_name", "DualNumber")
+        class_name = self.param("class_name")
         value = read_answer(answer, class_name, ctx)
         if isinstance(value, Verdict):
             return value
@@ -115,7 +124,7 @@ class _DualCheck(Check):
         return records
 
     def _reference(self, ctx: JudgeContext) -> Any:
-        return getattr(ctx.reference, self.params.get("reference_class", "DualNumber"))
+        return getattr(ctx.reference, self.param("reference_class"))
 
     def _raised(self, records: list[dict[str, Any]], what: str) -> Verdict | None:
         for record in records:
@@ -131,15 +140,14 @@ class DualRule(_DualCheck):
     """One rule (sin or cos) at random seeds with incoming derivatives other than 1; names the mistake."""
 
     kind = "dual_rule"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["function"],
-        "properties": {"function": {"enum": ["sin", "cos"]}, **_COMMON},
-    }
+    params_schema = kind_params(
+        {"function": param("string", "the rule to check", enum=["sin", "cos"]), **_common(points=8)},
+        required=["function"],
+        example={"function": "sin"},
+    )
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
-        points = random_seed_points(rng, self.params.get("points", 8))
+        points = random_seed_points(rng, self.param("points"))
         return [self._call([{"expr": [self.params["function"], "x"], "x": point} for point in points])]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
@@ -151,7 +159,7 @@ class DualRule(_DualCheck):
         if raised is not None:
             return raised
         reference = self._reference(ctx)
-        rtol, atol = self.params.get("rtol", 1e-7), self.params.get("atol", 1e-9)
+        rtol, atol = self.tolerance()
         wrong_values, wrong_derivs = [], []
         for record, case in zip(records, calls[0].args["cases"], strict=True):
             u, d = case["x"]
@@ -192,33 +200,25 @@ class DualExpressions(_DualCheck):
     """Expressions that compose sin/cos with the lesson's +, *, ** must give the reference's value and derivative."""
 
     kind = "dual_expressions"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["expressions"],
-        "properties": {
-            "expressions": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["expr"],
-                    "properties": {
-                        "expr": _EXPR,
-                        "label": {"type": "string"},
-                        "at": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}},
-                    },
-                },
-            },
-            **_COMMON,
+    params_schema = kind_params(
+        {
+            "expressions": param("array", "the expressions to evaluate", minItems=1, items={"type": "object", **fields({
+                "expr": param(["string", "number", "array"], 'an expression tree: "x", a number, or [op, args...] with op add, mul, '
+                              "pow, sin or cos"),
+                "label": param("string", "how the expression is shown (default: written out from expr)"),
+                "at": param("array", "(value, derivative) seeds to evaluate it at besides the random ones", default=[],
+                            items={"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}),
+            }, required=["expr"])}),
+            **_common(points=4),
         },
-    }
+        required=["expressions"],
+        example={"expressions": [{"expr": ["mul", ["sin", "x"], "x"]}]},
+    )
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
         cases = []
         for expression in self.params["expressions"]:
-            points = [list(p) for p in expression.get("at", [])] + random_seed_points(rng, self.params.get("points", 4))
+            points = [list(p) for p in expression.get("at", [])] + random_seed_points(rng, self.param("points"))
             cases += [{"expr": expression["expr"], "x": point} for point in points]
         return [self._call(cases)]
 
@@ -227,7 +227,7 @@ class DualExpressions(_DualCheck):
         if isinstance(records, Verdict):
             return records
         reference = self._reference(ctx)
-        rtol, atol = self.params.get("rtol", 1e-7), self.params.get("atol", 1e-9)
+        rtol, atol = self.tolerance()
         failures: dict[str, str] = {}
         labels = {str(e["expr"]): e.get("label") or render_tree(e["expr"]) for e in self.params["expressions"]}
         for record, case in zip(records, calls[0].args["cases"], strict=True):
@@ -263,10 +263,10 @@ class DualArgumentUnchanged(_DualCheck):
     """sin and cos must return a new DualNumber and leave their argument as it was."""
 
     kind = "dual_argument_unchanged"
-    params_schema = {"type": "object", "additionalProperties": False, "properties": dict(_COMMON)}
+    params_schema = kind_params(_common(points=3), example={})
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
-        points = random_seed_points(rng, self.params.get("points", 3))
+        points = random_seed_points(rng, self.param("points"))
         return [self._call([{"expr": [fn, "x"], "x": p} for fn in ("sin", "cos") for p in points])]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:

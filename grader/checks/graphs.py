@@ -1,3 +1,5 @@
+# Over 500 lines on purpose: the docstring defines a real path and passing through a layer, and both the graph
+# functions and the four kinds implement that one definition; apart, the definition would be split from its users.
 """Check kinds for autograd graphs: a model's linear layers, the graph behind a tensor, and a grad_fn chain.
 
 The kernel serialises the graph behind a tensor (``grad_graph`` probe) as a list
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.checks import Check, JudgeContext, answer_trouble, article, raised_message, read_answer, register
+from grader.checks.schema import kind_params, param
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
@@ -262,15 +265,23 @@ def _leaves(value: dict[str, Any]) -> tuple[dict[int, str], list[str]]:
             names.append(layer["name"])
             layer_of.update({str(p): layer["name"] for p in layer["params"]})
     leaves = {}
-    for key, param in _dict(params.get("leaves")).items():
-        if str(key).isdigit() and isinstance(param, str) and param in layer_of:
-            leaves[int(key)] = layer_of[param]
+    for key, leaf in _dict(params.get("leaves")).items():
+        if str(key).isdigit() and isinstance(leaf, str) and leaf in layer_of:
+            leaves[int(key)] = layer_of[leaf]
     return leaves, names
 
 
 # ---------------------------------------------------------------- check kinds
 
-_NAME = {"type": "string"}
+_MODEL = param("string", "the global nn.Module")
+_TENSOR = param("string", "the global tensor whose autograd graph is read")
+_FUNCTION = param("string", "the student's chain function: it takes a tensor and returns the names of a path in its graph")
+_DEPTHS = param("array", "the depths (numbers of linear layers) the grader's own MLP graphs are drawn from", default=[2, 4, 5],
+                minItems=1, items={"type": "integer", "minimum": 1, "maximum": 8})
+
+
+def _fresh(default: int, least: int) -> dict[str, Any]:
+    return param("integer", "how many graphs of the grader's own the chain function also runs on", default=default, minimum=least, maximum=6)
 
 
 @register
@@ -278,12 +289,11 @@ class LinearLayerCount(Check):
     """A global ``nn.Module`` must contain exactly ``count`` ``nn.Linear`` layers, wherever they sit in its tree."""
 
     kind = "linear_layer_count"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["model", "count"],
-        "properties": {"model": _NAME, "count": {"type": "integer", "minimum": 1}},
-    }
+    params_schema = kind_params(
+        {"model": _MODEL, "count": param("integer", "how many nn.Linear layers it must contain", minimum=1)},
+        required=["model", "count"],
+        example={"model": "model", "count": 3},
+    )
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
         return [ProbeCall("module_summary", {"model": self.params["model"]})]
@@ -313,12 +323,8 @@ class GraphReachesModule(Check):
     """
 
     kind = "graph_reaches_module"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["tensor", "model"],
-        "properties": {"tensor": _NAME, "model": _NAME},
-    }
+    params_schema = kind_params({"tensor": _TENSOR, "model": _MODEL}, required=["tensor", "model"],
+                                example={"tensor": "output", "model": "model"})
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
         return [ProbeCall("grad_graph", {"tensor": self.params["tensor"], "model": self.params["model"]})]
@@ -379,21 +385,20 @@ class GradChainPaths(_ChainCheck):
     """
 
     kind = "grad_chain_paths"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["function"],
-        "properties": {
-            "function": _NAME,
-            "tensor": _NAME,
-            "fresh": {"type": "integer", "minimum": 2, "maximum": 6},
-            "depths": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 8}},
+    params_schema = kind_params(
+        {
+            "function": _FUNCTION,
+            "tensor": param("string", "a global tensor the chain function also runs on (default: only the grader's graphs)"),
+            "fresh": _fresh(default=3, least=2),
+            "depths": _DEPTHS,
         },
-    }
+        required=["function"],
+        example={"function": "grad_fn_chain", "tensor": "output"},
+    )
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
         calls = [self._output_call()] if "tensor" in self.params else []
-        specs = fresh_graphs(rng, self.params.get("fresh", 3), self.params.get("depths", [2, 4, 5]))
+        specs = fresh_graphs(rng, self.param("fresh"), self.param("depths"))
         return calls + [self._fresh_call(spec) for spec in specs]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
@@ -458,21 +463,14 @@ class GradChainLayers(_ChainCheck):
     """
 
     kind = "grad_chain_layers"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["function", "tensor", "model"],
-        "properties": {
-            "function": _NAME,
-            "tensor": _NAME,
-            "model": _NAME,
-            "fresh": {"type": "integer", "minimum": 0, "maximum": 6},
-            "depths": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 8}},
-        },
-    }
+    params_schema = kind_params(
+        {"function": _FUNCTION, "tensor": _TENSOR, "model": _MODEL, "fresh": _fresh(default=2, least=0), "depths": _DEPTHS},
+        required=["function", "tensor", "model"],
+        example={"function": "grad_fn_chain", "tensor": "output", "model": "model"},
+    )
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
-        specs = fresh_graphs(rng, self.params.get("fresh", 2), self.params.get("depths", [2, 4, 5]))
+        specs = fresh_graphs(rng, self.param("fresh"), self.param("depths"))
         return [self._output_call(with_model=True)] + [self._fresh_call(spec) for spec in specs]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
@@ -540,12 +538,9 @@ class GradChainPrinted(_ChainCheck):
     """The notebook's printed output must show the chain of the submission's tensor (its names, in order)."""
 
     kind = "grad_chain_printed"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["function", "tensor"],
-        "properties": {"function": _NAME, "tensor": _NAME},
-    }
+    reads_printed_output = True
+    params_schema = kind_params({"function": _FUNCTION, "tensor": _TENSOR}, required=["function", "tensor"],
+                                example={"function": "grad_fn_chain", "tensor": "output"})
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
         return [self._output_call()]

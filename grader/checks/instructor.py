@@ -14,6 +14,7 @@ import random
 from collections.abc import Sequence
 
 from grader.checks import Check, JudgeContext, read_answer, register
+from grader.checks.schema import kind_params, param
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
@@ -23,12 +24,14 @@ class InstructorGraded(Check):
     """Points graded by the instructor, not here: ``points`` (how many, for the message), optional ``name`` of a written answer."""
 
     kind = "instructor_graded"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["points"],
-        "properties": {"points": {"type": "number", "minimum": 0}, "name": {"type": "string"}},
-    }
+    params_schema = kind_params(
+        {
+            "points": param("number", "how many points the instructor grades (shown in the message; this check scores 0)", minimum=0),
+            "name": param("string", "the global a written answer is stored in: the check says whether it is written yet"),
+        },
+        required=["points"],
+        example={"points": 6},
+    )
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
         return [ProbeCall("text_value", {"name": self.params["name"]})] if "name" in self.params else []

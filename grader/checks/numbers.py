@@ -6,12 +6,14 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from grader.checks import Check, JudgeContext, answer_trouble, close, describe_non_number, number_of, raised_verdict, read_answer, register
+from grader.checks import Check, JudgeContext, answer_trouble, describe_non_number, number_of, raised_verdict, read_answer, register
+from grader.checks.compare import close
+from grader.checks.schema import fields, kind_params, param, tolerance_params
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
-_TOLERANCE = {"rtol": {"type": "number", "minimum": 0}, "atol": {"type": "number", "minimum": 0}}
-_LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
+_LABELS = param("object", "how a name or key is shown in messages (default: the name itself)", default={},
+                 additionalProperties={"type": "string"})
 
 
 def _label(params: dict[str, Any], key: str) -> str:
@@ -27,12 +29,15 @@ class GlobalNumbers(Check):
     """
 
     kind = "global_numbers"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["names"],
-        "properties": {"names": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "labels": _LABELS, **_TOLERANCE},
-    }
+    params_schema = kind_params(
+        {
+            "names": param("array", "the global names whose numbers are compared with the reference's", minItems=1, items={"type": "string"}),
+            "labels": _LABELS,
+            **tolerance_params(rtol=1e-6, atol=1e-6),
+        },
+        required=["names"],
+        example={"names": ["y", "dy_dx"]},
+    )
 
     @classmethod
     def reference_names(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -47,7 +52,7 @@ class GlobalNumbers(Check):
         if trouble is not None:
             return trouble
         observed = answers[0].value if isinstance(answers[0].value, dict) else {}
-        rtol, atol = self.params.get("rtol", 1e-6), self.params.get("atol", 1e-6)
+        rtol, atol = self.tolerance()
         if all(observed.get(name, {}).get("rejected") == "None" for name in names):
             return Verdict.not_attempted(f"not attempted: {', '.join(names)} are still None")
         problems = []
@@ -76,46 +81,42 @@ class FunctionVersusReference(Check):
     """
 
     kind = "function_vs_reference"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["function", "reference", "arity", "keys"],
-        "properties": {
-            "function": {"type": "string"},
-            "reference": {"type": "string"},
-            "arity": {"type": "integer", "minimum": 0},
-            "keys": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-            "points": {"type": "integer", "minimum": 1},
-            "low": {"type": "number"},
-            "high": {"type": "number"},
-            "forbid_autograd": {"type": "boolean"},
-            "exact_at_scale": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "points": {"type": "integer", "minimum": 1},
-                    "low": {"type": "number", "exclusiveMinimum": 0},
-                    "high": {"type": "number", "exclusiveMinimum": 0},
-                    "rtol": {"type": "number", "exclusiveMinimum": 0},
-                },
-            },
+    params_schema = kind_params(
+        {
+            "function": param("string", "the student's function: it takes arity numbers and returns a dict of numbers"),
+            "reference": param("string", "the reference module's function to compare with"),
+            "arity": param("integer", "how many numbers the function takes", minimum=0),
+            "keys": param("array", "the keys of the returned dict that are compared", minItems=1, items={"type": "string"}),
+            "points": param("integer", "random points the function is called at", default=6, minimum=1),
+            "low": param("number", "the least coordinate of a random point", default=-5.0),
+            "high": param("number", "the greatest coordinate of a random point", default=5.0),
+            "forbid_autograd": param("boolean", "switch autograd off during each call: a function that uses it earns nothing",
+                                     default=False),
+            "exact_at_scale": param("object", "also call it at large inputs, where a finite-difference estimate loses digits", **fields({
+                "points": param("integer", "how many large points", default=3, minimum=1),
+                "low": param("number", "the least magnitude of a coordinate", default=5e7, exclusiveMinimum=0),
+                "high": param("number", "the greatest magnitude of a coordinate", default=2e8, exclusiveMinimum=0),
+                "rtol": param("number", "the relative tolerance there", default=1e-5, exclusiveMinimum=0),
+            })),
             "labels": _LABELS,
-            **_TOLERANCE,
+            **tolerance_params(rtol=1e-6, atol=1e-6),
         },
-    }
+        required=["function", "reference", "arity", "keys"],
+        example={"function": "manual_backprop", "reference": "autograd_backprop", "arity": 3, "keys": ["y", "dy_dx1"]},
+    )
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
-        low, high = self.params.get("low", -5.0), self.params.get("high", 5.0)
+        low, high = self.param("low"), self.param("high")
         points = [
             [round(rng.uniform(low, high), 3) for _ in range(self.params["arity"])]
-            for _ in range(self.params.get("points", 6))
+            for _ in range(self.param("points"))
         ]
         points += self._scale_points(rng)
         args = {
             "function": self.params["function"],
             "args_list": points,
             "keys": list(self.params["keys"]),
-            "forbid_autograd": bool(self.params.get("forbid_autograd", False)),
+            "forbid_autograd": bool(self.param("forbid_autograd")),
         }
         return [ProbeCall("call_numeric", args)]
 
@@ -154,7 +155,7 @@ class FunctionVersusReference(Check):
         scale = self.params.get("exact_at_scale")
         ordinary = len(points) - (scale.get("points", 3) if scale else 0)
         keys: list[str] = self.params["keys"]
-        rtol, atol = self.params.get("rtol", 1e-6), self.params.get("atol", 1e-6)
+        rtol, atol = self.tolerance()
         problems = [
             p for key in keys if (p := self._key_problem(key, name, results[:ordinary], expected[:ordinary], points[:ordinary], rtol, atol))
         ]

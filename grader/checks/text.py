@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader.checks import Check, JudgeContext, read_answer, register
+from grader.checks.schema import fields, kind_params, param
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
@@ -95,33 +96,28 @@ class KeyIdeas(Check):
     """A global string scored against key ideas: the points of every idea one of whose phrasings it contains."""
 
     kind = "key_ideas"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "ideas"],
-        "properties": {
-            "name": {"type": "string"},
-            "question": {"type": "string"},
-            "min_words": {"type": "integer", "minimum": 0},
-            "topic": {"type": "array", "items": {"type": "string", "minLength": 1}},
-            "sentences": {"type": "boolean"},
-            "ideas": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["id", "label", "points", "phrasings"],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "label": {"type": "string"},
-                        "points": {"type": "number", "exclusiveMinimum": 0},
-                        "phrasings": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
-                    },
-                },
-            },
+    params_hold_answers = True
+    params_schema = kind_params(
+        {
+            "name": param("string", "the global string that holds the written answer"),
+            "question": param("string", "the question's text: runs of five of its words copied into the answer earn nothing",
+                              default=""),
+            "min_words": param("integer", "the fewest words of its own an answer must have", default=0, minimum=0),
+            "topic": param("array", "phrasings of which an answer must match one to count as on topic (none: no such test)",
+                           default=[], items={"type": "string", "minLength": 1}),
+            "sentences": param("boolean", "the answer must be written in sentences: a list of keywords scores 0", default=True),
+            "ideas": param("array", "the key ideas the answer is scored against", minItems=1, items={"type": "object", **fields({
+                "id": param("string", "the idea's id"),
+                "label": param("string", "what the student is shown: names the idea without giving its wording away"),
+                "points": param("number", "what the idea is worth", exclusiveMinimum=0),
+                "phrasings": param("array", "case-insensitive regular expressions, one of which the answer must contain",
+                                   minItems=1, items={"type": "string", "minLength": 1}),
+            }, required=["id", "label", "points", "phrasings"])}),
         },
-    }
+        required=["name", "ideas"],
+        example={"name": "answer", "ideas": [{"id": "recompute", "label": "what is recomputed", "points": 2,
+                                               "phrasings": ["recomput"]}]},
+    )
 
     @classmethod
     def rubric_problems(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -149,7 +145,7 @@ class KeyIdeas(Check):
 
     def _patterns(self) -> list[list[re.Pattern[str]]]:
         """One list of compiled phrasings per idea, then the topic's list (possibly empty)."""
-        lists = [idea["phrasings"] for idea in self.params["ideas"]] + [self.params.get("topic", [])]
+        lists = [idea["phrasings"] for idea in self.params["ideas"]] + [self.param("topic")]
         return [[re.compile(p, re.IGNORECASE) for p in phrasings] for phrasings in lists]
 
     def _score(self, text: str, patterns: list[list[re.Pattern[str]]]) -> Verdict:
@@ -157,14 +153,14 @@ class KeyIdeas(Check):
         answer = words_of(text)
         if not answer:
             return Verdict.not_attempted(f"not attempted: `{name}` is empty")
-        question = words_of(self.params.get("question", ""))
+        question = words_of(self.param("question"))
         mine = own_words(answer, question)
-        min_words = self.params.get("min_words", 0)
+        min_words = self.param("min_words")
         if question and len(mine) < max(min_words, 1) and len(mine) <= len(answer) / 2:
             return Verdict.failed("the answer repeats the question instead of answering it")
         if len(mine) < min_words:
             return Verdict.failed(f"the answer is too short: {len(mine)} words of your own, at least {min_words} expected")
-        if self.params.get("sentences", True) and function_word_share(mine) < MIN_FUNCTION_WORD_SHARE:
+        if self.param("sentences") and function_word_share(mine) < MIN_FUNCTION_WORD_SHARE:
             return Verdict.failed("the answer is a list of words, not sentences: explain the ideas in a few sentences of your own")
         sentences = own_sentences(text, question)
         *idea_patterns, topic = patterns

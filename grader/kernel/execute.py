@@ -1,3 +1,5 @@
+# Over 500 lines on purpose: one run of a submission (cells, probes, a dead kernel's retry and the probes resumed
+# after it) is one state machine over private attempt records; split across modules, its retries could not be read in one place.
 """Execute stage: run a submission's cells, then the probe request, in a fresh sandboxed kernel.
 
 Every cell runs separately (a failing cell does not stop later ones), with a

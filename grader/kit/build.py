@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from grader.results import SubmissionResult
     from grader.rubric import Rubric
 
-ANSWER_KINDS = frozenset({"key_ideas"})  # kinds whose params are the answer; a plugin kind says so with `params_hold_answers = True`
 DATA_FOLDERS = ("rubrics", "reference", "exercises")  # the bundled assignments inside grader/assignments/: never vendored
 MANIFEST = "kit.json"
 
@@ -229,7 +228,7 @@ def kit_rubric(raw: dict[str, Any], rubric: Rubric) -> tuple[dict[str, Any], lis
             if check.get("hidden", False):
                 hidden += float(check["points"])
                 continue
-            if check["kind"] in ANSWER_KINDS or getattr(kind, "params_hold_answers", False):
+            if kind.params_hold_answers:
                 checks.append(_instructor_check(check))
                 later.append(f"{exercise['id']}/{check['id']}: {float(check['points']):g} points")
             elif not kind.__module__.startswith("grader.checks."):

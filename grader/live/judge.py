@@ -25,7 +25,7 @@ JSON reply per line on stdout; nothing is ever pickled. Every request has an
 
 The seed of the random test points is fixed per rubric (the rubric's seed),
 so repeated ``%grade`` calls ask the same questions. Checks that read what the
-notebook *printed* (:data:`PRINTED_OUTPUT_KINDS`) are judged against the
+notebook *printed* (``reads_printed_output`` on the kind) are judged against the
 outputs stored in the saved notebook file; when there is no such file, or it
 holds no outputs, they are left out of the live score and the report says so.
 """
@@ -44,7 +44,7 @@ from typing import Any, BinaryIO
 
 from grader import __version__
 from grader.assignments import choose_assignment, installed_assignments
-from grader.checks import JudgeContext
+from grader.checks import CHECK_KINDS, JudgeContext
 from grader.errors import GraderError, UsageError
 from grader.kernel.execute import CellRun, Execution
 from grader.pipeline import PlannedCheck, judge_and_score, plan_probes, prepare_judges
@@ -52,12 +52,15 @@ from grader.probes import probe_sources
 from grader.probes.protocol import ProbeRequest, parse_answers
 from grader.reporters.notebook import FRESH_NOTE, LIVE_NOTE, NotebookReport, deferred_note, render_notebook_html, render_notebook_text
 from grader.results import SubmissionResult
-from grader.rubric import ExerciseSpec, Rubric, load_rubric
+from grader.rubric import CheckSpec, ExerciseSpec, Rubric, load_rubric
 from grader.scoring import total
 
-# Check kinds whose judge reads the notebook's printed output (``ctx.execution.printed_text``), not a definition.
-# tests/unit/test_live.py keeps this set whole: every kind whose source reads printed_text must be named here.
-PRINTED_OUTPUT_KINDS = frozenset({"grad_chain_printed"})
+
+def reads_printed_output(check: CheckSpec) -> bool:
+    """Whether the check's judge reads the notebook's printed output (``ctx.execution.printed_text``), not a definition."""
+    return CHECK_KINDS[check.kind].reads_printed_output
+
+
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 
 
@@ -235,7 +238,7 @@ class Judge:
         notes = [LIVE_NOTE]
         if plan.deferred:
             notes.append(deferred_note(plan.deferred, plan.outputs.note))
-        elif any(item.check.spec.kind in PRINTED_OUTPUT_KINDS for item in plan.planned):
+        elif any(reads_printed_output(item.check.spec) for item in plan.planned):
             notes.append(plan.outputs.note)
         report = NotebookReport(f"Live check of {plan.rubric.assignment} ({plan.chosen_because})", tuple(notes), result)
         return {"ok": True, "result": result.as_dict(), "text": render_notebook_text(report), "html": render_notebook_html(report)}
@@ -263,7 +266,7 @@ class Judge:
             raise UsageError(f"{unknown[0]}: no such exercise in {rubric.assignment} (choose from {', '.join(known)})")
         notebook = Path(notebook_arg) if notebook_arg else None
         chosen = [ex for ex in rubric.exercises if not only or ex.id in only]
-        needs_output = any(check.kind in PRINTED_OUTPUT_KINDS for ex in chosen for check in ex.checks)
+        needs_output = any(reads_printed_output(check) for ex in chosen for check in ex.checks)
         outputs = read_saved_outputs(notebook) if needs_output else SavedOutputs(None, {}, "")
         exercises, deferred = _judged_here(chosen, printed_known=outputs.cells is not None)
         key = (rubric.path.resolve(), rubric.sha256, tuple((ex.id, tuple(c.id for c in ex.checks)) for ex in exercises))
@@ -300,8 +303,8 @@ def _judged_here(exercises: list[ExerciseSpec], printed_known: bool) -> tuple[li
         return exercises, ()
     kept, deferred = [], []
     for exercise in exercises:
-        checks = tuple(c for c in exercise.checks if c.kind not in PRINTED_OUTPUT_KINDS)
-        deferred += [(exercise.id, c.title, c.points) for c in exercise.checks if c.kind in PRINTED_OUTPUT_KINDS]
+        checks = tuple(c for c in exercise.checks if not reads_printed_output(c))
+        deferred += [(exercise.id, c.title, c.points) for c in exercise.checks if reads_printed_output(c)]
         kept.append(dataclasses.replace(exercise, checks=checks))
     return kept, tuple(deferred)
 

@@ -535,19 +535,26 @@ def _grade_live(args: GradeArgs, user_ns: dict[str, Any]) -> None:
     if threading.current_thread() is not threading.main_thread():
         show_message("%grade: run it in the notebook's main shell (it needs the main thread to stop code that runs too long).")
         return
+    reply = _asking_a_restarted_judge_again(
+        lambda: _live_once(args, user_ns),
+        "%grade: the grader's judge process failed twice ({gone}). Restart the kernel, or run %grade --fresh.",
+    )
+    if reply is not None:
+        show(reply)
+
+
+def _asking_a_restarted_judge_again(ask: Callable[[], dict[str, Any] | None], gave_up: str) -> dict[str, Any] | None:
+    """``ask()``; when the judge process stopped, ``ask()`` again of a restarted one; None (after ``gave_up``) if it fails twice."""
     for attempt in (1, 2):
         try:
-            reply = _live_once(args, user_ns)
+            return ask()
         except JudgeUnavailable as gone:
             if attempt == 2:
-                show_message(f"%grade: the grader's judge process failed twice ({gone}). Restart the kernel, or run %grade --fresh.")
-                return
+                show_message(gave_up.format(gone=gone))
+                break
             show_message(f"%grade: the grader's judge process stopped ({gone}); it was restarted.")
             _judge(restart=True)
-            continue
-        if reply is not None:
-            show(reply)
-        return
+    return None
 
 
 def _live_once(args: GradeArgs, user_ns: dict[str, Any]) -> dict[str, Any] | None:
@@ -610,21 +617,16 @@ def _grade_fresh(args: GradeArgs, user_ns: dict[str, Any]) -> None:
         said = [line for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
         show_message(f"%grade --fresh: the official grade could not run: {said[-1] if said else f'exit status {process.returncode}'}")
         return
-    for attempt in (1, 2):
-        try:
-            reply = _judge().ask("render_fresh", report=report, notebook=str(notebook))
-        except JudgeUnavailable as gone:
-            if attempt == 2:
-                show_message(f"%grade --fresh: the result could not be shown ({gone}).")
-                return
-            show_message(f"%grade: the grader's judge process stopped ({gone}); it was restarted.")
-            _judge(restart=True)
-            continue
-        if reply.get("ok"):
-            show(reply)
-        else:
-            show_message(f"%grade --fresh: {reply.get('message', 'the result could not be shown')}")
+    reply = _asking_a_restarted_judge_again(
+        lambda: _judge().ask("render_fresh", report=report, notebook=str(notebook)),
+        "%grade --fresh: the result could not be shown ({gone}).",
+    )
+    if reply is None:
         return
+    if reply.get("ok"):
+        show(reply)
+    else:
+        show_message(f"%grade --fresh: {reply.get('message', 'the result could not be shown')}")
 
 
 def show(reply: Mapping[str, Any]) -> None:

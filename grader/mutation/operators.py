@@ -1,3 +1,5 @@
+# Over 500 lines on purpose: a registry of 19 small operators, each a few lines, read side by side; one module per
+# operator would hide that they follow one contract (see How to add an operator).
 """Mutation operators: small pure rewrites of one answer region's syntax tree, one change per mutant.
 
 :func:`mutate` parses a region (its common indentation removed), visits every

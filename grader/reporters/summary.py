@@ -18,7 +18,7 @@ import io
 import statistics
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -150,23 +150,23 @@ def _statistics_table(graded: Sequence[SubmissionResult], exercises: Sequence[Ex
     rows = []
     for label, values, top in _columns(graded, exercises):
         cells = [f"{v:.1f}" for v in _stats(values)] if values else ["-"] * 4
-        rows.append(f"<tr><td>{_h(label, 40)}</td>{''.join(f'<td>{c}</td>' for c in cells)}<td>{top:g}</td></tr>")
-    head = "<tr><th></th><th>mean</th><th>median</th><th>min</th><th>max</th><th>out of</th></tr>"
-    return f"<table>{head}{''.join(rows)}</table>"
+        rows.append([_h(label, 40), *cells, f"{top:g}"])
+    return _table(["", "mean", "median", "min", "max", "out of"], rows)
+
+
+def _table(headings: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """An HTML table of ``rows`` under ``headings``, every cell HTML already."""
+    head = "".join(f"<th>{heading}</th>" for heading in headings)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _failed_section(results: Sequence[SubmissionResult]) -> list[str]:
     failed = most_failed(results)
     if not failed:
         return ["<h2>Checks most often failed</h2>", "<p>Every graded submission passed every check.</p>"]
-    rows = "".join(
-        f"<tr><td>{_h(f.key, 80)}</td><td>{_h(f.title, 200)}</td><td>{f.not_passed} of {f.graded}</td></tr>" for f in failed
-    )
-    return [
-        "<h2>Checks most often failed</h2>",
-        _failed_picture(failed),
-        f"<table><tr><th>check</th><th>title</th><th>not passed</th></tr>{rows}</table>",
-    ]
+    rows = [[_h(f.key, 80), _h(f.title, 200), f"{f.not_passed} of {f.graded}"] for f in failed]
+    return ["<h2>Checks most often failed</h2>", _failed_picture(failed), _table(["check", "title", "not passed"], rows)]
 
 
 def _problems_section(results: Sequence[SubmissionResult], links: dict[str, str]) -> list[str]:
@@ -176,37 +176,23 @@ def _problems_section(results: Sequence[SubmissionResult], links: dict[str, str]
     rows = []
     for result, kind in found:
         detail = result.reason if result.status != "graded" else "; ".join(result.errors[:3])
-        rows.append(f"<tr><td>{_student(result.student, links)}</td><td>{kind}</td><td>{_h(detail)}</td></tr>")
-    return [
-        "<h2>Errors and timeouts</h2>",
-        _problems_picture(found),
-        f"<table><tr><th>student</th><th>what happened</th><th>detail</th></tr>{''.join(rows)}</table>",
-    ]
+        rows.append([_student(result.student, links), kind, _h(detail)])
+    return ["<h2>Errors and timeouts</h2>", _problems_picture(found), _table(["student", "what happened", "detail"], rows)]
 
 
 def _slowest_section(results: Sequence[SubmissionResult], links: dict[str, str]) -> list[str]:
     slow = slowest(results)
-    rows = "".join(
-        f"<tr><td>{_student(r.student, links)}</td><td>{r.duration_s:.1f}</td><td>{_h(r.status, 20)}</td></tr>" for r in slow
-    )
-    return [
-        "<h2>Slowest submissions</h2>",
-        _slowest_picture(slow),
-        f"<table><tr><th>student</th><th>seconds</th><th>status</th></tr>{rows}</table>",
-    ]
+    rows = [[_student(r.student, links), f"{r.duration_s:.1f}", _h(r.status, 20)] for r in slow]
+    return ["<h2>Slowest submissions</h2>", _slowest_picture(slow), _table(["student", "seconds", "status"], rows)]
 
 
 def _scores_section(results: Sequence[SubmissionResult], exercises: Sequence[ExerciseSpec], links: dict[str, str]) -> list[str]:
-    head = "".join(f"<th>{_h(spec.id, 40)}</th>" for spec in exercises)
     rows = []
     for result in sorted(results, key=lambda r: student_sort_key(r.student)):
         scores = {ex.id: ex.score for ex in result.exercises}
-        cells = "".join(f"<td>{scores[s.id]:g}</td>" if s.id in scores else "<td></td>" for s in exercises)
-        rows.append(f"<tr><td>{_student(result.student, links)}</td><td>{result.score:g}</td>{cells}<td>{_h(result.status, 20)}</td></tr>")
-    return [
-        "<h2>All students</h2>",
-        f"<table><tr><th>student</th><th>total</th>{head}<th>status</th></tr>{''.join(rows)}</table>",
-    ]
+        cells = [f"{scores[s.id]:g}" if s.id in scores else "" for s in exercises]
+        rows.append([_student(result.student, links), f"{result.score:g}", *cells, _h(result.status, 20)])
+    return ["<h2>All students</h2>", _table(["student", "total", *(_h(spec.id, 40) for spec in exercises), "status"], rows)]
 
 
 def _student(student: str, links: dict[str, str]) -> str:

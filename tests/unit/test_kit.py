@@ -96,7 +96,7 @@ def test_a_check_kind_from_another_package_is_refused_unless_its_params_are_the_
         plugged["exercises"][0]["checks"][0]["kind"] = Plugin.kind
         with pytest.raises(KitRefused, match=r"ex1/values: its kind .course_plugin_kind. comes from my_course\.checks, which a kit does not carry"):
             kit_rubric(plugged, rubric)
-        Plugin.params_hold_answers = True  # type: ignore[attr-defined]
+        Plugin.params_hold_answers = True
         assert kit_rubric(plugged, rubric)[0]["exercises"][0]["checks"][0]["kind"] == "instructor_graded"
     finally:
         del CHECK_KINDS[Plugin.kind]

@@ -9,7 +9,6 @@ runs the magic itself in real kernels.
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import random
@@ -28,7 +27,8 @@ import pytest
 import torch
 
 from grader.checks import CHECK_KINDS
-from grader.live.judge import PRINTED_OUTPUT_KINDS, read_saved_outputs
+from grader.live import magic
+from grader.live.judge import _judged_here, read_saved_outputs
 from grader.live.magic import (
     ArgumentProblem,
     GradeArgs,
@@ -41,6 +41,7 @@ from grader.live.magic import (
 )
 from grader.reporters.notebook import LIVE_NOTE, NotebookReport, render_notebook_html, render_notebook_text
 from grader.results import CheckResult, ExerciseResult, Outcome, SubmissionResult
+from grader.rubric import load_rubric
 from tests.conftest import RUBRIC, SETUP, solution_answers
 from tests.unit.test_portable_imports import WITHOUT_POSIX
 
@@ -170,10 +171,22 @@ def test_a_notebook_saved_without_outputs_has_an_unknown_printed_output(tmp_path
     assert read_saved_outputs(tmp_path / "gone.ipynb").note == "The saved notebook gone.ipynb cannot be read (FileNotFoundError)."
 
 
-def test_every_check_kind_that_reads_printed_output_is_left_out_when_it_is_unknown() -> None:
-    readers = {kind for kind, cls in CHECK_KINDS.items() if "printed_text" in inspect.getsource(cls)}
-    assert readers, "no check kind reads the printed output any more: is this test still looking at the right thing?"
-    assert readers <= PRINTED_OUTPUT_KINDS
+def test_checks_whose_kind_reads_printed_output_are_left_to_the_official_grade_when_it_is_unknown() -> None:
+    exercise = load_rubric(RUBRIC).exercise("ex3")
+    printed = [c.id for c in exercise.checks if CHECK_KINDS[c.kind].reads_printed_output]
+    assert printed == ["chain_printed"]
+    (kept,), deferred = _judged_here([exercise], printed_known=False)
+    assert [c.id for c in kept.checks] == [c.id for c in exercise.checks if c.id not in printed]
+    assert [(ex, title) for ex, title, _ in deferred] == [("ex3", c.title) for c in exercise.checks if c.id in printed]
+    assert _judged_here([exercise], printed_known=True) == ([exercise], ())
+
+
+def test_the_kind_attribute_not_its_name_says_a_check_reads_printed_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    exercise = load_rubric(RUBRIC).exercise("ex3")
+    first = exercise.checks[0]
+    monkeypatch.setattr(CHECK_KINDS[first.kind], "reads_printed_output", True)
+    (kept,), deferred = _judged_here([exercise], printed_known=False)
+    assert first not in kept.checks and deferred[0] == ("ex3", first.title, first.points)
 
 
 # ------------------------------------------------------------------ the report
@@ -404,6 +417,29 @@ def test_the_judge_explains_an_unknown_exercise_and_keeps_serving(judge: JudgePr
     assert again["ok"] and "sources" in again
     cached = judge.ask("plan", rubric=str(RUBRIC), notebook=None, only=["ex1"], have_sources=again["sources_sha"])
     assert "sources" not in cached and cached["calls"] == again["calls"]  # the same questions each time: the seed is fixed
+
+
+@pytest.mark.parametrize(("failures", "said", "reply"), [
+    (0, [], {"ok": True}),
+    (1, ["%grade: the grader's judge process stopped (gone); it was restarted."], {"ok": True}),
+    (2, ["%grade: the grader's judge process stopped (gone); it was restarted.", "gave up (gone)"], None),
+])
+def test_a_stopped_judge_is_restarted_and_asked_once_more(
+    monkeypatch: pytest.MonkeyPatch, failures: int, said: list[str], reply: dict[str, Any] | None,
+) -> None:
+    shown: list[str] = []
+    restarts: list[bool] = []
+    monkeypatch.setattr(magic, "show_message", shown.append)
+    monkeypatch.setattr(magic, "_judge", lambda restart=False: restarts.append(restart))
+    asked = iter(range(3))
+
+    def ask() -> dict[str, Any]:
+        if next(asked) < failures:
+            raise magic.JudgeUnavailable("gone")
+        return {"ok": True}
+
+    assert magic._asking_a_restarted_judge_again(ask, "gave up ({gone})") == reply
+    assert shown == said and restarts == [True] * min(failures, 1)
 
 
 def test_a_dead_judge_is_reported_not_waited_for() -> None:

@@ -49,7 +49,12 @@ def _set(path: list, value):  # type: ignore[no-untyped-def,type-arg]
         (_set(["exercises", 1, "checks", 0, "kind"], "dual_rul"),
          "exercises[1].checks[0].kind: unknown check kind 'dual_rul' (did you mean 'dual_rule'?)"),
         (_set(["exercises", 0, "checks", 0, "pionts"], 3),
-         "exercises[0].checks[0]: unknown field 'pionts' (did you mean 'points'?)"),
+         "exercises[0].checks[0]: unknown field 'pionts' (did you mean 'points'?); the valid fields are id, kind, title, points, "
+         "params, feedback, hints, hidden, review, contract"),
+        (_set(["exercises", 0, "checks", 0, "params", "tol"], 1e-3),
+         "exercises[0].checks[0].params: unknown field 'tol' (did you mean 'rtol'?); the valid fields are names, labels, rtol, atol"),
+        (_set(["exercises", 1, "checks", 3, "params"], {"cases": 3}),
+         "exercises[1].checks[3].params: unknown field 'cases'; the valid fields are class_name, reference_class, points, rtol, atol"),
         (_set(["exercises", 1, "checks", 0, "params", "function"], "tan"),
          "exercises[1].checks[0].params.function: expected one of 'sin', 'cos', got 'tan'"),
         (_set(["limits", "cell_timeout_s"], -1), "limits.cell_timeout_s: exclusiveMinimum is 0, got -1"),

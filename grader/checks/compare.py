@@ -1,0 +1,174 @@
+"""Comparing values: the one "close enough" of every check kind, and encoded values compared with a sentence per difference.
+
+:func:`close` is the tolerance test all kinds use for a number against the
+expected one. :func:`differences` walks two values as the probe codec encodes
+them (``{"tensor": ...}``, ``{"number": x}``, lists, tuples, dicts, modules)
+and says where they differ, each place in a sentence a student can act on:
+the index, both values and the relative error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from grader.checks import article
+
+
+def close(got: float, expected: float, rtol: float, atol: float) -> bool:
+    """Whether ``got`` is close enough to ``expected``: ``|got - expected| <= atol + rtol * |expected|``; never NaN or infinity.
+
+    The one tolerance test of every check kind (``rtol`` and ``atol`` are the
+    parameters :func:`grader.checks.schema.tolerance_params` declares).
+    """
+    if not (math.isfinite(got) and math.isfinite(expected)):
+        return False
+    return abs(got - expected) <= atol + rtol * abs(expected)
+
+
+def differences(got: Any, want: Any, rtol: float, atol: float, where: str = "the result", strict: bool = False,
+                check_dtype: bool = False) -> list[str]:
+    """Where an encoded value differs from the expected one, each place in a sentence ([] when they agree)."""
+    got_kind, want_kind = _kind(got), _kind(want)
+    if not strict and {got_kind, want_kind} <= {"number", "tensor"} and _is_scalar(got) and _is_scalar(want):
+        return _number_difference(_scalar(got), _scalar(want), rtol, atol, where)
+    if not strict and {got_kind, want_kind} == {"list", "tuple"}:
+        got_kind = want_kind
+    if got_kind != want_kind:
+        return [f"{where} is {describe_value(got)}, expected {describe_value(want)}"]
+    if got_kind == "tensor":
+        return tensor_differences(got["tensor"], want["tensor"], rtol, atol, where, check_dtype)
+    if got_kind == "number":
+        return _number_difference(got["number"], want["number"], rtol, atol, where)
+    if got_kind in ("list", "tuple"):
+        return _sequence_differences(got, want, got_kind, rtol, atol, where, strict, check_dtype)
+    if got_kind == "dict":
+        return _dict_differences(dict(got["dict"]), dict(want["dict"]), rtol, atol, where, strict, check_dtype)
+    if got_kind == "module":
+        return _module_differences(got["module"], want["module"], rtol, atol, where)
+    return [] if got == want else [f"{where} is {describe_value(got)}, expected {describe_value(want)}"]
+
+
+def _kind(value: Any) -> str:
+    return next(iter(value), "other") if isinstance(value, dict) and value else "other"
+
+
+def _is_scalar(value: Any) -> bool:
+    return "number" in value or ("tensor" in value and value["tensor"].get("shape") == [] and len(value["tensor"].get("values", [])) == 1)
+
+
+def _scalar(value: Any) -> float:
+    number = value["number"] if "number" in value else value["tensor"]["values"][0]
+    return math.nan if number is None else float(number)
+
+
+def describe_value(value: Any) -> str:
+    """An encoded value in a student's words: "a tensor of shape (2, 3)", "the number 1.5", "None"."""
+    kind = _kind(value)
+    if kind == "tensor":
+        return f"a tensor of shape {tuple(value['tensor'].get('shape', ()))}"
+    if kind == "number":
+        return f"the number {value['number']:g}"
+    if kind in ("list", "tuple", "dict"):
+        return f"a {kind} of {value.get('length', len(value[kind]))}"
+    if kind == "none":
+        return "None"
+    if kind == "bool":
+        return str(value["bool"])
+    if kind == "str":
+        return f"the string {value['str'][:60]!r}"
+    if kind == "nonfinite":
+        return value["nonfinite"]
+    if kind == "module":
+        return article(str(value["module"].get("type", "module")))
+    if kind == "other":
+        return article(str(value.get("other", "object"))) if isinstance(value, dict) else "nothing"
+    return kind
+
+
+def _number_difference(got: float, want: float, rtol: float, atol: float, where: str) -> list[str]:
+    if close(got, want, rtol, atol):
+        return []
+    return [f"{where} is {got:.6g}, expected {want:.6g} ({relative_error(got, want)})"]
+
+
+def _entries_close(got: float | None, want: float | None, rtol: float, atol: float) -> bool:
+    """:func:`close` for tensor entries as encoded, where None stands for a number that is not finite."""
+    if got is None or want is None:
+        return got is None and want is None
+    return close(got, want, rtol, atol)
+
+
+def relative_error(got: float, want: float) -> str:
+    """How far ``got`` is from ``want``, relative to ``want`` (to 1 when it is 0), as "relative error 1.0e-03"."""
+    if not (math.isfinite(got) and math.isfinite(want)):
+        return "not a finite number"
+    scale = abs(want) if want else 1.0
+    return f"relative error {abs(got - want) / scale:.1e}"
+
+
+def tensor_differences(got: dict[str, Any], want: dict[str, Any], rtol: float, atol: float, where: str, check_dtype: bool) -> list[str]:
+    """Where an encoded tensor (the ``tensor`` record) differs from the expected one: shape, dtype or the worst entry."""
+    if got.get("shape") != want.get("shape"):
+        return [f"{where} has shape {tuple(got.get('shape') or ())}, expected {tuple(want.get('shape') or ())}"]
+    if check_dtype and got.get("dtype") != want.get("dtype"):
+        return [f"{where} has dtype {got.get('dtype')}, expected {want.get('dtype')}"]
+    got_values, want_values = got.get("values") or [], want.get("values") or []
+    wrong = [i for i, (g, w) in enumerate(zip(got_values, want_values, strict=False)) if not _entries_close(g, w, rtol, atol)]
+    if not wrong:
+        return []
+    shape = want.get("shape") or []
+    worst = max(wrong, key=lambda i: _error_size(got_values[i], want_values[i]))
+    g, w = got_values[worst], want_values[worst]
+    shown_g = "not a finite number" if g is None else f"{g:.6g}"
+    shown_w = "not a finite number" if w is None else f"{w:.6g}"
+    detail = relative_error(g, w) if g is not None and w is not None else "not a finite number"
+    return [
+        f"{where} differs at {len(wrong)} of {len(want_values)} entries; the largest difference is at index "
+        f"{_index(worst, shape)}: {shown_g}, expected {shown_w} ({detail})"
+    ]
+
+
+def _error_size(got: float | None, want: float | None) -> float:
+    if got is None or want is None:
+        return math.inf
+    return abs(got - want) / (abs(want) or 1.0)
+
+
+def _index(flat: int, shape: Sequence[int]) -> tuple[int, ...]:
+    index = []
+    for size in reversed(shape):
+        index.append(flat % size if size else 0)
+        flat //= size if size else 1
+    return tuple(reversed(index))
+
+
+def _sequence_differences(got: Any, want: Any, kind: str, rtol: float, atol: float, where: str, strict: bool, check_dtype: bool) -> list[str]:
+    got_items, want_items = got[next(iter(got))], want[kind]
+    if got.get("length", len(got_items)) != want.get("length", len(want_items)):
+        return [f"{where} has {got.get('length', len(got_items))} items, expected {want.get('length', len(want_items))}"]
+    found = []
+    for i, (g, w) in enumerate(zip(got_items, want_items, strict=False)):
+        found += differences(g, w, rtol, atol, f"{where}[{i}]", strict, check_dtype)
+    return found
+
+
+def _dict_differences(got: dict[str, Any], want: dict[str, Any], rtol: float, atol: float, where: str, strict: bool, check_dtype: bool) -> list[str]:
+    missing = [key for key in want if key not in got]
+    if missing:
+        return [f"{where} has no key {missing[0]!r}"]
+    found = []
+    for key, w in want.items():
+        found += differences(got[key], w, rtol, atol, f"{where}[{key!r}]", strict, check_dtype)
+    return found
+
+
+def _module_differences(got: dict[str, Any], want: dict[str, Any], rtol: float, atol: float, where: str) -> list[str]:
+    got_params, want_params = dict(got.get("parameters", [])), dict(want.get("parameters", []))
+    if set(got_params) != set(want_params):
+        return [f"{where} has parameters {sorted(got_params)}, expected {sorted(want_params)}"]
+    found = []
+    for name, w in want_params.items():
+        found += tensor_differences(got_params[name], w, rtol, atol, f"{where}'s parameter {name}", False)
+    return found
