@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 
 DATA_FOLDERS = ("rubrics", "reference", "exercises")  # the bundled assignments inside grader/assignments/: never vendored
 MANIFEST = "kit.json"
+# The grader's files other than code, relative to the package (pyproject.toml's package-data of "grader"): vendored with the code.
+PACKAGE_DATA = ("templates/*.j2",)
 
 
 class KitRefused(GraderError):
@@ -350,7 +352,7 @@ def _scan(staging: Path, solution_nb: Any, reference_path: Path) -> int:
 
 
 def code_digest(root: Path) -> str:
-    """SHA-256 of a ``grader`` package's code: every ``.py`` file's path and bytes, without caches or bundled assignments."""
+    """SHA-256 of a ``grader`` package's code: every vendored file's path and bytes (code and templates), without caches or bundled assignments."""
     digest = hashlib.sha256()
     for path in vendored_files(root):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
@@ -358,12 +360,10 @@ def code_digest(root: Path) -> str:
 
 
 def vendored_files(root: Path) -> list[Path]:
-    """The files of the ``grader`` package at ``root`` a kit carries: its Python code, not the bundled assignments."""
+    """The files of the ``grader`` package at ``root`` a kit carries: its Python code and :data:`PACKAGE_DATA`, not the bundled assignments."""
     skipped = {root / "assignments" / name for name in DATA_FOLDERS}
-    return sorted(
-        p for p in root.rglob("*.py")
-        if "__pycache__" not in p.relative_to(root).parts and not any(p.is_relative_to(s) for s in skipped)
-    )
+    code = [p for p in root.rglob("*.py") if "__pycache__" not in p.relative_to(root).parts and not any(p.is_relative_to(s) for s in skipped)]
+    return sorted([*code, *(p for pattern in PACKAGE_DATA for p in root.glob(pattern))])
 
 
 def manifest(package: Path) -> dict[str, Any]:

@@ -145,6 +145,7 @@ def _toml_list(items: list[str]) -> str:
 
 def _pyproject(distribution: str, package: str, packages: list[str]) -> str:
     import grader
+    from grader.kit.build import PACKAGE_DATA
 
     requires, python = _dependencies()
     entry = distribution.removeprefix("grader-")
@@ -174,6 +175,7 @@ grader-warm = "grader.kernel.warm:WarmProvisioner"
 packages = {_toml_list(packages)}
 
 [tool.setuptools.package-data]
+"grader" = {json.dumps(list(PACKAGE_DATA))}
 {json.dumps(package)} = ["*.yaml", "*.md", "*.json", "*.ipynb"]
 '''
 

@@ -10,14 +10,16 @@ exercise's mutants it catches on its own.
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.mutation.runner import MutantResult, RubricCheck
 from grader.reporters import clean_text
+
+if TYPE_CHECKING:
+    from grader.reporters.pages import Picture
 
 
 @dataclass(frozen=True)
@@ -180,69 +182,27 @@ def _hunks(diff: str) -> list[str]:
 
 
 def render_html(run: RubricCheck) -> str:
-    """A self-contained page in the style of the batch's ``summary.html``."""
-    from grader.reporters.feedback import page
+    """A self-contained page in the style of the batch's ``summary.html`` (``templates/rubric_strength.html.j2``)."""
+    from grader.reporters.pages import render
 
-    total = tally(run.results)
-    body = [
-        f"<h1>Rubric strength: {_h(run.rubric.title, 120)}</h1>",
-        f"<p>Rubric <code>{_h(str(run.rubric.path))}</code> (SHA-256 <code>{_h(run.rubric.sha256[:16])}…</code>), measured "
-        f"{_h(run.generated_at, 40)}. Solution <code>{_h(str(run.solution))}</code>: {run.solution_score:g} / {run.max_score:g}; "
-        f"template <code>{_h(run.template)}</code>: {run.template_score:g} / {run.max_score:g}.</p>",
-        f"<p><strong>Mutation score {total.score_percent:.1f}%</strong>: {total.killed} of {total.mutants - total.equivalent_suspected} "
-        f"non-equivalent mutants killed; {total.survived} survived ({total.equivalent_suspected} equivalent-suspected). "
-        f"{total.mutants} mutants of {run.generated} generated, graded in {run.duration_s:.1f}s with {run.jobs} jobs.</p>",
-        *(f"<p>Note: {_h(note)}</p>" for note in run.notes),
-        "<h2>Per exercise</h2>",
-        _picture(per_exercise(run)) if run.results else "",
-        _html_table("exercise", {**per_exercise(run), "total": total}),
-        "<h2>Per check</h2>",
-        "<p>Killed: the exercise's mutants that lost points on this check.</p>",
-        _html_table("check", per_check(run)),
-        "<h2>Per operator</h2>",
-        _html_table("operator", per_operator(run)),
-        *_survivor_section(run),
-        *_killed_section(run),
-    ]
-    return page(f"Rubric strength: {clean_text(run.rubric.title, 120)}", "\n".join(body))
-
-
-def _html_table(label: str, rows: dict[str, Tally]) -> str:
-    head = f"<tr><th>{label}</th><th>mutants</th><th>killed</th><th>survived</th><th>equivalent-suspected</th><th>score</th></tr>"
-    cells = "".join(
-        f"<tr><td>{_h(key, 80)}</td><td>{t.mutants}</td><td>{t.killed}</td><td>{t.survived}</td>"
-        f"<td>{t.equivalent_suspected}</td><td>{t.score_percent:.1f}%</td></tr>"
-        for key, t in rows.items()
+    exercises, total = per_exercise(run), tally(run.results)
+    return render(
+        "rubric_strength.html.j2",
+        run=run,
+        total=total,
+        exercise_picture=_picture(exercises) if run.results else None,
+        per_exercise={**exercises, "total": total},
+        per_check=per_check(run),
+        per_operator=per_operator(run),
+        survivors=[(r, _headline(r).split(" (")[0], "\n".join(_hunks(r.mutant.diff))) for r in survivors(run)],
+        killed=[(r, ", ".join(r.checks) or "-") for r in run.results if r.killed],
     )
-    return f"<table>{head}{cells}</table>"
 
 
-def _survivor_section(run: RubricCheck) -> list[str]:
-    found = survivors(run)
-    if not found:
-        return ["<h2>Survivors</h2>", "<p>Every mutant was killed.</p>"]
-    items = []
-    for result in found:
-        kind = "equivalent-suspected" if result.equivalent else '<span class="bad">survived</span>'
-        items.append(f"<h3>{_h(_headline(result).split(' (')[0], 300)}</h3><p>{kind}, {_h(result.mutant.cell)}, line {result.mutant.line}</p>"
-                     f"<pre>{_h(chr(10).join(_hunks(result.mutant.diff)), 4000)}</pre>")
-    return ["<h2>Survivors</h2>", *items]
+def _picture(rows: dict[str, Tally]) -> Picture:
+    from grader.reporters.pages import figure, picture, whole_numbers
 
-
-def _killed_section(run: RubricCheck) -> list[str]:
-    rows = "".join(
-        f"<tr><td>{_h(r.mutant.id)}</td><td>{_h(r.mutant.exercise)}</td><td>{_h(r.mutant.operator)}</td><td>{_h(r.mutant.what, 200)}</td>"
-        f"<td>{_h(', '.join(r.checks) or '-')}</td><td>{_h(r.fault or '-', 300)}</td></tr>"
-        for r in run.results if r.killed
-    )
-    head = "<tr><th>mutant</th><th>exercise</th><th>operator</th><th>change</th><th>checks that lost points</th><th>fault</th></tr>"
-    return ["<h2>Killed mutants</h2>", f"<table>{head}{rows}</table>"]
-
-
-def _picture(rows: dict[str, Tally]) -> str:
-    from grader.reporters.summary import _figure, _img, _whole_numbers
-
-    fig = _figure(7.0, 0.5 * len(rows) + 1.4)
+    fig = figure(7.0, 0.5 * len(rows) + 1.4)
     axes = fig.add_subplot()
     labels = list(rows)[::-1]
     killed = [rows[k].killed for k in labels]
@@ -253,10 +213,7 @@ def _picture(rows: dict[str, Tally]) -> str:
     axes.barh(labels, equivalent, left=[a + b for a, b in zip(killed, survived, strict=True)], color="#bbbbbb", label="equivalent-suspected")
     axes.set_xlabel("mutants")
     axes.legend(loc="lower right", fontsize=8)
-    _whole_numbers(axes.xaxis)
+    whole_numbers(axes.xaxis)
     fig.tight_layout()
-    return _img(fig, "Bar chart of killed, surviving and equivalent-suspected mutants per exercise")
+    return picture(fig, "Bar chart of killed, surviving and equivalent-suspected mutants per exercise")
 
-
-def _h(text: str, limit: int = 600) -> str:
-    return html.escape(clean_text(text, limit))

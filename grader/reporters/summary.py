@@ -1,7 +1,7 @@
 """How the class did: a terminal table and ``summary.html`` with matplotlib pictures.
 
-The page is self-contained: plots are PNGs embedded as base64 data URIs, drawn
-with matplotlib's Agg canvas (no display, no pyplot state). Submissions that
+The page is ``templates/summary.html.j2``, self-contained: plots are PNGs
+embedded as data URIs (:mod:`grader.reporters.pages`). Submissions that
 could not be graded are left out of the score statistics and listed instead.
 Every student's name links to their feedback page (``feedback/<name>.html``,
 relative, so the results folder can be moved or zipped). The rubric's
@@ -12,26 +12,20 @@ submitted nothing and the submissions not on the roster are listed.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import statistics
-import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from grader.reporters import clean_text
-from grader.reporters.feedback import page
 from grader.reporters.gradebook import student_sort_key
+from grader.reporters.pages import Picture, figure, picture, render, whole_numbers
 from grader.results import SubmissionResult
 from grader.rubric import ExerciseSpec
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from grader.batch.roster import RosterMatch
 
 TOP = 10
@@ -123,179 +117,89 @@ def render_summary_html(
     mutation: dict[str, Any] | None = None,
     roster: RosterMatch | None = None,
 ) -> str:
-    """The class summary page.
+    """The class summary page (``templates/summary.html.j2``).
 
     ``links`` maps a student to the file name of their HTML feedback (in ``feedback/``);
     ``mutation`` is the rubric's stored mutation summary (:func:`grader.mutation.scores.find_mutation_score`);
     ``roster`` the results matched to the class roster.
     """
     graded = [r for r in results if r.status == "graded"]
-    body = [
-        f"<h1>Class summary: {_h(assignment, 120)}</h1>",
-        f"<p>{len(results)} submissions: {len(graded)} graded, {len(results) - len(graded)} could not be graded.</p>",
-        *_roster_section(roster),
-        "<h2>Score distribution</h2>",
-        _statistics_table(graded, exercises),
-        _distribution_picture(graded, exercises) if graded else "<p>No submission could be graded.</p>",
-        *_mutation_section(mutation),
-        *_failed_section(results),
-        *_problems_section(results, links),
-        *_slowest_section(results, links),
-        *_scores_section(results, exercises, links),
-    ]
-    return page(f"Class summary: {clean_text(assignment, 120)}", "\n".join(body))
-
-
-def _statistics_table(graded: Sequence[SubmissionResult], exercises: Sequence[ExerciseSpec]) -> str:
-    rows = []
-    for label, values, top in _columns(graded, exercises):
-        cells = [f"{v:.1f}" for v in _stats(values)] if values else ["-"] * 4
-        rows.append([_h(label, 40), *cells, f"{top:g}"])
-    return _table(["", "mean", "median", "min", "max", "out of"], rows)
-
-
-def _table(headings: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """An HTML table of ``rows`` under ``headings``, every cell HTML already."""
-    head = "".join(f"<th>{heading}</th>" for heading in headings)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _failed_section(results: Sequence[SubmissionResult]) -> list[str]:
     failed = most_failed(results)
-    if not failed:
-        return ["<h2>Checks most often failed</h2>", "<p>Every graded submission passed every check.</p>"]
-    rows = [[_h(f.key, 80), _h(f.title, 200), f"{f.not_passed} of {f.graded}"] for f in failed]
-    return ["<h2>Checks most often failed</h2>", _failed_picture(failed), _table(["check", "title", "not passed"], rows)]
-
-
-def _problems_section(results: Sequence[SubmissionResult], links: dict[str, str]) -> list[str]:
     found = problems(results)
-    if not found:
-        return ["<h2>Errors and timeouts</h2>", "<p>Every submission ran without errors.</p>"]
-    rows = []
-    for result, kind in found:
-        detail = result.reason if result.status != "graded" else "; ".join(result.errors[:3])
-        rows.append([_student(result.student, links), kind, _h(detail)])
-    return ["<h2>Errors and timeouts</h2>", _problems_picture(found), _table(["student", "what happened", "detail"], rows)]
-
-
-def _slowest_section(results: Sequence[SubmissionResult], links: dict[str, str]) -> list[str]:
     slow = slowest(results)
-    rows = [[_student(r.student, links), f"{r.duration_s:.1f}", _h(r.status, 20)] for r in slow]
-    return ["<h2>Slowest submissions</h2>", _slowest_picture(slow), _table(["student", "seconds", "status"], rows)]
+    return render(
+        "summary.html.j2",
+        assignment=assignment,
+        results=results,
+        graded=graded,
+        roster=roster,
+        statistics=[(label, _stats(values) if values else None, top) for label, values, top in _columns(graded, exercises)],
+        distribution=_distribution_picture(graded, exercises) if graded else None,
+        mutation=mutation,
+        failed=failed,
+        failed_picture=_failed_picture(failed) if failed else None,
+        problems=[(r, kind, r.reason if r.status != "graded" else "; ".join(r.errors[:3])) for r, kind in found],
+        problems_picture=_problems_picture(found) if found else None,
+        slowest=slow,
+        slowest_picture=_slowest_picture(slow),
+        exercises=exercises,
+        students=[(r, [_score_of(r, spec.id) for spec in exercises]) for r in sorted(results, key=lambda r: student_sort_key(r.student))],
+        hrefs={student: feedback_href(target) for student, target in links.items() if target},
+    )
 
 
-def _scores_section(results: Sequence[SubmissionResult], exercises: Sequence[ExerciseSpec], links: dict[str, str]) -> list[str]:
-    rows = []
-    for result in sorted(results, key=lambda r: student_sort_key(r.student)):
-        scores = {ex.id: ex.score for ex in result.exercises}
-        cells = [f"{scores[s.id]:g}" if s.id in scores else "" for s in exercises]
-        rows.append([_student(result.student, links), f"{result.score:g}", *cells, _h(result.status, 20)])
-    return ["<h2>All students</h2>", _table(["student", "total", *(_h(spec.id, 40) for spec in exercises), "status"], rows)]
-
-
-def _student(student: str, links: dict[str, str]) -> str:
-    name = _h(student, 80)
-    target = links.get(student)
-    return f'<a href="{html.escape(feedback_href(target))}">{name}</a>' if target else name
+def _score_of(result: SubmissionResult, exercise: str) -> float | None:
+    return next((ex.score for ex in result.exercises if ex.id == exercise), None)
 
 
 def feedback_href(file_name: str) -> str:
-    """The relative link to a feedback file: percent-encoded (a name may hold ``é``, ``+`` or ``@``), then HTML-escaped by the caller."""
+    """The relative link to a feedback file, percent-encoded (a name may hold ``é``, ``+`` or ``@``); the template escapes it."""
     return "feedback/" + quote(file_name, safe="")
 
 
-def _mutation_section(mutation: dict[str, Any] | None) -> list[str]:
-    if mutation is None:
-        return [
-            "<h2>Rubric mutation score</h2>",
-            "<p>No mutation score is recorded for this rubric: <code>grade check-rubric</code> measures how many broken "
-            "solutions its checks catch.</p>",
-        ]
-    caught = (
-        f"{mutation['killed']} of {mutation['mutants']} mutants caught, {mutation['survived']} survived "
-        f"({mutation['equivalent_suspected']} suspected equivalent)"
-    )
-    rows = "".join(
-        f"<tr><td>{_h(exercise, 40)}</td><td>{_percent(counts['score_percent'])}</td><td>{counts['killed']}</td>"
-        f"<td>{counts['survived']}</td><td>{counts['equivalent_suspected']}</td><td>{counts['mutants']}</td></tr>"
-        for exercise, counts in mutation["per_exercise"].items()
-    )
-    head = "<tr><th>exercise</th><th>score</th><th>caught</th><th>survived</th><th>suspected equivalent</th><th>mutants</th></tr>"
-    return [
-        "<h2>Rubric mutation score</h2>",
-        f"<p><strong>{_percent(mutation['score_percent'])}</strong>: {caught}; measured {_h(mutation['generated_at'], 40)} "
-        "by <code>grade check-rubric</code> on this very rubric.</p>",
-        f"<table>{head}{rows}</table>" if rows else "",
-    ]
-
-
-def _percent(value: float) -> str:
-    return f"{value:.1f}%"
-
-
-def _roster_section(roster: RosterMatch | None) -> list[str]:
-    if roster is None:
-        return []
-    missing = roster.missing
-    lines = [
-        "<h2>Roster</h2>",
-        f"<p>{len(roster.rows)} students on the roster: {len(roster.rows) - len(missing)} submitted, {len(missing)} missing; "
-        f"{len(roster.unknown)} submissions not on the roster.</p>",
-    ]
-    if missing:
-        names = ", ".join(_h(entry.display_name, 80) for entry in missing)
-        lines.append(f"<p>Missing (no submission): {names}</p>")
-    if roster.unknown:
-        items = "".join(f"<li>{_h(warning, 300)}</li>" for warning in roster.warnings())
-        lines.append(f"<p>Not on the roster (left out of the LMS gradebooks):</p><ul>{items}</ul>")
-    return lines
-
-
-def _distribution_picture(graded: Sequence[SubmissionResult], exercises: Sequence[ExerciseSpec]) -> str:
+def _distribution_picture(graded: Sequence[SubmissionResult], exercises: Sequence[ExerciseSpec]) -> Picture:
     columns = _columns(graded, exercises)
     columns = [columns[-1], *columns[:-1]]  # the total first
     ncols = min(3, len(columns))
     nrows = -(-len(columns) // ncols)
-    fig = _figure(4.0 * ncols, 2.8 * nrows)
+    fig = figure(4.0 * ncols, 2.8 * nrows)
     for index, (label, values, top) in enumerate(columns, start=1):
         axes = fig.add_subplot(nrows, ncols, index)
         axes.hist(values, bins=10, range=(0, top or 1), color="#4c72b0", edgecolor="white")
         axes.set_title(f"{_label(label)} (out of {top:g})", fontsize=10)
         axes.set_xlabel("score")
         axes.set_ylabel("submissions")
-        _whole_numbers(axes.yaxis)
+        whole_numbers(axes.yaxis)
     fig.tight_layout()
-    return _img(fig, "Histograms of the total score and of each exercise's score")
+    return picture(fig, "Histograms of the total score and of each exercise's score")
 
 
-def _failed_picture(failed: list[FailedCheck]) -> str:
-    fig = _figure(7.0, 0.45 * len(failed) + 1.2)
+def _failed_picture(failed: list[FailedCheck]) -> Picture:
+    fig = figure(7.0, 0.45 * len(failed) + 1.2)
     axes = fig.add_subplot()
     labels = [_label(f.key) for f in reversed(failed)]
     axes.barh(labels, [f.not_passed for f in reversed(failed)], color="#dd8452")
     axes.set_xlabel(f"graded submissions that did not pass (of {failed[0].graded})")
-    _whole_numbers(axes.xaxis)
+    whole_numbers(axes.xaxis)
     fig.tight_layout()
-    return _img(fig, "Bar chart of the checks most often failed")
+    return picture(fig, "Bar chart of the checks most often failed")
 
 
-def _problems_picture(found: list[tuple[SubmissionResult, str]]) -> str:
+def _problems_picture(found: list[tuple[SubmissionResult, str]]) -> Picture:
     counts = Counter(kind for _, kind in found)
     kinds = [k for k in ("could not be graded", "timed out", "crashed", "raised errors") if counts[k]]
-    fig = _figure(6.0, 0.5 * len(kinds) + 1.2)
+    fig = figure(6.0, 0.5 * len(kinds) + 1.2)
     axes = fig.add_subplot()
     axes.barh(kinds[::-1], [counts[k] for k in kinds[::-1]], color="#c44e52")
     axes.set_xlabel("submissions")
-    _whole_numbers(axes.xaxis)
+    whole_numbers(axes.xaxis)
     fig.tight_layout()
-    return _img(fig, "Bar chart of submissions that errored, timed out or crashed")
+    return picture(fig, "Bar chart of submissions that errored, timed out or crashed")
 
 
-def _slowest_picture(slow: list[SubmissionResult]) -> str:
+def _slowest_picture(slow: list[SubmissionResult]) -> Picture:
     colours = {"could not be graded": "#c44e52", "timed out": "#dd8452", "crashed": "#c44e52"}
-    fig = _figure(7.0, 0.45 * len(slow) + 1.2)
+    fig = figure(7.0, 0.45 * len(slow) + 1.2)
     axes = fig.add_subplot()
     ordered = list(reversed(slow))
     axes.barh(
@@ -305,36 +209,10 @@ def _slowest_picture(slow: list[SubmissionResult]) -> str:
     )
     axes.set_xlabel("seconds to grade (red: error or crash, orange: timed out)")
     fig.tight_layout()
-    return _img(fig, "Bar chart of the slowest submissions")
-
-
-def _figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=90)
-
-
-def _whole_numbers(axis: Any) -> None:
-    from matplotlib.ticker import MaxNLocator
-
-    axis.set_major_locator(MaxNLocator(integer=True))
-
-
-def _img(fig: Figure, alt: str) -> str:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a student name in a script the font lacks only warns
-        FigureCanvasAgg(fig).print_png(buffer)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></p>'
+    return picture(fig, "Bar chart of the slowest submissions")
 
 
 def _label(text: str) -> str:
     # "$" would start matplotlib mathtext, which can fail to parse on arbitrary names
     return clean_text(text, 40).replace("$", r"\$")
 
-
-def _h(text: str, limit: int = 600) -> str:
-    return html.escape(clean_text(text, limit))

@@ -37,7 +37,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return found
 
 
-def test_the_wheel_carries_the_bundled_assignments_and_the_probe_modules(wheel: Path) -> None:
+def test_the_wheel_carries_the_bundled_assignments_the_probe_modules_and_the_templates(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for wanted in (
         "grader/assignments/rubrics/04_automatic_differentiation.yaml",
@@ -47,6 +47,7 @@ def test_the_wheel_carries_the_bundled_assignments_and_the_probe_modules(wheel: 
         "grader/assignments/exercises/04_automatic_differentiation.ipynb",
         "grader/probes/runtime.py",
         "grader/probes/tensors.py",
+        *(f"grader/templates/{t.name}" for t in (ROOT / "grader" / "templates").iterdir()),  # the HTML pages
     ):
         assert wanted in names, wanted
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
@@ -79,3 +80,10 @@ def test_a_fresh_install_grades_a_notebook_outside_the_checkout(wheel: Path, tmp
     report = json.loads(done.stdout)
     assert (report["score"], report["max_score"], report["status"]) == (100, 100, "graded")
     assert "grade: assignment 04_automatic_differentiation (named in the notebook's metadata)" in done.stderr
+
+    # The HTML templates come from the installed package, not the checkout.
+    script = "from grader.reporters.pages import TEMPLATES, render; print(TEMPLATES); print(render('page.html.j2'))"
+    page = subprocess.run([str(python), "-c", script], capture_output=True, text=True, cwd=outside, timeout=120)
+    assert page.returncode == 0, page.stderr
+    where, _, shown = page.stdout.partition("\n")
+    assert Path(where).is_relative_to(purelib.resolve()) and "Content-Security-Policy" in shown

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import yaml
 
 from grader.checks import CHECK_KINDS
 from grader.errors import RubricError
-from grader.kit.build import KitRefused, build_kit, code_digest, kit_rubric, package_names, vendored_files
+from grader.kit.build import PACKAGE_DATA, KitRefused, build_kit, code_digest, kit_rubric, package_names, vendored_files
 from grader.kit.scan import answers_of, scan, significant_lines
 from grader.live.judge import live_seed
 from grader.load import load_submission
@@ -27,6 +28,11 @@ from grader.results import Outcome
 from grader.rubric import CheckSpec, Rubric, load_rubric
 from tests.conftest import ROOT, RUBRIC, SOLUTION, TEMPLATE
 from tests.unit.kinds.support import context
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 REFERENCE = ROOT / "reference" / "autodiff04.py"
 
@@ -214,6 +220,20 @@ def test_the_vendored_code_is_the_grader_without_bundled_assignments(tmp_path: P
     assert code_digest(package) == code_digest(ROOT / "grader")
     (package / "kit" / "build.py").write_text((package / "kit" / "build.py").read_text() + "\n# changed\n")
     assert code_digest(package) != code_digest(ROOT / "grader")
+
+
+def test_the_vendored_code_carries_the_html_templates_as_the_wheel_does(tmp_path: Path) -> None:
+    templates = sorted((ROOT / "grader" / "templates").glob("*"))
+    assert templates and set(templates) <= set(vendored_files(ROOT / "grader"))
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["grader"] == list(PACKAGE_DATA)
+    package = tmp_path / "grader"
+    for path in vendored_files(ROOT / "grader"):
+        target = package / path.relative_to(ROOT / "grader")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    page = package / "templates" / "page.html.j2"
+    page.write_text(page.read_text() + "<!-- changed -->\n")
+    assert code_digest(package) != code_digest(ROOT / "grader")  # a kit with other templates is another grader
 
 
 # ------------------------------------------------------------------ refusals before anything is graded

@@ -308,4 +308,4 @@ def test_reports_show_the_numbers_and_every_survivors_diff() -> None:
     assert (data["mutants"], data["killed"], data["survived"], data["equivalent_suspected"], data["score_percent"]) == (3, 1, 2, 1, 50.0)
     assert [s["status"] for s in data["survivors"]] == ["survived", "equivalent-suspected"]
     page = render_html(run)
-    assert "Mutation score 50.0%" in page and "&#x27;y&#x27;" in page and "<script" not in page
+    assert "Mutation score 50.0%" in page and "&#39;y&#39;" in page and "<script" not in page
