@@ -62,8 +62,8 @@ def render_notebook_text(report: NotebookReport) -> str:
 
 
 def _text_check(check: CheckResult) -> str:
-    mark = _MARKS[check.outcome] if check.override is None else "EDIT"
     said = check_lines(check)
+    mark = "INST" if said.by_instructor else (_MARKS[check.outcome] if check.override is None else "EDIT")
     head = f"  [{mark:<4}] {clean_text(check.title, 120)}  {said.points.replace(' ', '')}"
     return "\n".join([head, *(f"         {note}" for note in said.notes)])
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from grader.reporters import CheckLines, check_lines, clean_text
+from grader.reporters import CheckLines, check_lines, clean_text, graded_by_instructor
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -68,7 +68,9 @@ def general_number(value: float) -> str:
 
 
 def tone(check: CheckResult) -> str:
-    """How a check's outcome is coloured: ``ok`` (full marks), ``part`` (some points) or ``bad``."""
+    """How a check's outcome is coloured: ``ok`` (full marks), ``part`` (some points), ``bad``, or ``later`` (graded by the instructor)."""
+    if graded_by_instructor(check):
+        return "later"
     if check.passed:
         return "ok"
     return "part" if check.score > 0 else "bad"

@@ -96,3 +96,15 @@ def test_a_check_graded_by_the_instructor_is_never_shown_as_passed() -> None:
     text = render_text(kit)
     assert "[INST] What checkpointing is (graded by your instructor: 6 points)  -" in text
     assert "is written (52 words); graded by your instructor" in text and "[PASS]" not in text
+
+
+def test_a_check_graded_by_the_instructor_is_grey_and_unmarked_in_the_notebook_report() -> None:
+    from grader.reporters.notebook import NotebookReport, render_notebook_html, render_notebook_text
+
+    later = CheckResult("written_answer", "What checkpointing is (graded by your instructor: 6 points)", Outcome.PASSED, 0.0, 0.0,
+                        "`checkpointing_answer` is written (52 words); graded by your instructor (6 points, not in this score)")
+    kit = SubmissionResult("x.ipynb", "x", "04", "graded", 0.0, 0.0, (ExerciseResult("ex4", "Checkpointing", 0.0, 0.0, (later,)),), (), 0.1)
+    report = NotebookReport("Live check", (), kit)
+    page = render_notebook_html(report)
+    assert "graded by your instructor</span>" in page and "rgba(110, 118, 129, 0.2)" in page and "rgba(46, 160, 67" not in page
+    assert "[INST]" in render_notebook_text(report) and "[PASS]" not in render_notebook_text(report)
