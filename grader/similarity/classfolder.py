@@ -68,14 +68,17 @@ def assignment_of(results: Mapping[str, Mapping[str, Any]]) -> str | None:
     return named.most_common(1)[0][0] if named else None
 
 
-def template_cells(assignment: str | None, given: Path | None = None) -> tuple[list[str], str]:
-    """The template's code cells and a sentence saying where they came from (no cells when there is no template)."""
+def template_cells(assignment: str | None, given: Path | None = None, rubric_path: Path | None = None) -> tuple[list[str], str]:
+    """The template's code cells and a sentence saying where they came from (no cells when there is no template).
+
+    ``given`` wins; else the template of the rubric at ``rubric_path``, else of the installed ``assignment``.
+    """
     if given is not None:
         try:
             return code_cells(given), f"Template: {given} (given)."
         except (OSError, ValueError) as exc:
             raise UsageError(f"--template {given}: cannot be read ({type(exc).__name__})") from None
-    rubric = _installed_rubric(assignment)
+    rubric = _rubric_data(rubric_path) if rubric_path is not None else _installed_rubric(assignment)
     if rubric is None:
         return [], f"No template: assignment {assignment!r} is not installed, so nothing was subtracted (give --template)."
     path, data = rubric
@@ -86,20 +89,25 @@ def template_cells(assignment: str | None, given: Path | None = None) -> tuple[l
 
 
 def _installed_rubric(assignment: str | None) -> tuple[Path, dict[str, Any]] | None:
-    """The installed rubric's path and its YAML as data (only its file names are needed: it is not validated here)."""
-    import yaml
-
     from grader.assignments import installed_assignments
-    from grader.rubric import parse_yaml_text
 
     for installed in installed_assignments():
         if installed.id == assignment:
-            try:
-                data = parse_yaml_text(installed.rubric_path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
-                return None
-            return (installed.rubric_path, data) if isinstance(data, dict) else None
+            return _rubric_data(installed.rubric_path)
     return None
+
+
+def _rubric_data(path: Path) -> tuple[Path, dict[str, Any]] | None:
+    """A rubric's path and its YAML as data (only the file names it gives are needed: it is not validated here)."""
+    import yaml
+
+    from grader.rubric import parse_yaml_text
+
+    try:
+        data = parse_yaml_text(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return (path, data) if isinstance(data, dict) else None
 
 
 def _conventional_template(path: Path, data: dict[str, Any]) -> Path | None:

@@ -21,8 +21,11 @@ class SimilaritySummary:
     seconds: float
 
 
-def write_similarity_report(out: Path, template: Path | None = None, html: Path | None = None) -> SimilaritySummary:
-    """Compare every pair of the class graded into ``out`` and write the HTML report (``out/similarity.html``)."""
+def write_similarity_report(out: Path, template: Path | None = None, html: Path | None = None, rubric_path: Path | None = None) -> SimilaritySummary:
+    """Compare every pair of the class graded into ``out`` and write the HTML report (``out/similarity.html``).
+
+    The template is ``template``, else that of the rubric at ``rubric_path``, else that of the installed assignment graded.
+    """
     from grader.batch.store import write_atomic
     from grader.similarity.classfolder import assignment_of, load_class, template_cells
     from grader.similarity.compare import Document, Template, common_hashes, compare_all
@@ -32,7 +35,7 @@ def write_similarity_report(out: Path, template: Path | None = None, html: Path 
     started = time.monotonic()
     code = load_class(out)
     assignment = assignment_of(code.results)
-    cells, template_note = template_cells(assignment, template)
+    cells, template_note = template_cells(assignment, template, rubric_path)
     given = Template.from_cells(cells)
     documents = {student: Document.from_cells(student, student_cells, given) for student, student_cells in code.cells.items()}
     pairs = compare_all(list(documents.values()))

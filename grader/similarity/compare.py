@@ -3,10 +3,11 @@
 The template's code is subtracted first: a line whose normalised form is one
 of the template's lines is dropped before hashing, and a fingerprint whose
 hash is one of the template's k-grams is dropped after, so two students are
-never "similar" for keeping the lesson. A fingerprint most of the class shares
-(more than ``common_share`` of the submissions and more than ``COMMON_FLOOR``
-of them) is the assignment's idiom, not evidence, and is dropped too (MOSS's
-``-m``). A pair's score is its shared fingerprints over the smaller side's
+never "similar" for keeping the lesson. A fingerprint much of the class shares
+(more than ``common_share`` of the submissions, or more than ``COMMON_CAP``
+of them, but always more than ``COMMON_FLOOR``) is the assignment's idiom, not
+evidence of two students copying, and is dropped too (MOSS's ``-m``, whose
+default is 10). A pair's score is its shared fingerprints over the smaller side's
 (at least ``MIN_SIZE``, so a nearly empty submission cannot score 100%),
 or, when higher, the same share for the best-matching pair of units (a
 function or the rest of a cell; at least ``UNIT_MIN_SIZE``): one function
@@ -21,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-from grader.similarity.fingerprint import K, WINDOW, Fingerprint, fingerprints, kgram_hashes
+from grader.similarity.fingerprint import WINDOW, Fingerprint, K, fingerprints, kgram_hashes
 from grader.similarity.normalise import Unit, normalised_lines, units
 
-COMMON_SHARE, COMMON_FLOOR, MIN_SIZE, UNIT_MIN_SIZE = 0.5, 3, 20, 12
+COMMON_SHARE, COMMON_FLOOR, COMMON_CAP, MIN_SIZE, UNIT_MIN_SIZE = 0.5, 3, 20, 20, 12
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class Pair:
 def common_hashes(documents: Sequence[Document], common_share: float = COMMON_SHARE) -> frozenset[int]:
     """Hashes so many submissions share that they say nothing about copying."""
     counts = Counter(h for document in documents for h in document.hashes)
-    limit = max(COMMON_FLOOR, common_share * len(documents))
+    limit = max(COMMON_FLOOR, min(COMMON_CAP, common_share * len(documents)))
     return frozenset(h for h, count in counts.items() if count > limit)
 
 

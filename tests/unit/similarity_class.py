@@ -81,8 +81,8 @@ def reorder(source: str) -> str:
     lines = source.splitlines()
     nodes = ast.parse(source).body
     chunks = ["\n".join(lines[n.lineno - 1 - len(getattr(n, "decorator_list", [])):n.end_lineno]) for n in nodes]
-    definitions = [c for c, n in zip(chunks, nodes) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
-    rest = [c for c, n in zip(chunks, nodes) if not isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    definitions = [c for c, n in zip(chunks, nodes, strict=True) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    rest = [c for c, n in zip(chunks, nodes, strict=True) if not isinstance(n, (ast.FunctionDef, ast.ClassDef))]
     return "\n\n\n".join(reversed(definitions)) + "\n\n" + "\n".join(rest)
 
 
