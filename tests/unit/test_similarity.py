@@ -209,6 +209,7 @@ def test_grade_similarity_writes_the_report(graded_class: Path) -> None:
     assert "04_automatic_differentiation.ipynb; its code is subtracted" in page
     assert "the results folder keeps no code" in page
     assert "<script>alert" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert "stop = start + per + (1 if i &lt; extra else 0)" in page  # dev's pasted function, escaped, in the side-by-side view
     assert page.index("ben</td><td>ben_reordered") < page.index("Matching code")
     assert "Same wrong output at ex1/values, shared by 2 students" in page
 
@@ -238,3 +239,21 @@ def test_similarity_is_refused_without_a_batch(tmp_path: Path) -> None:
     notebook.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     run = CliRunner().invoke(main, [str(notebook), "--similarity"])
     assert run.exit_code == 2 and "--similarity is for batch mode" in run.output
+
+
+def test_a_batch_with_similarity_writes_the_report_into_its_results_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import grader.batch
+    from grader.cli import main
+
+    answers = {name: klass.answers_of(styles) for name, styles in list(klass.STYLES.items())[:2]}
+    answers["copy"] = klass.disguise(answers["ana"], "rename")
+
+    def graded(submissions: list[str], rubric: object, options: grader.batch.BatchOptions, candidates: object) -> int:
+        klass.write_class(options.out.parent, answers)  # stands in for grading: results.jsonl as a batch writes it
+        return 0
+
+    monkeypatch.setattr(grader.batch, "run_batch", graded)
+    run = CliRunner().invoke(main, [str(tmp_path / "submissions"), "--out", str(tmp_path / "out"), "--rubric", klass.ASSIGNMENT, "--similarity"])
+    assert run.exit_code == 0, run.output
+    assert "similarity of 3 submissions" in run.output
+    assert "ana</td><td>copy" in (tmp_path / "out" / "similarity.html").read_text(encoding="utf-8")
