@@ -20,19 +20,22 @@ import io
 import json
 import keyword
 import tokenize
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 NAME, NUMBER, STRING = "V", "N", "S"
 _KEPT_NAMES = frozenset(dir(builtins)) | {"self", "cls"}
 _SKIPPED = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER,
             tokenize.ENCODING)
+_FSTRING_START, _FSTRING_END = getattr(tokenize, "FSTRING_START", -1), getattr(tokenize, "FSTRING_END", -1)  # Python 3.12+
+_STRINGS = (tokenize.STRING, _FSTRING_START)
 _MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Token:
-    """One normalised token and the line (1-based, in its cell) it came from."""
+class Token(NamedTuple):
+    """One normalised token and the line (1-based, in its cell) it came from (a tuple: a class has thousands)."""
 
     text: str
     line: int
@@ -94,18 +97,23 @@ def _partial(line: str) -> list[Token]:
     return _normalised(iter(found))
 
 
-def _normalised(tokens: object) -> list[Token]:
+def _normalised(tokens: Iterable[tokenize.TokenInfo]) -> list[Token]:
     found: list[Token] = []
     previous: tokenize.TokenInfo | None = None
     statement_start = True  # a string alone at the start of a statement is a docstring (or a bare string): dropped
-    for token in tokens:  # type: ignore[attr-defined]
+    inside_fstring = 0  # from Python 3.12 an f-string is tokenized piece by piece: it stays one S all the same
+    for token in tokens:
         if token.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
             statement_start = True
-        if token.type in _SKIPPED:
+        if token.type == _FSTRING_END:
+            inside_fstring -= 1
             continue
-        text = _placeholder(token, previous)
-        if not (token.type == tokenize.STRING and statement_start):
-            found.append(Token(text, token.start[0]))
+        if token.type in _SKIPPED or inside_fstring:
+            inside_fstring += token.type == _FSTRING_START
+            continue
+        inside_fstring += token.type == _FSTRING_START
+        if not (token.type in _STRINGS and statement_start):
+            found.append(Token(_placeholder(token, previous), token.start[0]))
         statement_start = False
         previous = token
     return found
@@ -119,7 +127,7 @@ def _placeholder(token: tokenize.TokenInfo, previous: tokenize.TokenInfo | None)
         return NAME
     if token.type == tokenize.NUMBER:
         return NUMBER
-    if token.type in (tokenize.STRING, getattr(tokenize, "FSTRING_START", -1)):
+    if token.type in _STRINGS:
         return STRING
     return token.string
 
