@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "assign": "grader.authoring.assign:assign",
     "kit": "grader.kit.build:kit",
     "check-rubric": "grader.mutation.cli:check_rubric",
+    "similarity": "grader.similarity.cli:similarity",
 }
 
 
@@ -91,6 +92,8 @@ def _subcommand_summary(name: str) -> str:
                    "mapping each submission to its LMS student.")
 @click.option("--missing", type=click.Choice(["empty", "zero"]), default=None,
               help="Batch mode: an LMS gradebook's grade for a roster student with no submission (default: empty).")
+@click.option("--similarity", is_flag=True,
+              help="Batch mode: also write similarity.html, every pair of submissions ranked by how alike their answer code is.")
 @click.version_option(version=__version__)  # the version of this code: a student kit installs it under another distribution name
 def main(submissions: tuple[str, ...], **options: object) -> None:
     """Grade SUBMISSION (a .ipynb notebook or a .py module) and report a score per exercise.
@@ -162,7 +165,8 @@ def _rubric_and_limits(options: dict[str, Any], rubric_path: Path) -> tuple[Rubr
 def _refuse_batch_only(options: dict[str, Any]) -> None:
     from grader.errors import UsageError
 
-    given = [flag for flag, key in (("--gradebook", "gradebooks"), ("--roster", "roster"), ("--missing", "missing")) if options[key]]
+    batch_only = (("--gradebook", "gradebooks"), ("--roster", "roster"), ("--missing", "missing"), ("--similarity", "similarity"))
+    given = [flag for flag, key in batch_only if options[key]]
     if given:
         raise UsageError(f"{given[0]} is for batch mode: add --out RESULTS_DIR")
 
@@ -302,7 +306,12 @@ def _grade_class(submissions: list[str], options: dict[str, Any], rubric_path: P
         roster=load_roster(options["roster"]) if options["roster"] is not None else None,
         missing=options["missing"] or "empty",
     )
-    return run_batch(submissions, rubric, batch, candidates)
+    status = run_batch(submissions, rubric, batch, candidates)
+    if options["similarity"] and status == EXIT_GRADED:
+        from grader.similarity.cli import echo_summary, write_similarity_report
+
+        echo_summary(write_similarity_report(out, rubric_path=rubric_path))
+    return status
 
 
 if __name__ == "__main__":
