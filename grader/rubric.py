@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ RUBRIC_SCHEMA: dict[str, Any] = {
         "template": {"type": "string", "minLength": 1},
         "seed": {"type": "integer"},
         "fixed_points": {"type": "boolean"},
+        "total": {"type": "number", "exclusiveMinimum": 0},
         "limits": LIMITS_SCHEMA,
         "exercises": {
             "type": "array",
@@ -193,6 +195,9 @@ def load_rubric(path: Path | str) -> Rubric:
     contract_path = (path.parent / data["contract"]).resolve() if "contract" in data else None
     if contract_path is not None and not contract_path.is_file():
         contract_path = None
+    _check_total(path, data)
+    if contract_path is not None:
+        _check_quotes(path, data, contract_path)
     return Rubric(
         path=path,
         assignment=data["assignment"],
@@ -208,6 +213,40 @@ def load_rubric(path: Path | str) -> Rubric:
         template_path=(path.parent / data["template"]).resolve() if "template" in data else None,
         fixed_points=data.get("fixed_points", False),
     )
+
+
+DEFAULT_TOTAL = 100
+
+
+def _check_total(path: Path, data: dict[str, Any]) -> None:
+    """The checks' points add up to the rubric's ``total`` (100 unless it says otherwise): a slip of 3 points must not grade "97 / 97"."""
+    declared = data.get("total", DEFAULT_TOTAL)
+    sums = {ex["id"]: sum(float(c["points"]) for c in ex["checks"]) for ex in data["exercises"]}
+    if abs(sum(sums.values()) - declared) > 1e-9:
+        each = ", ".join(f"{ex}: {points:g}" for ex, points in sums.items())
+        raise RubricError(f"{path}: the checks' points add up to {sum(sums.values()):g}, not the rubric's total {declared:g} ({each}); "
+                          f"fix the points, or say 'total: {sum(sums.values()):g}' if that is meant")
+
+
+def contract_sentences(text: str) -> list[str]:
+    """A contract's sentences and table rows, whitespace made single spaces (what a quote is compared with)."""
+    parts = re.split(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\|)", text)
+    return [" ".join(part.split()) for part in parts if part.strip()]
+
+
+def _check_quotes(path: Path, data: dict[str, Any], contract_path: Path) -> None:
+    """Every ``contract:`` quote is in the contract, word for word (whitespace aside), or the load says which is not."""
+    text = contract_path.read_text(encoding="utf-8")
+    whole = " ".join(text.split())
+    for exercise in data["exercises"]:
+        for check in exercise["checks"]:
+            for quote in check.get("contract", ()):
+                if " ".join(quote.split()) in whole:
+                    continue
+                closest = difflib.get_close_matches(" ".join(quote.split()), contract_sentences(text), n=1, cutoff=0.0)
+                hint = f"; the closest sentence there is {closest[0][:300]!r}" if closest else ""
+                raise RubricError(f"{path}: {exercise['id']}/{check['id']}: contract: this quote is not in {contract_path.name}: "
+                                  f"{quote[:300]!r}{hint}")
 
 
 def parse_yaml_text(text: str) -> Any:

@@ -250,6 +250,7 @@ def kit_rubric(raw: dict[str, Any], rubric: Rubric) -> tuple[dict[str, Any], lis
         title=f"{rubric.title} (student kit: {kit_points:g} of {rubric.max_score:g} points checked here)",
         reference="expected.py",
         fixed_points=True,
+        total=kit_points,
         exercises=exercises,
     )
     if rubric.contract_path is not None:

@@ -113,3 +113,26 @@ def test_rubric_ex3_ex4_are_worth_25_each_and_the_written_answer_is_reviewed() -
     for exercise in ("ex3", "ex4"):
         assert sum(c.points for c in rubric.exercise(exercise).checks) == 25
     assert next(c for c in rubric.exercise("ex4").checks if c.id == "written_answer").review is True
+
+
+def test_points_must_add_up_to_the_rubric_s_total(tmp_path: Path) -> None:
+    path = _broken(tmp_path, _set(["exercises", 1, "checks", 0, "points"], 4))
+    with pytest.raises(RubricError) as raised:
+        load_rubric(path)
+    assert str(raised.value) == (f"{path}: the checks' points add up to 97, not the rubric's total 100 (ex1: 25, ex2: 22, ex3: 25, ex4: 25); "
+                                 "fix the points, or say 'total: 97' if that is meant")
+    declared = _broken(tmp_path, lambda d: d.update(total=97) or d["exercises"][1]["checks"][0].update(points=4))
+    assert load_rubric(declared).max_score == 97
+
+
+def test_every_contract_quote_is_found_in_the_contract_or_the_closest_sentence_is_named(tmp_path: Path) -> None:
+    def misquote(data):  # type: ignore[no-untyped-def]
+        data["contract"] = str(RUBRIC.parent / data["contract"])
+        data["exercises"][0]["checks"][1]["contract"] = ["`manual_backprop` must return the gradients as a list"]
+
+    path = _broken(tmp_path, misquote)
+    with pytest.raises(RubricError, match=r"ex1/forward_anywhere: contract: this quote is not in CONTRACT-04.md: "
+                                          r"'`manual_backprop` must return the gradients as a list'; the closest sentence there is '"):
+        load_rubric(path)
+    kept = _broken(tmp_path, lambda d: d.update(contract=str(RUBRIC.parent / d["contract"])))
+    assert load_rubric(kept).contract_path == (RUBRIC.parent / "CONTRACT-04.md").resolve()
