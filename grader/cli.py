@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "assign": "grader.authoring.assign:assign",
     "kit": "grader.kit.build:kit",
     "check-rubric": "grader.mutation.cli:check_rubric",
+    "review": "grader.review.server:review",
 }
 
 
