@@ -16,6 +16,7 @@ from flask import Flask, Response, abort, jsonify, redirect, render_template, re
 from grader.review.folder import ClassFolder, cells_pointed_to
 from grader.review.pages import code_cells, highlighted, notebook_html
 from grader.review.reports import ReportWriter
+from grader.scoring import apply_overrides
 
 COOKIE = "grade_review_token"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -80,7 +81,8 @@ def create_app(folder: ClassFolder, token: str, reviewer: str, writer: ReportWri
         pointed = [(n, sources[n - 1]) for n in cells_pointed_to(result) if 0 < n <= len(sources)]
         at = folder.students.index(student)
         neighbours = (folder.students[at - 1] if at else None, folder.students[at + 1] if at + 1 < len(folder.students) else None)
-        return page("student.html", result=result, cards=cards, pointed=pointed, neighbours=neighbours, title=student)
+        decided = apply_overrides(result, folder.overrides.get(student, {}))
+        return page("student.html", result=result, decided=decided, cards=cards, pointed=pointed, neighbours=neighbours, title=student)
 
     @app.post("/api/decide")
     def decide() -> Any:

@@ -6,8 +6,12 @@ import getpass
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer
 
 HOST = "127.0.0.1"  # never another interface: the review shows students' work and changes their grades
 
@@ -42,7 +46,7 @@ def review(out: Path, reviewer: str | None, overrides: Path | None, port: int) -
         server.server_close()
 
 
-def start(out: Path, reviewer: str, overrides: Path | None = None, port: int = 0) -> tuple[object, str]:
+def start(out: Path, reviewer: str, overrides: Path | None = None, port: int = 0) -> tuple[BaseWSGIServer, str]:
     """Load the folder, write its reports once (decisions a killed server left), and bind the server: (server, URL)."""
     from werkzeug.serving import make_server
 

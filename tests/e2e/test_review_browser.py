@@ -188,9 +188,9 @@ def test_every_request_without_the_token_is_refused(tmp_path: Path) -> None:
     server, url = start_review(out)
     try:
         base = url.split("/?token=")[0]
-        for path in ("/", f"/check/{WRITTEN}", f"/student/{student_name(0)}", f"/?token=wrong"):
+        for path in ("/", f"/check/{WRITTEN}", f"/student/{student_name(0)}", "/?token=wrong"):
             with pytest.raises(urllib.error.HTTPError) as refused:
-                urllib.request.urlopen(base + path, timeout=10)  # noqa: S310 - our own server on 127.0.0.1
+                urllib.request.urlopen(base + path, timeout=10)
             assert refused.value.code == 403, path
         import http.cookiejar
 
