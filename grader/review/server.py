@@ -50,14 +50,18 @@ def start(out: Path, reviewer: str, overrides: Path | None = None, port: int = 0
     """Load the folder, write its reports once (decisions a killed server left), and bind the server: (server, URL)."""
     from werkzeug.serving import make_server
 
+    from grader.errors import UsageError
     from grader.review.app import create_app
     from grader.review.folder import ClassFolder
     from grader.review.reports import ReportWriter
 
     folder = ClassFolder(out, overrides)
     writer = ReportWriter(out, folder.snapshot)
-    if folder.overrides:
-        writer.write_now()
+    if folder.overrides:  # decisions a killed server had no time to write into the reports
+        try:
+            writer.write_now()
+        except UsageError:  # a batch is writing the folder: the writer tries again in the background
+            writer.request()
     token = secrets.token_urlsafe(32)
     server = make_server(HOST, port, create_app(folder, token, reviewer, writer), threaded=True)
     return server, f"http://{HOST}:{server.server_port}/?token={token}"
