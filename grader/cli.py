@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "kit": "grader.kit.build:kit",
     "check-rubric": "grader.mutation.cli:check_rubric",
     "similarity": "grader.similarity.cli:similarity",
+    "review": "grader.review.server:review",
 }
 
 

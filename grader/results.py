@@ -68,12 +68,18 @@ def blame_of(outcome: Outcome) -> Blame:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a check kind's ``judge`` decides: a fraction of the points, why, and whose fault a shortfall is."""
+    """What a check kind's ``judge`` decides: a fraction of the points, why, and whose fault a shortfall is.
+
+    ``shown`` is what a person reviewing the check by hand needs to see, as
+    plain JSON data (a written answer's text and the key ideas it was credited
+    with); None for kinds that have nothing to show.
+    """
 
     outcome: Outcome
     fraction: float
     message: str
     blame: Blame = Blame.NONE
+    shown: dict[str, Any] | None = None
 
     @classmethod
     def passed(cls, message: str = "") -> Verdict:
@@ -131,6 +137,7 @@ class CheckResult:
     hidden: bool = False
     override: Override | None = None
     blame: Blame = Blame.NONE
+    shown: dict[str, Any] | None = None  # the verdict's ``shown``: what a reviewer reads (see Verdict)
 
     def __post_init__(self) -> None:
         if self.blame is Blame.NONE and self.outcome is not Outcome.PASSED:  # built by hand: the outcome's usual blame
@@ -225,6 +232,7 @@ def _check_from_dict(data: dict[str, Any]) -> CheckResult:
         hidden=data.get("hidden", False),
         override=Override(**override) if override else None,
         blame=Blame(data["blame"]) if "blame" in data else blame_of(Outcome(data["outcome"])),
+        shown=data["shown"] if isinstance(data.get("shown"), dict) else None,
     )
 
 

@@ -27,6 +27,7 @@ def check_result(spec: CheckSpec, verdict: Verdict) -> CheckResult:
         review=spec.review,
         hidden=spec.hidden,
         blame=verdict.blame,
+        shown=verdict.shown,
     )
 
 
@@ -45,7 +46,12 @@ def total(exercises: tuple[ExerciseResult, ...]) -> tuple[float, float]:
 
 
 def load_overrides(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """Read an overrides file: ``{student: {"ex4/written_answer": {score: 6, comment: "..."}}}``."""
+    """Read an overrides file: ``{student: {"ex4/written_answer": {score: 6, comment: "..."}}}``.
+
+    An entry may also say who decided and when (``reviewer``, ``reviewed_at``)
+    and ``accepted: true``: the instructor reviewed the check and kept the
+    automatic score (its ``score`` is the automatic one at the time).
+    """
     import yaml
 
     from grader.rubric import parse_yaml_text
@@ -74,7 +80,7 @@ def apply_overrides(result: SubmissionResult, overrides: dict[str, dict[str, Any
         checks = []
         for check in exercise.checks:
             wanted = overrides.get(f"{exercise.id}/{check.id}")
-            if wanted is None:
+            if wanted is None or wanted.get("accepted") is True:  # an accepted automatic score stands as it is
                 checks.append(check)
                 continue
             score = min(max(float(wanted["score"]), 0.0), check.max_score)

@@ -14,7 +14,11 @@
 
 Instructor overrides are applied to every result, new or reused (a stored
 result keeps the automatic scores under its overrides, so a changed overrides
-file needs no regrading).
+file needs no regrading). Without ``--overrides`` the class folder's own
+``overrides.yaml`` is used when it exists (``grade review`` writes it).
+``reports.json`` records how the reports were written (the rubric, the
+roster, the gradebook formats), so that :func:`rewrite_reports` can write them
+again from ``results.jsonl`` and the overrides without regrading anything.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,7 @@ from grader.batch.store import (
     load_records,
     resume_key,
     reusable,
+    without_overrides,
     write_atomic,
 )
 from grader.batch.workers import Job, LocalPool, Reply, warm_up
@@ -52,9 +57,11 @@ from grader.errors import UsageError
 from grader.results import Blame, SubmissionResult
 from grader.rubric import ExerciseSpec, Limits, Rubric
 
-__all__ = ["BatchOptions", "default_jobs", "discover", "plan", "run_batch", "write_outputs"]
+__all__ = ["BatchOptions", "ReportSettings", "default_jobs", "discover", "plan", "rewrite_reports", "run_batch", "write_outputs"]
 
 EXIT_DONE, EXIT_INTERRUPTED = 0, 130
+OVERRIDES_FILE = "overrides.yaml"
+REPORT_SETTINGS_FILE = "reports.json"
 GRADEBOOK_FORMATS = ("csv", "canvas", "moodle")
 MISSING_POLICIES = ("empty", "zero")
 
@@ -105,6 +112,10 @@ def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions, can
     started = time.monotonic()
     options.check()
     out = options.out
+    if not options.overrides and (out / OVERRIDES_FILE).is_file():
+        from grader.scoring import load_overrides
+
+        options = replace(options, overrides=load_overrides(out / OVERRIDES_FILE))
     candidates = list(candidates) if candidates is not None else discover(submissions, rubric.notebook, exclude=out)
     for pattern in unmatched_globs(submissions):
         _say(f"warning: {pattern} matches no file")
@@ -126,6 +137,7 @@ def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions, can
         matched = match_roster(options.roster, [r.result for r in ordered]) if options.roster else None
         for warning in matched.warnings() if matched else []:
             _say(f"warning: {warning}")
+        ReportSettings.of(rubric, options).save(out)
         write_outputs(out, ordered, rubric, options.only, options, matched)
     counts = f"graded now: {len(jobs)}, reused: {reused}, in {time.monotonic() - started:.1f}s"
     _print_summary([r.result for r in ordered], graded_exercises(rubric, options.only), out, counts, options, matched)
@@ -320,6 +332,60 @@ def write_outputs(
     links = {student: f"{name}.html" for student, name in names.items()}
     page = render_summary_html(results, exercises, rubric.title, links, mutation=find_mutation_score(rubric.sha256), roster=matched)
     write_atomic(out / "summary.html", page)
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """How a class folder's reports were written, kept in ``reports.json`` so that they can be written again."""
+
+    rubric: str
+    only: tuple[str, ...] = ()
+    gradebooks: tuple[str, ...] = ("csv",)
+    roster: str | None = None
+    missing: str = "empty"
+
+    @classmethod
+    def of(cls, rubric: Rubric, options: BatchOptions) -> ReportSettings:
+        roster = str(options.roster.path.resolve()) if options.roster is not None else None
+        return cls(str(rubric.path.resolve()), tuple(options.only), tuple(options.gradebooks), roster, options.missing)
+
+    def save(self, out: Path) -> None:
+        write_atomic(out / REPORT_SETTINGS_FILE, json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, out: Path) -> ReportSettings:
+        path = out / REPORT_SETTINGS_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(str(data["rubric"]), tuple(data["only"]), tuple(data["gradebooks"]), data["roster"], str(data["missing"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{path}: cannot read how the reports were written ({exc}); grade the class again with --out {out}") from None
+
+
+def rewrite_reports(out: Path, overrides: dict[str, dict[str, Any]]) -> list[Record]:
+    """Write a class folder's reports again from its ``results.jsonl`` and ``overrides``, regrading nothing; the records.
+
+    Each stored result's old overrides are taken out and ``overrides`` put in,
+    so a removed override is removed from the reports too.
+    """
+    from grader.batch.roster import load_roster
+    from grader.rubric import load_rubric
+    from grader.scoring import apply_overrides
+
+    settings = ReportSettings.load(out)
+    rubric = load_rubric(Path(settings.rubric))
+    roster = load_roster(Path(settings.roster)) if settings.roster else None
+    options = BatchOptions(out=out, only=settings.only, overrides=overrides, gradebooks=settings.gradebooks, roster=roster, missing=settings.missing)
+    records = {}
+    for student, data in load_records(out / RESULTS_FILE).items():
+        result = apply_overrides(without_overrides(SubmissionResult.from_dict(data)), overrides.get(student, {}))
+        key = data["batch"].get("key")
+        records[student] = Record(result, ResumeKey(**key) if isinstance(key, dict) else None, str(data["batch"].get("graded_at", "")))
+    ordered = _in_order(records)
+    with exclusive(out):
+        matched = match_roster(roster, [r.result for r in ordered]) if roster else None
+        write_outputs(out, ordered, rubric, settings.only, options, matched)
+    return ordered
 
 
 def graded_exercises(rubric: Rubric, only: Sequence[str]) -> list[ExerciseSpec]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from grader.checks import Check, JudgeContext, read_answer, register
@@ -149,31 +150,47 @@ class KeyIdeas(Check):
         return [[re.compile(p, re.IGNORECASE) for p in phrasings] for phrasings in lists]
 
     def _score(self, text: str, patterns: list[list[re.Pattern[str]]]) -> Verdict:
+        """The verdict, with the answer's text and the ideas it was credited with as ``shown`` (for a reviewer)."""
+        verdict, matched = self._judge_text(text, patterns)
+        ideas = [
+            {"id": idea["id"], "label": idea["label"], "points": float(idea["points"]), "matched": matched.get(idea["id"], "")}
+            for idea in self.params["ideas"]
+        ]
+        return replace(verdict, shown={"text": text, "ideas": ideas})
+
+    def _judge_text(self, text: str, patterns: list[list[re.Pattern[str]]]) -> tuple[Verdict, dict[str, str]]:
+        """The verdict and, for each idea credited, the words of the answer that matched it (lower-cased)."""
         name = self.params["name"]
         answer = words_of(text)
         if not answer:
-            return Verdict.not_attempted(f"not attempted: `{name}` is empty")
+            return Verdict.not_attempted(f"not attempted: `{name}` is empty"), {}
         question = words_of(self.param("question"))
         mine = own_words(answer, question)
         min_words = self.param("min_words")
         if question and len(mine) < max(min_words, 1) and len(mine) <= len(answer) / 2:
-            return Verdict.failed("the answer repeats the question instead of answering it")
+            return Verdict.failed("the answer repeats the question instead of answering it"), {}
         if len(mine) < min_words:
-            return Verdict.failed(f"the answer is too short: {len(mine)} words of your own, at least {min_words} expected")
+            return Verdict.failed(f"the answer is too short: {len(mine)} words of your own, at least {min_words} expected"), {}
         if self.param("sentences") and function_word_share(mine) < MIN_FUNCTION_WORD_SHARE:
-            return Verdict.failed("the answer is a list of words, not sentences: explain the ideas in a few sentences of your own")
+            return Verdict.failed("the answer is a list of words, not sentences: explain the ideas in a few sentences of your own"), {}
         sentences = own_sentences(text, question)
         *idea_patterns, topic = patterns
         if topic and not any(r.search(s) for r in topic for s in sentences):
-            return Verdict.failed("the answer does not seem to be about the question's topic")
+            return Verdict.failed("the answer does not seem to be about the question's topic"), {}
         ideas: list[dict[str, Any]] = self.params["ideas"]
-        found = [idea for idea, regexes in zip(ideas, idea_patterns, strict=True) if any(r.search(s) for r in regexes for s in sentences)]
+        matched = {idea["id"]: phrase for idea, regexes in zip(ideas, idea_patterns, strict=True) if (phrase := _first_match(regexes, sentences))}
+        found = [idea for idea in ideas if idea["id"] in matched]
         missing = [idea for idea in ideas if idea not in found]
         total = sum(float(idea["points"]) for idea in ideas)
         earned = sum(float(idea["points"]) for idea in found)
         if not found:
-            return Verdict.failed("none of the key ideas was found; not mentioned: " + ", ".join(i["label"] for i in ideas))
+            return Verdict.failed("none of the key ideas was found; not mentioned: " + ", ".join(i["label"] for i in ideas)), {}
         message = f"{len(found)} of {len(ideas)} key ideas: " + ", ".join(i["label"] for i in found)
         if missing:
             message += "; not mentioned: " + ", ".join(i["label"] for i in missing)
-        return Verdict.partial(earned / total, message)
+        return Verdict.partial(earned / total, message), matched
+
+
+def _first_match(regexes: Sequence[re.Pattern[str]], sentences: Sequence[str]) -> str:
+    """The first words of ``sentences`` that one of ``regexes`` matches, or ""."""
+    return next((m.group(0) for r in regexes for s in sentences if (m := r.search(s))), "")

@@ -17,6 +17,8 @@ def report_dict(result: SubmissionResult, include_hidden: bool = True) -> dict[s
         for check in checks:
             check["passed"] = _passed(check)
             check["message"] = clean_text(check["message"])
+            if check.get("shown") is None:
+                check.pop("shown", None)  # only written answers have something to show a reviewer
         exercise["checks"] = checks
     data["errors"] = [clean_text(line) for line in data["errors"]]
     data["reason"] = clean_text(data["reason"])
