@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 DATA_FOLDERS = ("rubrics", "reference", "exercises")  # the bundled assignments inside grader/assignments/: never vendored
 MANIFEST = "kit.json"
 # The grader's files other than code, relative to the package (pyproject.toml's package-data of "grader"): vendored with the code.
-PACKAGE_DATA = ("templates/*.j2",)
+PACKAGE_DATA = ("templates/*.j2", "templates/review/*.html")
 
 
 class KitRefused(GraderError):

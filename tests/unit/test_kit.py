@@ -223,7 +223,7 @@ def test_the_vendored_code_is_the_grader_without_bundled_assignments(tmp_path: P
 
 
 def test_the_vendored_code_carries_the_html_templates_as_the_wheel_does(tmp_path: Path) -> None:
-    templates = sorted((ROOT / "grader" / "templates").glob("*"))
+    templates = sorted(p for p in (ROOT / "grader" / "templates").rglob("*") if p.is_file())
     assert templates and set(templates) <= set(vendored_files(ROOT / "grader"))
     assert tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["grader"] == list(PACKAGE_DATA)
     package = tmp_path / "grader"
