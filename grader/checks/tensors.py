@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from grader.checks import Check, JudgeContext, article, raised_verdict, read_answer, register
+from grader.probes import wire
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
@@ -43,31 +44,32 @@ from grader.results import Verdict
 
 @functools.cache
 def shared() -> dict[str, Any]:
-    """The probe module ``tensors`` as the kernel runs it, with a toolkit taken from this process's torch."""
+    """The probe module ``tensors`` as the kernel runs it, its references (``_state``) taken from this process's torch."""
     import torch
 
     from grader.probes import load_runtime
 
-    module = load_runtime()["MODULES"]["tensors"]
-    module["_toolkit"].update(module["take_tensor_toolkit"](torch))
+    runtime = load_runtime()
+    runtime["take_references"](torch)
+    module: dict[str, Any] = runtime["MODULES"]["tensors"]
     return module
 
 
 def build(spec: dict[str, Any]) -> Any:
     """The object a wire argument spec describes, in this process."""
     module = shared()
-    return module["build_value"](spec, module["_toolkit"])
+    return module["build_value"](spec, module["_state"])
 
 
 def encode(value: Any) -> dict[str, Any]:
     """A value encoded exactly as the kernel encodes the student's."""
     module = shared()
-    return dict(module["encode_value"](value, module["_toolkit"]))
+    return dict(module["encode_value"](value, module["_state"]))
 
 
 def encode_tensor(value: Any) -> dict[str, Any]:
     module = shared()
-    return dict(module["encode_tensor_data"](value, module["_toolkit"]))
+    return dict(module["encode_tensor_data"](value, module["_state"]))
 
 
 def upstream_for(output: Any, seed: int) -> Any:
@@ -269,7 +271,8 @@ def differences(got: Any, want: Any, rtol: float, atol: float, where: str = "the
 
 
 def _kind(value: Any) -> str:
-    return next(iter(value), "other") if isinstance(value, dict) and value else "other"
+    kind = next(iter(value), "other") if isinstance(value, dict) and value else "other"
+    return "nonfinite" if kind == "number" and type(value["number"]) is str else kind  # nan and infinities compare as words
 
 
 def _is_scalar(value: Any) -> bool:
@@ -277,8 +280,11 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _scalar(value: Any) -> float:
-    number = value["number"] if "number" in value else value["tensor"]["values"][0]
-    return math.nan if number is None else float(number)
+    return wire.decode_float(value["number"] if "number" in value else value["tensor"]["values"][0])
+
+
+def _floats(values: Any) -> list[float]:
+    return [wire.decode_float(value) for value in values or []]
 
 
 def _what(value: Any) -> str:
@@ -296,7 +302,7 @@ def _what(value: Any) -> str:
     if kind == "str":
         return f"the string {value['str'][:60]!r}"
     if kind == "nonfinite":
-        return value["nonfinite"]
+        return str(value["number"])
     if kind == "module":
         return article(str(value["module"].get("type", "module")))
     if kind == "other":
@@ -310,12 +316,17 @@ def _number_difference(got: float, want: float, rtol: float, atol: float, where:
     return [f"{where} is {got:.6g}, expected {want:.6g} ({_relative(got, want)})"]
 
 
-def _close(got: float | None, want: float | None, rtol: float, atol: float) -> bool:
-    if got is None or want is None:
-        return got is None and want is None
+def _close(got: float, want: float, rtol: float, atol: float) -> bool:
     if not (math.isfinite(got) and math.isfinite(want)):
         return False
     return abs(got - want) <= atol + rtol * abs(want)
+
+
+def _close_entry(got: float, want: float, rtol: float, atol: float) -> bool:
+    """Two tensor entries agree: close, or both not finite (NaN and infinities are not told apart here)."""
+    if not (math.isfinite(got) and math.isfinite(want)):
+        return not (math.isfinite(got) or math.isfinite(want))
+    return _close(got, want, rtol, atol)
 
 
 def _relative(got: float, want: float) -> str:
@@ -330,24 +341,24 @@ def _tensor_differences(got: dict[str, Any], want: dict[str, Any], rtol: float, 
         return [f"{where} has shape {tuple(got.get('shape') or ())}, expected {tuple(want.get('shape') or ())}"]
     if check_dtype and got.get("dtype") != want.get("dtype"):
         return [f"{where} has dtype {got.get('dtype')}, expected {want.get('dtype')}"]
-    got_values, want_values = got.get("values") or [], want.get("values") or []
-    wrong = [i for i, (g, w) in enumerate(zip(got_values, want_values, strict=False)) if not _close(g, w, rtol, atol)]
+    got_values, want_values = _floats(got.get("values")), _floats(want.get("values"))
+    wrong = [i for i, (g, w) in enumerate(zip(got_values, want_values, strict=False)) if not _close_entry(g, w, rtol, atol)]
     if not wrong:
         return []
     shape = want.get("shape") or []
     worst = max(wrong, key=lambda i: _error_size(got_values[i], want_values[i]))
     g, w = got_values[worst], want_values[worst]
-    shown_g = "not a finite number" if g is None else f"{g:.6g}"
-    shown_w = "not a finite number" if w is None else f"{w:.6g}"
-    detail = _relative(g, w) if g is not None and w is not None else "not a finite number"
+    shown_g = f"{g:.6g}" if math.isfinite(g) else "not a finite number"
+    shown_w = f"{w:.6g}" if math.isfinite(w) else "not a finite number"
+    detail = _relative(g, w)
     return [
         f"{where} differs at {len(wrong)} of {len(want_values)} entries; the largest difference is at index "
         f"{_index(worst, shape)}: {shown_g}, expected {shown_w} ({detail})"
     ]
 
 
-def _error_size(got: float | None, want: float | None) -> float:
-    if got is None or want is None:
+def _error_size(got: float, want: float) -> float:
+    if not (math.isfinite(got) and math.isfinite(want)):
         return math.inf
     return abs(got - want) / (abs(want) or 1.0)
 
@@ -665,28 +676,28 @@ class GradientsVersusReference(_TensorCheck):
         return [ProbeCall("call_target", {"target": self._target(init), "calls": calls, "grad": grad})]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
-        wire, (rtol, atol) = calls[0].args, self._tolerances()
+        sent, (rtol, atol) = calls[0].args, self._tolerances()
 
         def problems_of(call: dict[str, Any], record: dict[str, Any]) -> list[str]:
-            return self._grad_problems(record.get("grad") or {}, self._expected_grads(call, wire, ctx), rtol, atol)
+            return self._grad_problems(record.get("grad") or {}, self._expected_grads(call, sent, ctx), rtol, atol)
 
         return self._judge_calls(calls, answers, ctx, problems_of, "gradients match the reference")
 
-    def _expected_grads(self, call: dict[str, Any], wire: dict[str, Any], ctx: JudgeContext) -> dict[str, Any]:
+    def _expected_grads(self, call: dict[str, Any], sent: dict[str, Any], ctx: JudgeContext) -> dict[str, Any]:
         import torch
 
-        fn = _reference_callable(self.params, ctx, wire["target"].get("init", []))
+        fn = _reference_callable(self.params, ctx, sent["target"].get("init", []))
         args = [build(arg) for arg in call["args"]]
         output = fn(*args, **{name: build(arg) for name, arg in call.get("kwargs", {}).items()})
         names, inputs = [], []
-        for index in wire["grad"]["wrt"]:
+        for index in sent["grad"]["wrt"]:
             names.append(str(index))
             inputs.append(args[index])
-        for index in wire["grad"]["params_of"]:
+        for index in sent["grad"]["params_of"]:
             for name, param in args[index].named_parameters():
                 names.append(f"{index}.{name}")
                 inputs.append(param)
-        grads = torch.autograd.grad(output, inputs, upstream_for(output, wire["grad"]["seed"]), allow_unused=True)
+        grads = torch.autograd.grad(output, inputs, upstream_for(output, sent["grad"]["seed"]), allow_unused=True)
         return {name: (None if g is None else encode_tensor(g)) for name, g in zip(names, grads, strict=True)}
 
     def _grad_problems(self, grad: dict[str, Any], expected: dict[str, Any], rtol: float, atol: float) -> list[str]:
@@ -764,8 +775,9 @@ class AutogradFunction(_TensorCheck):
         if "backward_raised" in record:
             error = record["backward_raised"]
             return f"its backward raised {error.get('type', 'an error')}: {str(error.get('message', ''))[:160]}"
-        for analytic, numeric in zip(record.get("analytic", []), record.get("numeric", []), strict=False):
-            if analytic is None or numeric is None:
+        for analytic_data, numeric_data in zip(record.get("analytic", []), record.get("numeric", []), strict=False):
+            analytic, numeric = wire.decode_float(analytic_data), wire.decode_float(numeric_data)
+            if not (math.isfinite(analytic) and math.isfinite(numeric)):
                 return "the backward or the forward gave a number that is not finite"
             if not _close(analytic, numeric, rtol, atol):
                 return (f"along a random direction the backward gives {analytic:.6g} but differences of the forward give "
