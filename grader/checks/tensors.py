@@ -280,7 +280,8 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _scalar(value: Any) -> float:
-    return wire.decode_float(value["number"] if "number" in value else value["tensor"]["values"][0])
+    number = wire.decode_float(value["number"] if "number" in value else value["tensor"]["values"][0])
+    return number if math.isfinite(number) else math.nan  # any non-finite scalar is reported as nan (the messages' wording)
 
 
 def _floats(values: Any) -> list[float]:

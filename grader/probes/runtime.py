@@ -2,13 +2,15 @@
 
 This is the trust boundary. It holds no reference answers, no rubric and no
 scoring: it calls the student's objects on inputs the judge chose and sends back
-plain JSON observations. The grader never imports it as a module: ``probe.py``
-sends its source, and the source of every probe module (this package's and any
-a plugin registers), to the kernel before any student cell runs, where they are
-executed with a private snapshot of ``builtins``. ``install`` then keeps its own
-references to everything the probes rely on, so a student who later rebinds
-``float``, patches ``json.dumps`` or replaces ``torch.nn.Linear`` does not
-change what the probes report.
+plain JSON observations, encoded by the codec (:mod:`grader.probes.wire`). The
+grader never imports it as a module: the official grade's first cell sends its
+source, the codec's and every probe module's (this package's and any a plugin
+registers) to the kernel before any student cell runs, where
+:func:`grader.probes.boot.boot` executes them with a private snapshot of
+``builtins``. ``install`` then runs the install hooks, each module's own, which
+take references to everything the probes rely on, so a student who later
+rebinds ``float``, patches ``json.dumps`` or replaces ``torch.nn.Linear`` does
+not change what the probes report.
 
 Each answer is published as a ``display_data`` message whose MIME type carries a
 per-run random token; what students print travels on other channels and is
