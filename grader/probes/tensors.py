@@ -161,9 +161,8 @@ def encode_tensor_data(value, kit):
     """A tensor record (at most ``_VALUES_CAP`` values) with the tensor's graph flags; a complex or unreadable one has no values."""
     data = wire.encode_tensor(value, kit, _VALUES_CAP)
     if "rejected" in data:
-        dtype = kit["dtype_of"](value)
-        why = data["rejected"]
-        data = {"dtype": kit["dtype_names"].get(dtype, str(dtype)), "shape": list(kit["shape_of"](value)), "values": [], "rejected": why}
+        dtype, why = wire.dtype_name(kit["dtype_of"](value), kit), data["rejected"]
+        data = {"dtype": dtype, "shape": list(kit["shape_of"](value)), "values": [], "rejected": why}
     data["requires_grad"] = bool(kit["requires_grad_of"](value))
     node = kit["grad_fn_of"](value)
     data["grad_fn"] = None if node is None else type(node).__name__

@@ -198,10 +198,15 @@ def encode_tensor(value, refs, cap=MAX_VALUES):
         values = refs["tolist"](flat)
     except BaseException as exc:  # noqa: BLE001 - a meta, sparse or otherwise unreadable tensor
         return {"rejected": f"an unreadable tensor ({type(exc).__name__})"}
-    record = {"dtype": refs["dtype_names"].get(dtype, str(dtype).replace("torch.", "")), "shape": shape, "values": _wire_values(values)}
+    record = {"dtype": dtype_name(dtype, refs), "shape": shape, "values": _wire_values(values)}
     if cap is not None and count > cap:
         record["truncated"] = True
     return record
+
+
+def dtype_name(dtype, refs):
+    """A torch dtype's name on the wire: ``"float32"``, as ``torch.float32`` is spelled without its module."""
+    return refs["dtype_names"].get(dtype) or str(dtype).replace("torch.", "")
 
 
 def encode_array(array, cap=MAX_VALUES):
