@@ -11,11 +11,13 @@ document.
 How to write a probe
 --------------------
 Write a module whose top level imports only the standard library and defines
-functions. The torch objects it uses it takes in an install hook: a function
-of ``torch`` returning them by name, appended to ``ON_INSTALL``; ``install``
-runs the hooks before any student code and keeps the references in
-``_state``. Values cross the boundary in the one wire format
-(:mod:`grader.probes.wire`, in the module's namespace as ``wire``). Decorate each probe with ``@probe(request=..., answer=...)``:
+functions. It takes the torch objects it uses in an install hook: a function
+of ``torch`` that returns them by name, appended to ``ON_INSTALL``;
+``install`` runs every hook before any student code and keeps what they
+return in ``_state``, the kernel's one snapshot of references (two modules
+may take the same name only for the same object). Values cross the boundary
+in the one wire format (:mod:`grader.probes.wire`, in the module's namespace
+as ``wire``). Decorate each probe with ``@probe(request=..., answer=...)``:
 the request schema describes the keyword arguments, the answer schema every
 record it may return (use the fragments ``NUMBER``, ``TENSOR``, ``RAISED``,
 ``MISSING``, ``REJECTED``, ``NOT_CALLABLE`` and the helpers ``request_of``,
