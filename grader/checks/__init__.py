@@ -33,6 +33,7 @@ group, so a new assignment can bring its own kinds without touching the core.
 from __future__ import annotations
 
 import copy
+import math
 import random
 import re
 from abc import ABC, abstractmethod
@@ -42,6 +43,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 from grader.kernel.execute import Execution
+from grader.probes import wire
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 from grader.rubric import CheckSpec
@@ -252,10 +254,9 @@ def article(type_name: str) -> str:
 
 
 def number_of(encoded: Any) -> float | None:
-    """The float in a wire-encoded number (``{"num": x}``), or None when it is not one."""
-    if isinstance(encoded, dict) and set(encoded) == {"num"} and type(encoded["num"]) in (int, float):
-        return float(encoded["num"])
-    return None
+    """The finite float in a wire number record (``{"number": x}``), or None when it is not one."""
+    number = wire.number_of(encoded)
+    return number if number is not None and math.isfinite(number) else None
 
 
 def describe_non_number(encoded: Any) -> str:
@@ -264,8 +265,9 @@ def describe_non_number(encoded: Any) -> str:
         return "not a number"
     if encoded.get("missing"):
         return "not defined"
-    if "nonfinite" in encoded:
-        return f"{encoded['nonfinite']}, not a finite number"
+    number = wire.number_of(encoded)
+    if number is not None and not math.isfinite(number):
+        return f"{encoded['number']}, not a finite number"
     if "rejected" in encoded:
         return f"{encoded['rejected']}, not a number"
     return "not a number"

@@ -35,6 +35,7 @@ from typing import Any
 from grader.checks import Check, JudgeContext, raised_message, raised_verdict, read_answer, register
 from grader.checks.compare import close
 from grader.checks.schema import kind_params, param, tolerance_params
+from grader.probes import wire
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
@@ -103,10 +104,15 @@ def tensor_problem(label: str, encoded: Any, expected: Expected, rtol: float, at
         return f"{label} is {what}, not a tensor"
     if encoded.get("shape") != shape:
         return f"{label} has shape {tuple(encoded.get('shape') or ())}, expected {tuple(shape)}"
-    got = encoded.get("values")
-    if encoded.get("nonfinite") or not isinstance(got, list) or len(got) != len(values):
-        return f"{label} contains NaN or infinity" if encoded.get("nonfinite") else f"{label} could not be read"
-    worst = max((abs(float(g) - e) for g, e in zip(got, values, strict=True) if not close(float(g), e, rtol, atol)), default=0.0)
+    try:
+        _, _, got, truncated = wire.decode_tensor(encoded, label)
+    except wire.WireError:
+        return f"{label} could not be read"
+    if not all(math.isfinite(g) for g in got):
+        return f"{label} contains NaN or infinity"
+    if truncated or len(got) != len(values):
+        return f"{label} could not be read"
+    worst = max((abs(g - e) for g, e in zip(got, values, strict=True) if not close(g, e, rtol, atol)), default=0.0)
     return f"{label} differs from a plain forward/backward (largest difference {worst:.3g})" if worst else ""
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader.checks import article
+from grader.probes import wire
 
 
 def close(got: float, expected: float, rtol: float, atol: float) -> bool:
@@ -51,7 +52,8 @@ def differences(got: Any, want: Any, rtol: float, atol: float, where: str = "the
 
 
 def _kind(value: Any) -> str:
-    return next(iter(value), "other") if isinstance(value, dict) and value else "other"
+    kind = next(iter(value), "other") if isinstance(value, dict) and value else "other"
+    return "nonfinite" if kind == "number" and type(value["number"]) is str else kind  # nan and infinities compare as words
 
 
 def _is_scalar(value: Any) -> bool:
@@ -59,8 +61,12 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _scalar(value: Any) -> float:
-    number = value["number"] if "number" in value else value["tensor"]["values"][0]
-    return math.nan if number is None else float(number)
+    number = wire.decode_float(value["number"] if "number" in value else value["tensor"]["values"][0])
+    return number if math.isfinite(number) else math.nan  # any non-finite scalar is reported as nan (the messages' wording)
+
+
+def _floats(values: Any) -> list[float]:
+    return [wire.decode_float(value) for value in values or []]
 
 
 def describe_value(value: Any) -> str:
@@ -79,7 +85,7 @@ def describe_value(value: Any) -> str:
     if kind == "str":
         return f"the string {value['str'][:60]!r}"
     if kind == "nonfinite":
-        return value["nonfinite"]
+        return str(value["number"])
     if kind == "module":
         return article(str(value["module"].get("type", "module")))
     if kind == "other":
@@ -93,10 +99,10 @@ def _number_difference(got: float, want: float, rtol: float, atol: float, where:
     return [f"{where} is {got:.6g}, expected {want:.6g} ({relative_error(got, want)})"]
 
 
-def _entries_close(got: float | None, want: float | None, rtol: float, atol: float) -> bool:
-    """:func:`close` for tensor entries as encoded, where None stands for a number that is not finite."""
-    if got is None or want is None:
-        return got is None and want is None
+def _entries_close(got: float, want: float, rtol: float, atol: float) -> bool:
+    """Two tensor entries agree: :func:`close`, or both not finite (NaN and infinities are not told apart here)."""
+    if not (math.isfinite(got) and math.isfinite(want)):
+        return not (math.isfinite(got) or math.isfinite(want))
     return close(got, want, rtol, atol)
 
 
@@ -114,24 +120,24 @@ def tensor_differences(got: dict[str, Any], want: dict[str, Any], rtol: float, a
         return [f"{where} has shape {tuple(got.get('shape') or ())}, expected {tuple(want.get('shape') or ())}"]
     if check_dtype and got.get("dtype") != want.get("dtype"):
         return [f"{where} has dtype {got.get('dtype')}, expected {want.get('dtype')}"]
-    got_values, want_values = got.get("values") or [], want.get("values") or []
+    got_values, want_values = _floats(got.get("values")), _floats(want.get("values"))
     wrong = [i for i, (g, w) in enumerate(zip(got_values, want_values, strict=False)) if not _entries_close(g, w, rtol, atol)]
     if not wrong:
         return []
     shape = want.get("shape") or []
     worst = max(wrong, key=lambda i: _error_size(got_values[i], want_values[i]))
     g, w = got_values[worst], want_values[worst]
-    shown_g = "not a finite number" if g is None else f"{g:.6g}"
-    shown_w = "not a finite number" if w is None else f"{w:.6g}"
-    detail = relative_error(g, w) if g is not None and w is not None else "not a finite number"
+    shown_g = f"{g:.6g}" if math.isfinite(g) else "not a finite number"
+    shown_w = f"{w:.6g}" if math.isfinite(w) else "not a finite number"
+    detail = relative_error(g, w)
     return [
         f"{where} differs at {len(wrong)} of {len(want_values)} entries; the largest difference is at index "
         f"{_index(worst, shape)}: {shown_g}, expected {shown_w} ({detail})"
     ]
 
 
-def _error_size(got: float | None, want: float | None) -> float:
-    if got is None or want is None:
+def _error_size(got: float, want: float) -> float:
+    if not (math.isfinite(got) and math.isfinite(want)):
         return math.inf
     return abs(got - want) / (abs(want) or 1.0)
 

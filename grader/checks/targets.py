@@ -28,32 +28,33 @@ from grader.results import Verdict
 
 @functools.cache
 def shared() -> dict[str, Any]:
-    """The probe module ``tensors`` as the kernel runs it, with a toolkit taken from this process's torch."""
+    """The probe module ``tensors`` as the kernel runs it, its references (``_state``) taken from this process's torch."""
     import torch
 
     from grader.probes import load_runtime
 
-    module = load_runtime()["MODULES"]["tensors"]
-    module["_toolkit"].update(module["take_tensor_toolkit"](torch))
+    runtime = load_runtime()
+    runtime["take_references"](torch)
+    module: dict[str, Any] = runtime["MODULES"]["tensors"]
     return module
 
 
 def build(spec: dict[str, Any]) -> Any:
     """The object a wire argument spec describes, in this process."""
     module = shared()
-    return module["build_value"](spec, module["_toolkit"])
+    return module["build_value"](spec, module["_state"])
 
 
 def encode(value: Any) -> dict[str, Any]:
     """A value encoded exactly as the kernel encodes the student's."""
     module = shared()
-    return dict(module["encode_value"](value, module["_toolkit"]))
+    return dict(module["encode_value"](value, module["_state"]))
 
 
 def encode_tensor(value: Any) -> dict[str, Any]:
     """A tensor's data (shape, dtype, values) encoded exactly as the kernel encodes it."""
     module = shared()
-    return dict(module["encode_tensor_data"](value, module["_toolkit"]))
+    return dict(module["encode_tensor_data"](value, module["_state"]))
 
 
 def upstream_for(output: Any, seed: int) -> Any:

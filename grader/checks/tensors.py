@@ -16,6 +16,7 @@ both values and the relative error.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from grader.checks.targets import (
     target_problems,
     upstream_for,
 )
+from grader.probes import wire
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
@@ -159,28 +161,28 @@ class GradientsVersusReference(TensorCheck):
         return [ProbeCall("call_target", {"target": self._target(init), "calls": calls, "grad": grad})]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
-        wire, (rtol, atol) = calls[0].args, self.tolerance()
+        sent, (rtol, atol) = calls[0].args, self.tolerance()
 
         def problems_of(call: dict[str, Any], record: dict[str, Any]) -> list[str]:
-            return self._grad_problems(record.get("grad") or {}, self._expected_grads(call, wire, ctx), rtol, atol)
+            return self._grad_problems(record.get("grad") or {}, self._expected_grads(call, sent, ctx), rtol, atol)
 
         return self._judge_calls(calls, answers, ctx, problems_of, "gradients match the reference")
 
-    def _expected_grads(self, call: dict[str, Any], wire: dict[str, Any], ctx: JudgeContext) -> dict[str, Any]:
+    def _expected_grads(self, call: dict[str, Any], sent: dict[str, Any], ctx: JudgeContext) -> dict[str, Any]:
         import torch
 
-        fn = reference_callable(self.params, ctx, wire["target"].get("init", []))
+        fn = reference_callable(self.params, ctx, sent["target"].get("init", []))
         args = [build(arg) for arg in call["args"]]
         output = fn(*args, **{name: build(arg) for name, arg in call.get("kwargs", {}).items()})
         names, inputs = [], []
-        for index in wire["grad"]["wrt"]:
+        for index in sent["grad"]["wrt"]:
             names.append(str(index))
             inputs.append(args[index])
-        for index in wire["grad"]["params_of"]:
+        for index in sent["grad"]["params_of"]:
             for name, parameter in args[index].named_parameters():
                 names.append(f"{index}.{name}")
                 inputs.append(parameter)
-        grads = torch.autograd.grad(output, inputs, upstream_for(output, wire["grad"]["seed"]), allow_unused=True)
+        grads = torch.autograd.grad(output, inputs, upstream_for(output, sent["grad"]["seed"]), allow_unused=True)
         return {name: (None if g is None else encode_tensor(g)) for name, g in zip(names, grads, strict=True)}
 
     def _grad_problems(self, grad: dict[str, Any], expected: dict[str, Any], rtol: float, atol: float) -> list[str]:
@@ -257,8 +259,9 @@ class AutogradFunction(TensorCheck):
         if "backward_raised" in record:
             error = record["backward_raised"]
             return f"its backward raised {error.get('type', 'an error')}: {str(error.get('message', ''))[:160]}"
-        for analytic, numeric in zip(record.get("analytic", []), record.get("numeric", []), strict=False):
-            if analytic is None or numeric is None:
+        for analytic_data, numeric_data in zip(record.get("analytic", []), record.get("numeric", []), strict=False):
+            analytic, numeric = wire.decode_float(analytic_data), wire.decode_float(numeric_data)
+            if not (math.isfinite(analytic) and math.isfinite(numeric)):
                 return "the backward or the forward gave a number that is not finite"
             if not close(analytic, numeric, rtol, atol):
                 return (f"along a random direction the backward gives {analytic:.6g} but differences of the forward give "

@@ -41,6 +41,7 @@ What cannot be replayed
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import math
 import operator
@@ -55,8 +56,9 @@ import torch
 from torch import nn
 
 from grader.errors import GraderError
+from grader.probes import wire
 
-FORMAT = 1
+FORMAT = 2  # 2: numbers and tensors in the probes' wire format (grader.probes.wire)
 ROOT = 0  # the handle of the reference module itself
 
 # Arithmetic a handle supports: dunder name -> (operator, whether the handle is the right operand).
@@ -79,29 +81,35 @@ class Unrecordable(GraderError):
 
 
 def _float(value: float) -> Any:
-    return value if math.isfinite(value) else {"$float": repr(value)}
+    return value if math.isfinite(value) else {"$float": wire.encode_float(value)}
 
 
-def _flat_values(tensor: torch.Tensor) -> list[Any]:
-    if tensor.is_complex():
-        raise Unrecordable("a complex tensor cannot be recorded")
-    values = tensor.detach().cpu().reshape(-1).tolist()
-    if tensor.is_floating_point():
-        return [v if math.isfinite(v) else repr(v) for v in values]
-    return list(values)
+@functools.cache
+def _refs() -> dict[str, Any]:
+    return dict(wire.take_refs(torch))
 
 
 def tensor_data(tensor: torch.Tensor) -> dict[str, Any]:
-    """A tensor as plain data: dtype, shape, every value (non-finite ones as ``"nan"``, ``"inf"``, ``"-inf"``), requires_grad."""
-    return {"dtype": str(tensor.dtype).removeprefix("torch."), "shape": list(tensor.shape),
-            "values": _flat_values(tensor), "requires_grad": bool(tensor.requires_grad)}
+    """A tensor as plain data: a wire tensor record of every value (lossless), and whether it requires grad."""
+    plain = tensor if type(tensor) in (torch.Tensor, nn.Parameter) else tensor.as_subclass(torch.Tensor)  # the reference is trusted
+    record = wire.encode_tensor(plain, _refs(), cap=None)
+    if "rejected" in record:
+        raise Unrecordable(f"{record['rejected']} cannot be recorded")
+    return {**record, "requires_grad": bool(tensor.requires_grad)}
 
 
 def tensor_from(data: dict[str, Any]) -> torch.Tensor:
     """The tensor :func:`tensor_data` describes (without requires_grad)."""
-    dtype = getattr(torch, data["dtype"])
-    values = [float(v) if isinstance(v, str) else v for v in data["values"]]
-    return torch.tensor(values, dtype=dtype).reshape(tuple(data["shape"]))
+    dtype, shape, values, _ = wire.decode_tensor(data)
+    if dtype not in wire.DTYPES:
+        raise MissingExpectedValue(f"the kit holds a tensor of dtype {dtype!r}, which this grader cannot rebuild")
+    return torch.tensor(values, dtype=getattr(torch, dtype)).reshape(tuple(shape))
+
+
+def array_from(data: dict[str, Any]) -> np.ndarray:
+    """The numpy array a wire tensor record of an array describes."""
+    dtype, shape, values, _ = wire.decode_tensor(data)
+    return np.array(values, dtype=dtype).reshape(tuple(shape))
 
 
 def module_data(module: nn.Module) -> dict[str, Any]:
@@ -135,7 +143,7 @@ def to_data(value: Any, opaque: Callable[[Any], Any]) -> Any:
     if isinstance(value, torch.Tensor) and kind in (torch.Tensor, nn.Parameter):
         return {"$tensor": tensor_data(value)}
     if kind is np.ndarray and value.dtype.kind in "biuf":
-        return {"$ndarray": {"dtype": str(value.dtype), "shape": list(value.shape), "values": _flat_values(torch.from_numpy(value))}}
+        return {"$ndarray": wire.encode_array(value, cap=None)}
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         return {"$npscalar": {"dtype": str(value.dtype), "value": to_data(value.item(), opaque)}}
     if isinstance(value, nn.Module):
@@ -526,7 +534,7 @@ class Expected:
         tag = next(iter(data))
         body = data[tag]
         if tag == "$float":
-            return float(body)
+            return wire.decode_float(body)
         if tag == "$tuple":
             return tuple(self.value(item, graph_leaves) for item in body)
         if tag == "$dict":
@@ -536,7 +544,7 @@ class Expected:
         if tag == "$tensor":
             return self._tensor(body, graph_leaves)
         if tag == "$ndarray":
-            return tensor_from(body).numpy().astype(body["dtype"])
+            return array_from(body)
         if tag == "$npscalar":
             return np.dtype(body["dtype"]).type(self.value(body["value"]))
         if tag == "$handle":

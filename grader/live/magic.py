@@ -32,7 +32,6 @@ is quick and works on Linux, macOS and Windows.
 
 from __future__ import annotations
 
-import builtins
 import collections
 import contextlib
 import html
@@ -46,7 +45,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -433,13 +431,10 @@ def run_probes(sources: list[list[str]], token: str, calls: str, user_ns: dict[s
 
 
 def _private_runtime(sources: list[list[str]]) -> dict[str, Any]:
-    """The probe runtime and probe modules, run in a module object of their own (never in sys.modules), as the kernel prelude does."""
-    (label, runtime_source), *modules = sources
-    module = types.ModuleType("_grader_probe_live")
-    module.__dict__["__builtins__"] = dict(builtins.__dict__)  # a private snapshot, as in the official grade's prelude
-    exec(compile(runtime_source, f"<grader probe {label}>", "exec"), module.__dict__)  # the grader's own probe code
-    module.__dict__["load_modules"]([(name, source) for name, source in modules])
-    return module.__dict__
+    """The probe code booted in a module object of its own (never in sys.modules), as the official grade's first cell boots it."""
+    from grader.probes.boot import boot
+
+    return boot([(label, source) for label, source in sources], "_grader_probe_live").__dict__
 
 
 def _let_pending_signals_run() -> None:

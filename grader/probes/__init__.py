@@ -11,8 +11,13 @@ document.
 How to write a probe
 --------------------
 Write a module whose top level imports only the standard library and defines
-functions (torch and numpy are in ``_state`` after ``install``, or behind
-``torch_refs()``). Decorate each probe with ``@probe(request=..., answer=...)``:
+functions. It takes the torch objects it uses in an install hook: a function
+of ``torch`` that returns them by name, appended to ``ON_INSTALL``;
+``install`` runs every hook before any student code and keeps what they
+return in ``_state``, the kernel's one snapshot of references (two modules
+may take the same name only for the same object). Values cross the boundary
+in the one wire format (:mod:`grader.probes.wire`, in the module's namespace
+as ``wire``). Decorate each probe with ``@probe(request=..., answer=...)``:
 the request schema describes the keyword arguments, the answer schema every
 record it may return (use the fragments ``NUMBER``, ``TENSOR``, ``RAISED``,
 ``MISSING``, ``REJECTED``, ``NOT_CALLABLE`` and the helpers ``request_of``,
@@ -38,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 _HERE = Path(__file__).resolve().parent
-# The runtime first; then the built-in probe modules, each run in a copy of the runtime's namespace.
+# The codec and the runtime first; then the built-in probe modules, each run in a copy of the runtime's namespace.
 BUILTIN_MODULES = ("values", "calls", "dual", "graphs", "checkpoint", "tensors")
 ENTRY_POINT_GROUP = "grader.probes"
 
@@ -64,8 +69,8 @@ class ProbeSpec:
 
 @functools.cache
 def probe_sources() -> tuple[ProbeSource, ...]:
-    """The runtime's source, then every probe module's (built-in, then plugins), in the order the kernel runs them."""
-    sources = [ProbeSource("runtime", (_HERE / "runtime.py").read_text(encoding="utf-8"))]
+    """The codec's and the runtime's sources, then every probe module's (built-in, then plugins), in the order the kernel runs them."""
+    sources = [ProbeSource(name, (_HERE / f"{name}.py").read_text(encoding="utf-8")) for name in ("wire", "runtime")]
     sources += [ProbeSource(name, (_HERE / f"{name}.py").read_text(encoding="utf-8")) for name in BUILTIN_MODULES if (_HERE / f"{name}.py").is_file()]
     sources += [ProbeSource(name, Path(path).read_text(encoding="utf-8")) for name, path in plugin_modules()]
     return tuple(sources)
@@ -85,17 +90,22 @@ def plugin_modules() -> list[tuple[str, str]]:
 
 
 def load_runtime(sources: tuple[ProbeSource, ...] | None = None) -> dict[str, Any]:
-    """Run the probe sources in this process as the kernel does (no ``install``): the runtime's namespace.
+    """The probe sources booted in this process as the kernel boots them (no ``install``): the runtime's namespace.
 
     Used for the declarations (``SPECS``), for code both sides share (a probe
-    module's namespace is ``namespace["MODULES"][label]``), and by tests that
-    call probes on a plain namespace. Each call builds a fresh one.
+    module's namespace is ``namespace["MODULES"][label]``; its references come
+    from ``namespace["take_references"](torch)``), and by tests that call probes
+    on a plain namespace. Each call builds a fresh one.
     """
-    runtime, *modules = sources if sources is not None else probe_sources()
-    namespace: dict[str, Any] = {"__name__": "grader_probe_runtime"}
-    exec(compile(runtime.source, f"<grader probe {runtime.label}>", "exec"), namespace)  # the grader's own code, as the kernel runs it
-    namespace["load_modules"]([(module.label, module.source) for module in modules])
-    return namespace
+    from grader.probes.boot import boot
+
+    chosen = sources if sources is not None else probe_sources()
+    return boot([(source.label, source.source) for source in chosen], "grader_probe_runtime").__dict__
+
+
+def boot_source() -> str:
+    """The source of :mod:`grader.probes.boot`, which the official grade's first cell runs in the kernel."""
+    return (_HERE / "boot.py").read_text(encoding="utf-8")
 
 
 @functools.cache

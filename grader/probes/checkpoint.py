@@ -8,9 +8,9 @@ if TYPE_CHECKING:  # the kernel runs this module in the runtime's namespace: the
         MISSING,
         NAME,
         NOT_CALLABLE,
+        ON_INSTALL,
         REJECTED,
         TENSOR,
-        Pinned,
         ProbeTimeout,
         _state,
         call_student,
@@ -24,42 +24,90 @@ if TYPE_CHECKING:  # the kernel runs this module in the runtime's namespace: the
         probe,
         record,
         request_of,
-        torch_refs,
         type_name,
     )
 
 
+def _references(torch):
+    """The torch objects these probes use, taken when the runtime is installed (before any student code)."""
+    nn = torch.nn
+    autograd = torch._C._autograd
+    activations = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "identity": nn.Identity}
+    module_call = [(nn.Module, name) for name in ("__call__", "_call_impl", "_wrapped_call_impl", "__getattr__")]
+    forwards = [(cls, "forward") for cls in (nn.Linear, nn.Sequential, nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU)]
+    return {
+        "Linear": nn.Linear,
+        "Sequential": nn.Sequential,
+        "activations": activations,
+        "pre_hook": nn.Module.register_forward_pre_hook,
+        "push_saved_hooks": autograd._push_saved_tensors_default_hooks,
+        "pop_saved_hooks": autograd._pop_saved_tensors_default_hooks,
+        "no_grad": torch.no_grad,
+        "fork_rng": torch.random.fork_rng,
+        "tensor": torch.tensor,
+        "ones_like": torch.ones_like,
+        "float64": torch.float64,
+        "storage": torch._C.TensorBase.untyped_storage if hasattr(torch._C, "TensorBase") else torch.Tensor.untyped_storage,
+        "data_ptr": torch._C.StorageBase.data_ptr,
+        "nbytes": torch._C.StorageBase.nbytes,
+        # Restored while the grader runs its own modules, so a late patch cannot change what is observed.
+        "pinned": [(owner, name, owner.__dict__[name]) for owner, name in module_call + forwards if name in owner.__dict__],
+    }
+
+
+ON_INSTALL.append(_references)
+
+
+class Pinned:
+    """While active, the torch attributes pinned at install are the originals again; the student's come back after."""
+
+    def __enter__(self):
+        self.theirs = []
+        for owner, name, original in _state["pinned"]:
+            current = owner.__dict__.get(name)
+            if current is not original:
+                self.theirs.append((owner, name, current))
+                setattr(owner, name, original)
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, theirs in self.theirs:
+            if theirs is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, theirs)
+        return False
+
+
 def _build_sequential(layers):
     """The judge's nn.Sequential, in float64, with the judge's weights."""
-    refs = torch_refs()
-    f64 = refs["float64"]
+    f64 = _state["float64"]
     modules = []
-    with refs["fork_rng"](devices=[]), refs["no_grad"]():
+    with _state["fork_rng"](devices=[]), _state["no_grad"]():
         for layer in layers:
             if "linear" in layer:
                 weight, bias = layer["linear"]
-                module = refs["Linear"](len(weight[0]), len(weight), dtype=f64)
+                module = _state["Linear"](len(weight[0]), len(weight), dtype=f64)
                 params = own_dict(module, "_parameters")
-                _state["copy_"](params["weight"], refs["tensor"](weight, dtype=f64))
-                _state["copy_"](params["bias"], refs["tensor"](bias, dtype=f64))
+                _state["copy_"](params["weight"], _state["tensor"](weight, dtype=f64))
+                _state["copy_"](params["bias"], _state["tensor"](bias, dtype=f64))
             else:
-                module = refs["activations"][layer["activation"]]()
+                module = _state["activations"][layer["activation"]]()
             modules.append(module)
-    return refs["Sequential"](*modules)
+    return _state["Sequential"](*modules)
 
 
 class _Recorder:
     """Counts, for one run, the bytes saved for backward and the calls of each layer in each phase."""
 
     def __init__(self, model):
-        refs = torch_refs()
         self.phase = None
-        self.params = {refs["data_ptr"](refs["storage"](p)) for _, p in named_parameters(model)}
+        self.params = {_state["data_ptr"](_state["storage"](p)) for _, p in named_parameters(model)}
         self.saved = {}
         self.layers = [module for _, module in sorted(own_dict(model, "_modules").items(), key=lambda item: int(item[0]))]
         self.forward_calls = [0] * len(self.layers)
         self.backward_order = []
-        self.handles = [refs["pre_hook"](module, self._hook(i)) for i, module in enumerate(self.layers)]
+        self.handles = [_state["pre_hook"](module, self._hook(i)) for i, module in enumerate(self.layers)]
 
     def _hook(self, position):
         def hook(module, inputs):
@@ -71,10 +119,9 @@ class _Recorder:
 
     def pack(self, tensor):
         # One entry per storage: an activation saved by two nodes (ReLU and the next Linear) is one block of memory.
-        refs = torch_refs()
         try:
-            storage = refs["storage"](tensor)
-            key, size = refs["data_ptr"](storage), refs["nbytes"](storage)
+            storage = _state["storage"](tensor)
+            key, size = _state["data_ptr"](storage), _state["nbytes"](storage)
         except BaseException:  # noqa: BLE001 - a tensor without a plain storage must not break the student's forward
             key, size = id(tensor), 0
         if key not in self.params:
@@ -82,13 +129,12 @@ class _Recorder:
         return tensor
 
     def forward(self, run):
-        refs = torch_refs()
         self.phase = "forward"
-        refs["push_saved_hooks"](self.pack, _unpack)
+        _state["push_saved_hooks"](self.pack, _unpack)
         try:
             return run()
         finally:
-            refs["pop_saved_hooks"]()
+            _state["pop_saved_hooks"]()
             self.phase = None
 
     def backward(self, output, upstream):
@@ -109,10 +155,9 @@ def _unpack(tensor):
 
 
 def _checkpoint_once(function, spec, segments):
-    refs = torch_refs()
     model = _build_sequential(spec["layers"])
-    x = refs["tensor"](spec["x"], dtype=refs["float64"], requires_grad=True)
-    upstream = refs["tensor"](spec["upstream"], dtype=refs["float64"])
+    x = _state["tensor"](spec["x"], dtype=_state["float64"], requires_grad=True)
+    upstream = _state["tensor"](spec["upstream"], dtype=_state["float64"])
     recorder = _Recorder(model)
     record = {"segments": segments}
     if function is None:
@@ -128,7 +173,7 @@ def _checkpoint_once(function, spec, segments):
     if requires_grad:
         if list(_state["shape_of"](output)) != list(_state["shape_of"](upstream)):
             # Still run backward (with ones) so that checkpointing is measured even when the output is wrong.
-            upstream = refs["ones_like"](output)
+            upstream = _state["ones_like"](output)
             record["upstream"] = "ones"
         try:
             recorder.backward(output, upstream)

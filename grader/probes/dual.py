@@ -148,8 +148,8 @@ def dual_eval(cases, class_name="DualNumber"):
             record = _encode_dual(result, dual_cls)
             record["unchanged"] = (
                 _is_dual(type(x), dual_cls)
-                and encode_number(getattr(x, "value", None)) == {"num": float(value)}
-                and encode_number(getattr(x, "deriv", None)) == {"num": float(deriv)}
+                and encode_number(getattr(x, "value", None)) == {"number": float(value)}
+                and encode_number(getattr(x, "deriv", None)) == {"number": float(deriv)}
             )
         except ProbeTimeout:
             raise

@@ -7,6 +7,7 @@ if TYPE_CHECKING:  # the kernel runs this module in the runtime's namespace: the
         MISSING,
         NAME,
         NOT_CALLABLE,
+        ON_INSTALL,
         RAISED,
         REJECTED,
         _state,
@@ -21,15 +22,33 @@ if TYPE_CHECKING:  # the kernel runs this module in the runtime's namespace: the
         probe,
         record,
         request_of,
-        torch_refs,
         type_name,
     )
 
 
 _GRAPH_NODE_CAP = 5000
-
-
 _CHAIN_CAP = 5000
+
+
+def _references(torch):
+    """The torch objects these probes use, taken when the runtime is installed (before any student code)."""
+    return {
+        "Linear": torch.nn.Linear,
+        "linear": torch.nn.functional.linear,
+        "Generator": torch.Generator,
+        "randn": torch.randn,
+        "mul": torch.mul,
+        "add": torch.add,
+        "pow": torch.pow,
+        "float64": torch.float64,
+        "ops": {
+            "sin": torch.sin, "cos": torch.cos, "exp": torch.exp, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+            "relu": torch.relu, "sum": torch.sum, "mean": torch.mean,
+        },
+    }
+
+
+ON_INSTALL.append(_references)
 
 
 @probe(
@@ -50,7 +69,7 @@ def module_summary(model):
         return {"rejected": "None"}
     if not is_module(value):
         return {"not_module": type_name(value)}
-    linear = torch_refs()["Linear"]
+    linear = _state["Linear"]
     return {"modules": [{"name": name, "type": type_name(sub), "linear": issubclass(type(sub), linear)} for name, sub in named_modules(value)]}
 
 
@@ -107,7 +126,7 @@ def _param_leaves(named, layers, keep):
 def _module_params(model):
     named = named_parameters(model)
     layers = []
-    linear = torch_refs()["Linear"]
+    linear = _state["Linear"]
     for name, sub in named_modules(model):
         if issubclass(type(sub), linear):
             own = [(name + "." if name else "") + pname for pname, _ in named_parameters(sub, recurse=False)]
@@ -117,22 +136,21 @@ def _module_params(model):
 
 def _build_graph(spec):
     """A fresh tensor with a graph the judge designed: an MLP of F.linear layers, or a chain of operations."""
-    refs = torch_refs()
-    f64 = refs["float64"]
-    generator = refs["Generator"]().manual_seed(int(spec["seed"]))
+    f64 = _state["float64"]
+    generator = _state["Generator"]().manual_seed(int(spec["seed"]))
 
     def randn(*shape, grad=True):
-        return _state["requires_grad_"](refs["randn"](*shape, generator=generator, dtype=f64), grad)
+        return _state["requires_grad_"](_state["randn"](*shape, generator=generator, dtype=f64), grad)
 
     if spec["kind"] == "mlp":
         sizes = spec["sizes"]
-        hidden = refs["ops"][spec["activation"]]
+        hidden = _state["ops"][spec["activation"]]
         h = randn(spec["batch"], sizes[0], grad=bool(spec.get("input_grad", False)))
         named, layers = [], []
         for i in range(len(sizes) - 1):
             weight = randn(sizes[i + 1], sizes[i])
             bias = randn(sizes[i + 1]) if spec["bias"][i] else None
-            h = refs["linear"](h, weight, bias)
+            h = _state["linear"](h, weight, bias)
             if i < len(sizes) - 2:
                 h = hidden(h)
             label = f"layer{i + 1}"
@@ -140,19 +158,19 @@ def _build_graph(spec):
             named += own
             layers.append({"name": label, "params": [n for n, _ in own]})
         if spec.get("reduce") in ("sum", "mean"):
-            h = refs["ops"][spec["reduce"]](h)
+            h = _state["ops"][spec["reduce"]](h)
         return h, named, layers
     x, w = randn(spec["size"]), randn(spec["size"])
     h = x
     binary = {
-        "mul_leaf": lambda h: refs["mul"](h, w),
-        "leaf_mul": lambda h: refs["mul"](w, h),
-        "mul_const": lambda h: refs["mul"](h, 2.5),
-        "add_const": lambda h: refs["add"](h, 1.5),
-        "pow2": lambda h: refs["pow"](h, 2),
+        "mul_leaf": lambda h: _state["mul"](h, w),
+        "leaf_mul": lambda h: _state["mul"](w, h),
+        "mul_const": lambda h: _state["mul"](h, 2.5),
+        "add_const": lambda h: _state["add"](h, 1.5),
+        "pow2": lambda h: _state["pow"](h, 2),
     }
     for op in spec["ops"]:
-        h = binary[op](h) if op in binary else refs["ops"][op](h)
+        h = binary[op](h) if op in binary else _state["ops"][op](h)
     return h, [("x", x), ("w", w)], []
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.probes import answer_problem, probe_sources
+from grader.probes import answer_problem, boot_source, probe_sources, wire
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 # What one cell may print, in characters, before the kernel itself truncates it (the grader's own cap is lower).
@@ -72,19 +72,17 @@ class ProbeRequest:
         of SIGALRM, which only Linux and macOS have.
         """
         timer = "interrupt" if portable else "alarm"
-        runtime, *modules = probe_sources()
+        sources = [(source.label, source.source) for source in probe_sources()]
         module = f"_grader_probe_{self.token}"
         return (
-            "import builtins as _gb, sys as _gs, types as _gt\n"
-            f"_gm = _gt.ModuleType({module!r})\n"
-            "_gm.__dict__['__builtins__'] = dict(_gb.__dict__)\n"
-            f"exec(compile({runtime.source!r}, '<grader probe runtime>', 'exec'), _gm.__dict__)\n"
-            f"_gm.load_modules({[(m.label, m.source) for m in modules]!r})\n"
+            "_gb = {}\n"
+            f"exec(compile({boot_source()!r}, '<grader probe boot>', 'exec'), _gb)\n"
+            f"_gm = _gb['boot']({sources!r}, {module!r})\n"
             f"_gm.install({self.token!r}, get_ipython().user_ns, {int(seed)}, {float(probe_timeout_s)!r}, timer={timer!r})\n"
             f"_gm.cap_streams(get_ipython(), {int(output_limit)})\n"
             "_gm.refuse_exit(get_ipython())\n"
-            f"_gs.modules[{module!r}] = _gm\n"
-            "del _gb, _gs, _gt, _gm\n"
+            f"__import__('sys').modules[{module!r}] = _gm\n"
+            "del _gb, _gm\n"
         )
 
     def cell_source(self, start: int = 0) -> str:
@@ -111,11 +109,9 @@ def parse_answers(outputs: Iterable[str], calls: Sequence[ProbeCall]) -> list[An
 
 
 def _parse_one(text: str, count: int) -> tuple[int, Answer] | None:
-    if len(text) > MAX_ANSWER_BYTES:
-        return None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+        data = wire.loads(text, MAX_ANSWER_BYTES)
+    except wire.WireError:
         return None
     if not isinstance(data, dict):
         return None
@@ -124,11 +120,4 @@ def _parse_one(text: str, count: int) -> tuple[int, Answer] | None:
         return None
     if data["ok"]:
         return index, Answer(True, data.get("value"))
-    error = data.get("error")
-    if not isinstance(error, dict):
-        return index, Answer(False, None, "Error", "")
-    return index, Answer(False, None, str(error.get("type", "Error"))[:100], str(error.get("message", ""))[:500])
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
+    return index, Answer(False, None, *wire.decode_error(data.get("error")))

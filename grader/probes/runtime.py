@@ -2,13 +2,15 @@
 
 This is the trust boundary. It holds no reference answers, no rubric and no
 scoring: it calls the student's objects on inputs the judge chose and sends back
-plain JSON observations. The grader never imports it as a module: ``probe.py``
-sends its source, and the source of every probe module (this package's and any
-a plugin registers), to the kernel before any student cell runs, where they are
-executed with a private snapshot of ``builtins``. ``install`` then keeps its own
-references to everything the probes rely on, so a student who later rebinds
-``float``, patches ``json.dumps`` or replaces ``torch.nn.Linear`` does not
-change what the probes report.
+plain JSON observations, encoded by the codec (:mod:`grader.probes.wire`). The
+grader never imports it as a module: the official grade's first cell sends its
+source, the codec's and every probe module's (this package's and any a plugin
+registers) to the kernel before any student cell runs, where
+:func:`grader.probes.boot.boot` executes them with a private snapshot of
+``builtins``. ``install`` then runs the install hooks, each module's own, which
+take references to everything the probes rely on, so a student who later
+rebinds ``float``, patches ``json.dumps`` or replaces ``torch.nn.Linear`` does
+not change what the probes report.
 
 Each answer is published as a ``display_data`` message whose MIME type carries a
 per-run random token; what students print travels on other channels and is
@@ -17,23 +19,25 @@ torch and numpy are imported when ``install`` runs.
 
 What a probe module may use (it runs in a copy of this module's namespace; see
 the "How to write a probe" section of ``grader/probes/__init__.py``):
-``probe`` (the decorator), ``ProbeTimeout``, the schema fragments below
-(``NAME``, ``NUMBER``, ``ERROR``, ``RAISED``, ``MISSING``, ``REJECTED``,
-``NOT_CALLABLE``, ``TENSOR``), ``lookup``, ``lookup_or_missing``,
-``call_student``, ``call_without_autograd``, ``error_record``, ``type_name``, ``encode_number``,
-``encode_tensor``, ``is_tensor``, ``is_module``, ``named_modules``,
-``named_parameters``, ``own_dict``, ``class_attribute``,
-``submission_function``, ``function_like``, ``is_stub``, ``has_attribute``,
-``torch_refs()`` (torch objects taken at install), ``Pinned``, ``ON_INSTALL``
-(append a function of ``torch`` to take a module's own references when
-``install`` runs, before student code) and ``_state`` (the references taken at
-install: read it, never write it).
+``probe`` (the decorator), ``ProbeTimeout``, ``wire`` (the codec,
+:mod:`grader.probes.wire`), the schema fragments below (``NAME``, ``NUMBER``,
+``ERROR``, ``RAISED``, ``MISSING``, ``REJECTED``, ``NOT_CALLABLE``, ``TENSOR``),
+``lookup``, ``lookup_or_missing``, ``call_student``, ``call_without_autograd``,
+``error_record``, ``type_name``, ``encode_number``, ``encode_tensor``,
+``is_tensor``, ``is_module``, ``named_modules``, ``named_parameters``,
+``own_dict``, ``class_attribute``, ``submission_function``, ``function_like``,
+``is_stub``, ``has_attribute``, ``ON_INSTALL`` (append a function of ``torch``
+that returns the references the module uses: ``install`` runs it before any
+student code and keeps what it returns in ``_state``) and ``_state`` (the one
+snapshot of references, and this run's settings: read it, never write it).
 """
 
-import json
-import math
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the kernel gets the codec from grader.probes.boot, which runs it before this module
+    from grader.probes import wire
 
 _state: dict = {}
 PROBES: dict = {}  # probe name -> function, filled by @probe as the probe modules are executed
@@ -107,33 +111,17 @@ def record(properties, required=None, extra=False):
 
 
 NAME = {"type": "string"}
-ERROR = record({"type": {"type": "string"}, "message": {"type": "string"}, "stage": {"type": "string"}}, required=["type"])
-NUMBER = {
-    "type": "object",
-    "minProperties": 1,
-    "maxProperties": 1,
-    "properties": {"num": {"type": "number"}, "nonfinite": {"type": "string"}, "rejected": {"type": "string"}, "missing": {"const": True}},
-    "additionalProperties": False,
-}
+ERROR = wire.ERROR
+REJECTED = wire.REJECTED
+NUMBER = one_of_records(wire.NUMBER, REJECTED, record({"missing": {"const": True}}))
 RAISED = record({"raised": ERROR, "not_implemented": {"const": True}}, required=["raised"])
 MISSING = record({"missing": {"type": ["string", "boolean"]}})
-REJECTED = record({"rejected": {"type": "string"}})
 NOT_CALLABLE = record({"not_callable": {"type": "string"}})
-TENSOR = {
-    "anyOf": [
-        {"type": "null"},
-        REJECTED,
-        record({
-            "shape": {"type": "array", "items": {"type": "integer"}},
-            "values": {"type": "array", "items": {"type": ["number", "null"]}},
-            "nonfinite": {"type": "boolean"},
-        }),
-    ]
-}
+TENSOR = {"anyOf": [{"type": "null"}, REJECTED, wire.TENSOR]}
 
 
 def install(token, namespace, seed, probe_timeout_s, publish=None, timer="alarm"):
-    """Capture every reference the probes use, before any student code runs.
+    """Take every reference the probes use, before any student code runs, and set this run's settings.
 
     ``timer`` says who keeps each call's time limit: ``"alarm"``, this runtime
     with SIGALRM (Linux sandbox); ``"interrupt"``, the grader, which interrupts
@@ -141,92 +129,90 @@ def install(token, namespace, seed, probe_timeout_s, publish=None, timer="alarm"
     ``seed`` seeds ``random``, numpy and torch for the student code that runs
     next; ``None`` leaves the generators alone (``%grade`` in a running kernel,
     where the student's code has already run and their state is theirs).
-
-    Nothing the probes rely on is looked up later by name: a student who
-    rebinds ``torch.nn.Linear``, patches ``nn.Module.named_modules`` or
-    replaces ``torch.Tensor.grad_fn`` in a later cell changes their own
-    program, not what the grader observes. ``publish`` replaces the kernel's
-    display channel (tests call the probes on a plain namespace with it).
+    ``publish`` replaces the kernel's display channel (tests call the probes on
+    a plain namespace with it).
     """
-    import dis
     import random
-    import types
-    import warnings
-    from decimal import Decimal
-    from fractions import Fraction
 
     import numpy
     import torch
-    from torch.autograd.variable import Variable
 
     if publish is None:
         from IPython.display import publish_display_data
 
         publish = _direct_publisher(publish_display_data)
-    tensor_base = getattr(torch._C, "TensorBase", None) or torch._C._TensorBase
-    engine = Variable._execution_engine
-    _state.update(
-        token=token,
-        ns=namespace,
-        timeout=float(probe_timeout_s),
-        publish=publish,
-        dumps=json.dumps,
-        loads=json.loads,
-        isfinite=math.isfinite,
-        instructions=dis.get_instructions,
-        CodeType=types.CodeType,
-        catch_warnings=warnings.catch_warnings,
-        simplefilter=warnings.simplefilter,
-        recursion_limit=(sys.getrecursionlimit, sys.setrecursionlimit),
-        dict_has=dict.__contains__,
-        dict_get=dict.__getitem__,
-        object_dict=lambda obj: object.__getattribute__(obj, "__dict__"),
-        torch=torch,
-        numpy=numpy,
-        ndarray=numpy.ndarray,
-        errstate=numpy.errstate,
-        exact_numbers=frozenset((Fraction, Decimal)),
-        Tensor=torch.Tensor,
-        Parameter=torch.nn.Parameter,
-        tensor_types=frozenset((torch.Tensor, torch.nn.Parameter)),
-        item=tensor_base.item,
-        tolist=tensor_base.tolist,
-        dim=tensor_base.dim,
-        is_complex=tensor_base.is_complex,
-        detach=tensor_base.detach,
-        reshape=tensor_base.reshape,
-        to=tensor_base.to,
-        copy_=tensor_base.copy_,
-        requires_grad_=tensor_base.requires_grad_,
-        grad_fn_of=tensor_base.__dict__["grad_fn"].__get__,
-        requires_grad_of=tensor_base.__dict__["requires_grad"].__get__,
-        shape_of=tensor_base.__dict__["shape"].__get__,
-        grad_of=tensor_base.__dict__["grad"].__get__,
-        Variable=Variable,
-        engine=engine,
-        run_backward=engine.run_backward,
-        forward_ad=_forward_ad_entries(torch),
-        is_grad_enabled=torch._C.is_grad_enabled,
-        set_grad_enabled=torch._C._set_grad_enabled,
-        InferenceMode=torch._C._InferenceMode,
-        signal=signal.signal,
-        timer=timer,
-        setitimer=getattr(signal, "setitimer", None),  # POSIX only; unused with timer="interrupt"
-        numpy_types=frozenset(
-            getattr(numpy, name)
-            for name in (
-                "float16", "float32", "float64", "longdouble",
-                "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-            )
-        ),
-    )
-    _state["ex34"] = _take_refs(torch)
-    for take in ON_INSTALL:  # probe modules take their own references now, before any student code
-        take(torch)
+    _state.update(token=token, ns=namespace, timeout=float(probe_timeout_s), publish=publish, timer=timer)
+    take_references(torch)
     if seed is not None:
         random.seed(seed)
         numpy.random.seed(seed % (2**32))
         torch.manual_seed(seed)
+
+
+def take_references(torch):
+    """Run every install hook (the runtime's own first) and keep what each takes in ``_state``, the one snapshot.
+
+    Nothing the probes rely on is looked up later by name: a student who
+    rebinds ``torch.nn.Linear``, patches ``nn.Module.named_modules`` or
+    replaces ``torch.Tensor.grad_fn`` in a later cell changes their own
+    program, not what the grader observes. Two modules may take the same name
+    only for the same object.
+    """
+    taken = {}
+    for take in ON_INSTALL:
+        for name, reference in take(torch).items():
+            if name in taken and taken[name] != reference:
+                raise ValueError("the reference " + repr(name) + " is taken twice, as two different objects")
+            taken[name] = reference
+    _state.update(taken)
+
+
+def _runtime_references(torch):
+    """What the runtime itself and the codec use: JSON, signals, the autograd engine and its modes, tensor accessors."""
+    import dis
+    import json
+    import math
+    import types
+    import warnings
+
+    import numpy
+    from torch.autograd.variable import Variable
+
+    base = getattr(torch._C, "TensorBase", None) or torch._C._TensorBase
+    return {
+        **wire.take_refs(torch),
+        "dumps": json.dumps,
+        "loads": json.loads,
+        "isfinite": math.isfinite,
+        "instructions": dis.get_instructions,
+        "CodeType": types.CodeType,
+        "catch_warnings": warnings.catch_warnings,
+        "simplefilter": warnings.simplefilter,
+        "recursion_limit": (sys.getrecursionlimit, sys.setrecursionlimit),
+        "dict_has": dict.__contains__,
+        "dict_get": dict.__getitem__,
+        "object_dict": lambda obj: object.__getattribute__(obj, "__dict__"),
+        "errstate": numpy.errstate,
+        "Module": torch.nn.Module,
+        "requires_grad_": base.requires_grad_,
+        "requires_grad_of": base.__dict__["requires_grad"].__get__,
+        "grad_fn_of": base.__dict__["grad_fn"].__get__,
+        "grad_of": base.__dict__["grad"].__get__,
+        "to": base.to,
+        "copy_": base.copy_,
+        "Variable": Variable,
+        "engine": Variable._execution_engine,
+        "run_backward": Variable._execution_engine.run_backward,
+        "forward_ad": _forward_ad_entries(torch),
+        "is_grad_enabled": torch._C.is_grad_enabled,
+        "set_grad_enabled": torch._C._set_grad_enabled,
+        "InferenceMode": torch._C._InferenceMode,
+        "signal": signal.signal,
+        "setitimer": getattr(signal, "setitimer", None),  # POSIX only; unused with timer="interrupt"
+    }
+
+
+ON_INSTALL.append(_runtime_references)
 
 
 def _forward_ad_entries(torch):
@@ -403,57 +389,18 @@ def _on_interrupt(signum, frame):
         raise ProbeTimeout()
 
 
-def error_record(stage, exc):
-    try:
-        message = str(exc)
-    except BaseException:  # noqa: BLE001 - a student exception whose __str__ raises
-        message = "<unprintable>"
-    return {"type": type(exc).__name__, "message": message[:500], "stage": stage}
+error_record = wire.error_record
+type_name = wire.type_name
 
 
 def encode_number(value):
-    """A student value as wire data: ``{"num": x}``, ``{"nonfinite": "nan"}`` or ``{"rejected": why}``.
-
-    The contract accepts plain Python numbers, numpy scalars, 0-d numpy arrays
-    and 0-d tensors. Types are checked exactly (``type(v) is float``), so
-    subclasses with lying arithmetic and objects that fake ``__class__`` are
-    rejected, not converted.
-    """
-    kind = type(value)
-    if kind is bool or kind is _state["numpy"].bool_:
-        return {"rejected": "a bool (True/False), not a number"}
-    if kind is float or kind is int:
-        number = float(value)
-    elif kind in _state["numpy_types"]:
-        number = float(value.item())
-    elif kind is _state["ndarray"]:
-        if value.ndim != 0:
-            return {"rejected": f"a numpy array of shape {tuple(value.shape)}, not a single number"}
-        if value.dtype.kind not in "iuf":
-            return {"rejected": f"a numpy array of dtype {value.dtype}, not a real number"}
-        number = float(value.item())
-    elif kind in _state["tensor_types"]:
-        if _state["dim"](value) != 0:
-            return {"rejected": f"a tensor of shape {tuple(_state['shape_of'](value))}, not a single number"}
-        if _state["is_complex"](value):
-            return {"rejected": "a complex tensor"}
-        number = float(_state["item"](value))
-    elif kind in _state["exact_numbers"]:
-        number = float(value)
-    elif value is None:
-        return {"rejected": "None"}
-    else:
-        return {"rejected": "a " + type_name(value)}
-    if not _state["isfinite"](number):
-        return {"nonfinite": repr(number)}
-    return {"num": number}
+    """A student value as a number record (:func:`grader.probes.wire.encode_number` with the references taken at install)."""
+    return wire.encode_number(value, _state)
 
 
-def type_name(value):
-    kind = type(value)
-    module = getattr(kind, "__module__", "")
-    name = getattr(kind, "__qualname__", "object")
-    return name if module in ("builtins", "__main__", None, "") else module + "." + name
+def encode_tensor(value):
+    """A tensor as a tensor record (capped), ``None`` for None, ``{"rejected": why}`` for anything else."""
+    return None if value is None else wire.encode_tensor(value, _state)
 
 
 def lookup(name):
@@ -522,69 +469,6 @@ def is_stub(fn):
     return all(op in ("LOAD_CONST", "CALL", "CALL_FUNCTION", "CALL_FUNCTION_EX") for op, _ in steps[1:-1])
 
 
-def _take_refs(torch):
-    """The torch objects the exercise 3 and 4 probes rely on, taken by ``install`` before any student code."""
-    nn = torch.nn
-    activations = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
-    module_call = [(nn.Module, name) for name in ("__call__", "_call_impl", "_wrapped_call_impl", "__getattr__")]
-    forwards = [(cls, "forward") for cls in (nn.Linear, nn.Sequential, *activations.values())]
-    autograd = torch._C._autograd
-    return {
-        "Module": nn.Module,
-        "Linear": nn.Linear,
-        "Sequential": nn.Sequential,
-        "pre_hook": nn.Module.register_forward_pre_hook,
-        "linear": nn.functional.linear,
-        "activations": activations,
-        "push_saved_hooks": autograd._push_saved_tensors_default_hooks,
-        "pop_saved_hooks": autograd._pop_saved_tensors_default_hooks,
-        "no_grad": torch.no_grad,
-        "fork_rng": torch.random.fork_rng,
-        "Generator": torch.Generator,
-        "randn": torch.randn,
-        "tensor": torch.tensor,
-        "ones_like": torch.ones_like,
-        "mul": torch.mul,
-        "add": torch.add,
-        "pow": torch.pow,
-        "float64": torch.float64,
-        "storage": torch._C.TensorBase.untyped_storage if hasattr(torch._C, "TensorBase") else torch.Tensor.untyped_storage,
-        "data_ptr": torch._C.StorageBase.data_ptr,
-        "nbytes": torch._C.StorageBase.nbytes,
-        # Restored while the grader runs its own modules, so a late patch cannot change what is observed.
-        "pinned": [(owner, name, owner.__dict__[name]) for owner, name in module_call + forwards if name in owner.__dict__],
-        "ops": {
-            "sin": torch.sin, "cos": torch.cos, "exp": torch.exp, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-            "relu": torch.relu, "sum": torch.sum, "mean": torch.mean,
-        },
-    }
-
-
-def torch_refs():
-    return _state["ex34"]
-
-
-class Pinned:
-    """While active, the torch attributes ``install`` pinned are the originals again; the student's come back after."""
-
-    def __enter__(self):
-        self.theirs = []
-        for owner, name, original in torch_refs()["pinned"]:
-            current = owner.__dict__.get(name)
-            if current is not original:
-                self.theirs.append((owner, name, current))
-                setattr(owner, name, original)
-        return self
-
-    def __exit__(self, *exc):
-        for owner, name, theirs in self.theirs:
-            if theirs is None:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, theirs)
-        return False
-
-
 def is_tensor(value):
     return type(value) in _state["tensor_types"]
 
@@ -598,7 +482,7 @@ def lookup_or_missing(name):
 
 
 def is_module(value):
-    return issubclass(type(value), torch_refs()["Module"])
+    return issubclass(type(value), _state["Module"])
 
 
 def own_dict(value, key):
@@ -710,23 +594,3 @@ def has_attribute(value, name):
         return hasattr(value, name)
     except BaseException:  # noqa: BLE001 - a student __getattr__ that raises something else
         return False
-
-
-_MAX_VALUES = 4096
-
-
-def encode_tensor(value):
-    """A tensor as wire data: shape and flat float values (non-finite ones as null), or why it is not one."""
-    if value is None:
-        return None
-    if not is_tensor(value):
-        return {"rejected": type_name(value)}
-    if _state["is_complex"](value):
-        return {"rejected": "a complex tensor"}
-    try:
-        flat = _state["reshape"](_state["detach"](value), (-1,))[:_MAX_VALUES]
-        values = _state["tolist"](_state["to"](flat, torch_refs()["float64"]))
-    except BaseException as exc:  # noqa: BLE001 - e.g. a meta or sparse tensor
-        return {"rejected": f"an unreadable tensor ({type(exc).__name__})"}
-    values = [v if _state["isfinite"](v) else None for v in values]
-    return {"shape": list(_state["shape_of"](value)), "values": values, "nonfinite": None in values}

@@ -6,9 +6,10 @@ explicit data (``{"tensor": {"shape", "dtype", "values", "requires_grad"}}``,
 turns them into objects, in the kernel for the student's code and in the
 grader's process for the reference, from this same source. Whatever comes
 back is encoded by :func:`encode_value`, also on both sides, so the judge
-compares like with like. Both take a *toolkit* (:func:`take_tensor_toolkit`):
-the torch objects they need, taken when ``install`` runs in the kernel, before
-any student code.
+compares like with like. Numbers and tensors inside a value are in the one
+wire format (:mod:`grader.probes.wire`). Both take ``kit``, the references the
+runtime took at install (``_state``, filled by the install hooks; in the
+grader's process by ``take_references``), before any student code.
 
 Targets (what is called): ``{"function": name}`` a global function;
 ``{"apply": name}`` a global ``torch.autograd.Function`` subclass, through its
@@ -38,22 +39,17 @@ if TYPE_CHECKING:
         record,
         request_of,
         type_name,
+        wire,
     )
 
 _VALUES_CAP = 4096
 _ITEMS_CAP = 64
 _DEPTH_CAP = 5
-_toolkit: dict = {}
 
 
-def take_tensor_toolkit(torch):
-    """What building and encoding values needs from ``torch``, taken once (in the kernel: at install)."""
-    import numpy
-
+def _references(torch):
+    """The torch objects building and encoding values needs beyond the codec's, taken at install (before student code)."""
     nn = torch.nn
-    base = getattr(torch._C, "TensorBase", None) or torch._C._TensorBase
-    names = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
-    dtypes = {name: getattr(torch, name) for name in names}
     return {
         "tensor": torch.tensor,
         "randn": torch.randn,
@@ -62,15 +58,9 @@ def take_tensor_toolkit(torch):
         "mul": torch.mul,
         "add": torch.add,
         "sum": torch.sum,
-        "narrow": torch.narrow,
-        "item": base.item,
         "Generator": torch.Generator,
         "no_grad": torch.no_grad,
         "float64": torch.float64,
-        "dtypes": dtypes,
-        "dtype_names": {dtype: name for name, dtype in dtypes.items()},
-        "tensor_types": frozenset((torch.Tensor, nn.Parameter)),
-        "Module": nn.Module,
         "Linear": nn.Linear,
         "Sequential": nn.Sequential,
         "Function": torch.autograd.Function,
@@ -78,27 +68,10 @@ def take_tensor_toolkit(torch):
         # ``torch.autograd.Function.apply`` (or an ``apply`` of the student's own) never answers for forward/backward.
         "function_apply": torch.autograd.Function.__dict__["apply"],
         "activations": {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "identity": nn.Identity},
-        "detach": base.detach,
-        "reshape": base.reshape,
-        "to": base.to,
-        "tolist": base.tolist,
-        "copy_": base.copy_,
-        "is_complex": base.is_complex,
-        "requires_grad_": base.requires_grad_,
-        "shape_of": base.__dict__["shape"].__get__,
-        "dtype_of": base.__dict__["dtype"].__get__,
-        "requires_grad_of": base.__dict__["requires_grad"].__get__,
-        "grad_fn_of": base.__dict__["grad_fn"].__get__,
-        "ndarray": numpy.ndarray,
-        "numpy_scalars": frozenset(
-            getattr(numpy, n) for n in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
-        ),
-        "numpy_bool": numpy.bool_,
-        "isfinite": __import__("math").isfinite,
     }
 
 
-ON_INSTALL.append(lambda torch: _toolkit.update(take_tensor_toolkit(torch)))
+ON_INSTALL.append(_references)
 
 
 # ---------------------------------------------------------------- building values from specs (both sides)
@@ -165,14 +138,13 @@ def encode_value(value, kit, depth=0):
     if kind is bool or kind is kit["numpy_bool"]:
         return {"bool": bool(value)}
     if kind is int or kind is float or kind in kit["numpy_scalars"]:
-        number = float(value)
-        return {"number": number} if kit["isfinite"](number) else {"nonfinite": repr(number)}
+        return {"number": wire.encode_float(float(value))}
     if kind in kit["tensor_types"]:
         return {"tensor": encode_tensor_data(value, kit)}
     if kind is kit["ndarray"]:
-        return {"array": {"shape": list(value.shape), "dtype": str(value.dtype)}} if value.dtype.kind not in "biuf" else {
-            "tensor": _array_data(value, kit)
-        }
+        if value.dtype.kind not in "biuf":
+            return {"array": {"shape": list(value.shape), "dtype": str(value.dtype)}}
+        return {"tensor": {**wire.encode_array(value, _VALUES_CAP), "requires_grad": False, "grad_fn": None, "numpy": True}}
     if kind is str:
         return {"str": value[:2000]}
     if depth >= _DEPTH_CAP:
@@ -189,37 +161,15 @@ def encode_value(value, kit, depth=0):
 
 
 def encode_tensor_data(value, kit):
-    """Shape, dtype, values (float, non-finite ones null, at most ``_VALUES_CAP``) and the graph flags of a tensor."""
-    shape = list(kit["shape_of"](value))
-    data = {"shape": shape, "dtype": kit["dtype_names"].get(kit["dtype_of"](value), str(kit["dtype_of"](value)))}
+    """A tensor record (at most ``_VALUES_CAP`` values) with the tensor's graph flags; a complex or unreadable one has no values."""
+    data = wire.encode_tensor(value, kit, _VALUES_CAP)
+    if "rejected" in data:
+        dtype, why = wire.dtype_name(kit["dtype_of"](value), kit), data["rejected"]
+        data = {"dtype": dtype, "shape": list(kit["shape_of"](value)), "values": [], "rejected": why}
     data["requires_grad"] = bool(kit["requires_grad_of"](value))
     node = kit["grad_fn_of"](value)
     data["grad_fn"] = None if node is None else type(node).__name__
-    if kit["is_complex"](value):
-        data.update(values=[], nonfinite=False, truncated=False, complex=True)
-        return data
-    try:
-        flat = kit["reshape"](kit["detach"](value), (-1,))
-        head = kit["narrow"](flat, 0, 0, min(_VALUES_CAP, kit["shape_of"](flat)[0]))
-        values = kit["tolist"](kit["to"](head, kit["float64"]))
-    except BaseException as exc:  # noqa: BLE001 - a meta, sparse or otherwise unreadable tensor
-        data.update(values=[], nonfinite=False, truncated=False, unreadable=type(exc).__name__)
-        return data
-    numbers = [v if kit["isfinite"](v) else None for v in values]
-    count = 1
-    for size in shape:
-        count *= size
-    data.update(values=numbers, nonfinite=None in numbers, truncated=count > _VALUES_CAP)
     return data
-
-
-def _array_data(array, kit):
-    flat = array.reshape(-1)[:_VALUES_CAP].astype("float64").tolist()
-    numbers = [v if kit["isfinite"](v) else None for v in flat]
-    return {
-        "shape": list(array.shape), "dtype": str(array.dtype), "requires_grad": False, "grad_fn": None,
-        "values": numbers, "nonfinite": None in numbers, "truncated": array.size > _VALUES_CAP, "numpy": True,
-    }
 
 
 def _module_data(module, kit, depth):
@@ -265,14 +215,14 @@ def _target(spec):
         value, missing = lookup_or_missing(spec["apply"])
         if missing is not None:
             return None, missing
-        if not (isinstance(value, type) and issubclass(value, _toolkit["Function"])):
+        if not (isinstance(value, type) and issubclass(value, _state["Function"])):
             return None, {"not_function_class": type_name(value)}
-        return _toolkit["function_apply"].__get__(None, value), None
+        return _state["function_apply"].__get__(None, value), None
     if "module" in spec:
         value, missing = lookup_or_missing(spec["module"])
         if missing is not None:
             return None, missing
-        if not issubclass(type(value), _toolkit["Module"]):
+        if not issubclass(type(value), _state["Module"]):
             return None, {"not_module": type_name(value)}
         return value, None
     class_name, _, method = spec["method"].partition(".")
@@ -281,7 +231,7 @@ def _target(spec):
         return None, missing
     if not isinstance(cls, type):
         return None, {"not_class": type_name(cls)}
-    ok, instance = call_student(cls, *[build_value(arg, _toolkit) for arg in spec.get("init", [])])
+    ok, instance = call_student(cls, *[build_value(arg, _state) for arg in spec.get("init", [])])
     if not ok:
         return None, instance
     bound = class_attribute(instance, method)
@@ -289,14 +239,14 @@ def _target(spec):
 
 
 def _arguments(call):
-    args = [build_value(arg, _toolkit) for arg in call.get("args", [])]
-    kwargs = {name: build_value(arg, _toolkit) for name, arg in call.get("kwargs", {}).items()}
+    args = [build_value(arg, _state) for arg in call.get("args", [])]
+    kwargs = {name: build_value(arg, _state) for name, arg in call.get("kwargs", {}).items()}
     return args, kwargs
 
 
 def _upstream_for(output, seed):
     """The seeded upstream gradient for ``output``: the same numbers in the grader's process for the same shape."""
-    kit = _toolkit
+    kit = _state
     shape = tuple(kit["shape_of"](output))
     generator = kit["Generator"]().manual_seed(int(seed))
     upstream = kit["randn"](shape, generator=generator, dtype=kit["float64"])
@@ -305,7 +255,7 @@ def _upstream_for(output, seed):
 
 def _gradients(output, args, grad):
     """Gradients of ``output`` (with the seeded upstream) for the tensor arguments and module parameters asked for."""
-    kit = _toolkit
+    kit = _state
     if type(output) not in kit["tensor_types"]:
         return {"no_tensor": type_name(output)}
     if not kit["requires_grad_of"](output):
@@ -349,7 +299,7 @@ _TARGET_TROUBLE = [
     RAISED,
 ]
 _VALUE = {"type": "object", "minProperties": 1}
-_TENSOR_DATA = {"type": "object", "required": ["shape", "dtype", "values"]}
+_TENSOR_DATA = {**wire.TENSOR, "additionalProperties": True}  # with the graph flags (requires_grad, grad_fn)
 _GRADS = one_of_records(
     record({"grads": {"type": "object", "additionalProperties": {"anyOf": [{"type": "null"}, _TENSOR_DATA]}}}),
     record({"no_tensor": NAME}),
@@ -393,16 +343,16 @@ def call_target(target, calls, after=False, grad=None, forbid_autograd=False):
         if not ok:
             results.append(returned)
             continue
-        result = {"value": encode_value(returned, _toolkit)}
+        result = {"value": encode_value(returned, _state)}
         if grad is not None:
             result["grad"] = _gradients(returned, args, grad)
         if after:
-            result["after"] = [encode_value(arg, _toolkit) for arg in args]
+            result["after"] = [encode_value(arg, _state) for arg in args]
         results.append(result)
     return {"results": results}
 
 
-_DOT = {"type": "array", "items": {"type": ["number", "null"]}}
+_DOT = {"type": "array", "items": wire.NUMBER_VALUE}
 
 
 @probe(
@@ -430,7 +380,7 @@ def gradient_check(target, calls, directions=3, eps=1e-6, seed=0):
     ``numeric[d]`` is the central difference of ``<u, f(x)>`` along it. Tensor
     arguments that require grad are the inputs; the judge compares the two.
     """
-    kit = _toolkit
+    kit = _state
     fn, trouble = _target(target)
     if trouble is not None:
         return trouble
@@ -462,8 +412,8 @@ def _dot_product_test(fn, args, kwargs, directions, eps, seed, kit):
     analytic, numeric = [], []
     for _ in range(directions):
         vs = [kit["randn"](tuple(kit["shape_of"](args[i])), generator=generator, dtype=kit["float64"]) for i in positions]
-        analytic.append(_finite(sum(_dot(g, v, kit) for g, v in zip(grads, vs, strict=True) if g is not None), kit))
-        numeric.append(_finite(_difference(fn, args, kwargs, positions, vs, eps, upstream, kit), kit))
+        analytic.append(wire.encode_float(sum(_dot(g, v, kit) for g, v in zip(grads, vs, strict=True) if g is not None)))
+        numeric.append(wire.encode_float(_difference(fn, args, kwargs, positions, vs, eps, upstream, kit)))
     return {"analytic": analytic, "numeric": numeric}
 
 
@@ -488,10 +438,6 @@ def _dot(a, b, kit):
     return float(kit["item"](kit["sum"](product)))
 
 
-def _finite(number, kit):
-    return number if kit["isfinite"](number) else None
-
-
 @probe(
     request=request_of({"names": {"type": "array", "items": NAME}}, required=["names"]),
     answer={"type": "object", "additionalProperties": _VALUE},
@@ -501,7 +447,7 @@ def global_values(names):
     found = {}
     for name in names:
         value, missing = lookup_or_missing(name)
-        found[name] = {"missing": True} if missing is not None else encode_value(value, _toolkit)
+        found[name] = {"missing": True} if missing is not None else encode_value(value, _state)
     return found
 
 
@@ -530,7 +476,7 @@ def module_structure(target, args=(), inputs=(), dtype=None):
     The module is a global (``{"module": name}``) or what a function returns
     (``{"function": name}`` called with ``args``).
     """
-    kit = _toolkit
+    kit = _state
     if "module" in target:
         module, trouble = _target(target)
         if trouble is not None:
@@ -598,5 +544,5 @@ def raises(target, calls):
             record_ = error_record("call", exc)
             results.append({"raised": record_, "exception": {"type": type(exc).__name__, "bases": bases, "message": record_["message"]}})
             continue
-        results.append({"returned": encode_value(returned, _toolkit)})
+        results.append({"returned": encode_value(returned, _state)})
     return {"results": results}

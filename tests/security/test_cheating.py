@@ -27,8 +27,8 @@ def manual_backprop(x1, x2, x3):
     return {"y": 0.0, "dy_dx1": 0.0, "dy_dx2": 0.0, "dy_dx3": 0.0}
 """
 # What the first probe answer (ex1's global values) would say if it were right.
-FORGED_VALUES = {"s": {"num": 3.0}, "y": {"num": 9.0}, "dy_ds": {"num": 3.0}, "dy_dx1": {"num": 3.0},
-                 "dy_dx2": {"num": 3.0}, "dy_dx3": {"num": 3.0}}
+FORGED_VALUES = {"s": {"number": 3.0}, "y": {"number": 9.0}, "dy_ds": {"number": 3.0}, "dy_dx1": {"number": 3.0},
+                 "dy_dx2": {"number": 3.0}, "dy_dx3": {"number": 3.0}}
 FORGES_THE_CHANNEL = f"""
 import json
 from IPython.display import display

@@ -127,20 +127,20 @@ def test_values_none_and_imported_maths_functions_are_not_answers(runtime: Calla
 @pytest.mark.parametrize(
     ("expression", "encoded"),
     [
-        ("3", {"num": 3.0}),
-        ("2.5", {"num": 2.5}),
-        ("np.float32(1.5)", {"num": 1.5}),
-        ("np.array(4.0)", {"num": 4.0}),  # a 0-d numpy array (CONTRACT-04 accepts it)
-        ("np.array(4, dtype=np.int64)", {"num": 4.0}),
-        ("torch.tensor(2.0, dtype=torch.float64)", {"num": 2.0}),
-        ("torch.tensor(2.0, requires_grad=True) * 1", {"num": 2.0}),
-        ("torch.nn.Parameter(torch.tensor(0.5))", {"num": 0.5}),
-        ("Fraction(1, 4)", {"num": 0.25}),
+        ("3", {"number": 3.0}),
+        ("2.5", {"number": 2.5}),
+        ("np.float32(1.5)", {"number": 1.5}),
+        ("np.array(4.0)", {"number": 4.0}),  # a 0-d numpy array (CONTRACT-04 accepts it)
+        ("np.array(4, dtype=np.int64)", {"number": 4.0}),
+        ("torch.tensor(2.0, dtype=torch.float64)", {"number": 2.0}),
+        ("torch.tensor(2.0, requires_grad=True) * 1", {"number": 2.0}),
+        ("torch.nn.Parameter(torch.tensor(0.5))", {"number": 0.5}),
+        ("Fraction(1, 4)", {"number": 0.25}),
         ("np.array([1.0])", {"rejected": "a numpy array of shape (1,), not a single number"}),
         ("torch.ones(2)", {"rejected": "a tensor of shape (2,), not a single number"}),
         ("True", {"rejected": "a bool (True/False), not a number"}),
         ("np.bool_(True)", {"rejected": "a bool (True/False), not a number"}),
-        ("float('nan')", {"nonfinite": "nan"}),
+        ("float('nan')", {"number": "nan"}),
         ("Liar(1.0)", {"rejected": "a Liar"}),  # a float subclass is not a float
         ("None", {"rejected": "None"}),
     ],
@@ -171,9 +171,9 @@ def test_a_dict_subclass_is_read_with_dicts_own_methods(runtime: Callable[[str],
         """
     )
     ordered = ask("call_numeric", function="ordered", args_list=[[1.0, 2.0, 3.0]], keys=["y", "dy_dx1"])
-    assert ordered == {"results": [{"values": {"y": {"num": 9.0}, "dy_dx1": {"num": 3.0}}}]}
+    assert ordered == {"results": [{"values": {"y": {"number": 9.0}, "dy_dx1": {"number": 3.0}}}]}
     lying = ask("call_numeric", function="lying", args_list=[[1.0, 2.0, 3.0]], keys=["y", "dy_dx1"])
-    assert lying == {"results": [{"values": {"y": {"num": 1.0}, "dy_dx1": {"missing": True}}}]}
+    assert lying == {"results": [{"values": {"y": {"number": 1.0}, "dy_dx1": {"missing": True}}}]}
 
 
 DUAL = """
@@ -203,7 +203,7 @@ def test_the_submissions_own_sin_and_cos_are_found(runtime: Callable[[str], Ask]
     ask = runtime(DUAL + extra)
     answer = ask("dual_eval", cases=[{"expr": ["sin", "x"], "x": [0.5, 2.0]}])
     assert (answer["form"], answer["names"], answer["stub"]) == (form, names, False)
-    assert answer["results"][0]["deriv"] == {"num": pytest.approx(2.0 * 0.8775825618903728)}
+    assert answer["results"][0]["deriv"] == {"number": pytest.approx(2.0 * 0.8775825618903728)}
 
 
 def test_grad_mode_and_inference_mode_left_behind_do_not_change_what_is_observed(runtime: Callable[[str], Ask]) -> None:

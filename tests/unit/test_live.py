@@ -361,7 +361,7 @@ def run(request_text, start=0):
 def test_the_kernel_is_put_back_even_when_checking_is_cut_short(raised: str) -> None:
     namespace: dict[str, Any] = {"x": 1}
     before = signal.getsignal(signal.SIGINT)
-    sources = [["runtime", FAKE_RUNTIME.replace("{raised}", raised)]]
+    sources = [["wire", ""], ["runtime", FAKE_RUNTIME.replace("{raised}", raised)]]
     if raised.startswith("KeyboardInterrupt"):  # a real interrupt (the student pressed stop) still stops %grade
         with pytest.raises(KeyboardInterrupt):
             run_probes(sources, "t0", "[]", namespace, 5.0)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from grader.kit import replay
-from grader.kit.replay import Expected, MissingExpectedValue, Recorder, RecordingReference, Unrecordable, to_data
+from grader.kit.replay import FORMAT, Expected, MissingExpectedValue, Recorder, RecordingReference, Unrecordable, to_data
 from grader.pipeline import load_reference
 from grader.results import Outcome, Verdict
 from grader.rubric import Rubric, load_rubric
@@ -206,7 +206,7 @@ def test_values_survive_the_trip_through_json_exactly() -> None:
         torch.tensor([1.1, 2.2], dtype=torch.bfloat16), torch.tensor([3, -4]), torch.tensor([True, False]), torch.zeros(0, 3),
         np.array([[1.0, 2.5]]), np.float32(0.1), np.int64(7),
     ]
-    expected = Expected({"format": 1, "events": {}})
+    expected = Expected({"format": FORMAT, "events": {}})
     for value in values:
         data = json.loads(json.dumps(to_data(value, _refuse), allow_nan=False))
         back = expected.value(data)

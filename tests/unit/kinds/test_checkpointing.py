@@ -17,7 +17,7 @@ from tests.unit.kinds.support import Respond, context, judge, make
 
 
 def encode(shape: list[int], values: list[float]) -> dict[str, Any]:
-    return {"shape": shape, "values": values, "nonfinite": False}
+    return {"dtype": "float64", "shape": shape, "values": values}
 
 def honest_run(spec: dict[str, Any], segments: int, saved: int = 600, order: list[int] | None = None) -> dict[str, Any]:
     """A run whose numbers are the plain ones, which saved ``saved`` bytes and recomputed the layers in ``order``."""

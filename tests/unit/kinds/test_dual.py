@@ -16,7 +16,7 @@ from tests.unit.kinds.support import judge, make
 
 
 def num(x: float) -> dict[str, float]:
-    return {"num": float(x)}
+    return {"number": float(x)}
 
 def dual_answers(sin_rule: Any, cos_rule: Any, unchanged: bool = True) -> Any:
     """Evaluate the probe's expression trees with given (u, u') -> (value, deriv) rules."""

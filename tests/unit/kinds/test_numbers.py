@@ -15,7 +15,7 @@ from tests.unit.kinds.support import judge, make
 
 
 def num(x: float) -> dict[str, float]:
-    return {"num": float(x)}
+    return {"number": float(x)}
 
 RIGHT_VALUES = {"s": num(3), "y": num(9), "dy_ds": num(3), "dy_dx1": num(3), "dy_dx2": num(3), "dy_dx3": num(3)}
 
@@ -25,7 +25,7 @@ RIGHT_VALUES = {"s": num(3), "y": num(9), "dy_ds": num(3), "dy_dx1": num(3), "dy
         (RIGHT_VALUES, Outcome.PASSED, "all 6 values are right"),
         ({**RIGHT_VALUES, "dy_dx3": num(4)}, Outcome.PARTIAL, "dy/dx3 is wrong (you have 4)"),
         ({**RIGHT_VALUES, "y": {"rejected": "a list, not a number"}}, Outcome.PARTIAL, "y is a list, not a number"),
-        ({**RIGHT_VALUES, "y": {"nonfinite": "nan"}}, Outcome.PARTIAL, "y is nan, not a finite number"),
+        ({**RIGHT_VALUES, "y": {"number": "nan"}}, Outcome.PARTIAL, "y is nan, not a finite number"),
         ({**RIGHT_VALUES, "s": {"missing": True}}, Outcome.PARTIAL,
          "s is not defined (code cell 1 (it starts \"s = 1 / 0\"), which defines it, did not finish: ZeroDivisionError: division by zero)"),
         ({name: {"rejected": "None"} for name in RIGHT_VALUES}, Outcome.NOT_ATTEMPTED, "not attempted"),
