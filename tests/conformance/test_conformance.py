@@ -15,7 +15,7 @@ changes nothing. The twins are graded in the same rounds.
 The correct rounds and the templates are graded in both execution modes
 (``MODES``): the Linux sandbox with warm kernels, and the portable mode students
 get on macOS and Windows (plain kernels, timeouts by interrupt); their scores
-must be the same.
+must be the same, and for the templates every check's score and message.
 
 The fast tests at the bottom (no kernel) keep the corpus itself well formed.
 """
@@ -107,20 +107,26 @@ def test_twins_lose_points_on_their_checks(k: int, make_notebook: MakeNotebook, 
         assert exercise_score(result, exercise) < 25, f"{v.id}: {v.mistake.description}\n{report(result, exercise)}"
 
 
+def per_check(result: SubmissionResult) -> list[tuple[str, str, float, str, str]]:
+    return [(ex.id, c.id, c.score, c.outcome.value, c.message) for ex in result.exercises for c in ex.checks]
+
+
 @pytest.mark.kernel
-@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("style", STUB_STYLES)
-def test_template_stub_styles_score_zero_not_attempted(style: str, mode: str, tmp_path: Path, rubric: Rubric) -> None:
+def test_template_stub_styles_score_zero_not_attempted_alike_in_both_modes(style: str, tmp_path: Path, rubric: Rubric) -> None:
     path = tmp_path / f"template_{style}.ipynb"
     path.write_text(json.dumps(template_notebook(style)), encoding="utf-8")
-    result = graded(path, rubric, mode)
-    wrong = [
-        ex.id
-        for ex in result.exercises
-        if ex.score != 0 or any(c.outcome is not Outcome.NOT_ATTEMPTED for c in ex.checks)
-    ]
-    assert sorted(ex.id for ex in result.exercises) == list(EXERCISES)
-    assert not wrong, report(result, *wrong)
+    results = {mode: graded(path, rubric, mode) for mode in MODES}
+    for mode, result in results.items():
+        wrong = [
+            ex.id
+            for ex in result.exercises
+            if ex.score != 0 or any(c.outcome is not Outcome.NOT_ATTEMPTED for c in ex.checks)
+        ]
+        assert sorted(ex.id for ex in result.exercises) == list(EXERCISES)
+        assert not wrong, f"{mode}\n{report(result, *wrong)}"
+    assert per_check(results["portable"]) == per_check(results["sandbox"])  # the same words too (tests/integration/test_portable.py)
+    assert results["portable"].errors == results["sandbox"].errors
 
 
 # --- the corpus itself (no kernel) ---
