@@ -28,6 +28,40 @@ RUBRIC05 = ROOT / "rubrics" / "05_custom_autograd_and_training.yaml"
 SETUP = "import math\nimport numpy as np\nimport torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
 
 
+# The slowest modules, slowest first (by `--durations`). `pytest -n 2` schedules with `--dist worksteal` (pyproject.toml):
+# a worker that runs out takes over the end of the other's queue, so a long test left for the end would keep one worker
+# busy while the other idles. These go first, then the other kernel tests, and the quick unit tests fill the end.
+SLOW_FIRST = (
+    "integration/test_check_rubric.py",
+    "integration/test_kit.py",
+    "integration/test_batch.py",
+    "integration/test_portable.py",
+    "security/test_processes_and_output.py",
+    "integration/test_ci_integration.py",
+    "unit/test_live.py",
+    "integration/test_live_grade.py",
+    "integration/test_warm_kernels.py",
+    "security/test_batch_survives.py",
+    "integration/test_assignment05_outputs.py",
+    "unit/test_code_quality.py",
+    "unit/test_batch_units.py",
+    "security/test_kernel_faults.py",
+    "e2e/test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slowest modules first, then the other kernel tests, then the rest (each in collection order)."""
+
+    def rank(item: pytest.Item) -> int:
+        module = item.path.relative_to(ROOT / "tests").as_posix() if item.path.is_relative_to(ROOT / "tests") else ""
+        if module in SLOW_FIRST:
+            return SLOW_FIRST.index(module)
+        return len(SLOW_FIRST) + (0 if item.get_closest_marker("kernel") else 1)
+
+    items.sort(key=rank)
+
+
 def solution_answers() -> dict[str, str]:
     """The solved answer cells of the reference notebook, by exercise id."""
     nb = nbformat.read(SOLUTION, as_version=4)

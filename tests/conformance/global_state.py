@@ -1,81 +1,76 @@
-"""Notebooks correct in all four exercises that leave global state changed after their answers. Data only.
+"""Last cells that leave global state changed after correct answers. Data only.
 
 The contract: global state a submission leaves behind after its answers does not
-change its grade. Each notebook here is the first correct variant of every
-exercise followed by one cell that changes some process-wide setting, the way a
-real notebook's last experiments or "speed-up" cells do.
+change its grade. Each cell here changes some process-wide setting, the way a
+real notebook's last experiments or "speed-up" cells do; the conformance test
+puts one after a round of correct variants (tests/conformance/rounds.py), which
+must still score 100. The cells use only the names every exercise 3 answer
+defines (``model``, ``output``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.conformance import ex1, ex2, ex3, ex4
-
 
 @dataclass(frozen=True)
-class StateNotebook:
-    """All four answers, then ``last_cell`` (which changes global state)."""
+class StateCell:
+    """A notebook's last cell, ``last_cell``, which changes global state."""
 
     id: str
     style: str
     last_cell: str
 
-    @property
-    def cells(self) -> tuple[str, ...]:
-        answers = tuple(cell for module in (ex1, ex2, ex3, ex4) for cell in module.VARIANTS[0].answer_cells)
-        return (*answers, self.last_cell)
 
-
-NOTEBOOKS = (
-    StateNotebook("grad_disabled", "inference cell at the end: torch.set_grad_enabled(False)", "torch.set_grad_enabled(False)\nprint(output)"),
-    StateNotebook(
+STATE_CELLS = (
+    StateCell("grad_disabled", "inference cell at the end: torch.set_grad_enabled(False)", "torch.set_grad_enabled(False)\nprint(output)"),
+    StateCell(
         "inference_mode_entered",
         "a context manager entered by hand and never left",
-        "torch.inference_mode().__enter__()\nprint(model(torch.randn(2, 10)))",
+        "torch.inference_mode().__enter__()\nprint(output.detach() * 2)",
     ),
-    StateNotebook("no_grad_entered", "torch.no_grad() entered by hand and never left", "torch.no_grad().__enter__()"),
-    StateNotebook(
+    StateCell("no_grad_entered", "torch.no_grad() entered by hand and never left", "torch.no_grad().__enter__()"),
+    StateCell(
         "fixed_seeds",
         "reproducibility cell: every seed fixed",
         "import random\nrandom.seed(1234)\nnp.random.seed(1234)\ntorch.manual_seed(1234)",
     ),
-    StateNotebook("default_dtype_float64", "precision experiment: default dtype switched to float64", "torch.set_default_dtype(torch.float64)"),
-    StateNotebook("anomaly_detection", "debugging left on: autograd anomaly detection", "torch.autograd.set_detect_anomaly(True)"),
-    StateNotebook(
+    StateCell("default_dtype_float64", "precision experiment: default dtype switched to float64", "torch.set_default_dtype(torch.float64)"),
+    StateCell("anomaly_detection", "debugging left on: autograd anomaly detection", "torch.autograd.set_detect_anomaly(True)"),
+    StateCell(
         "warnings_as_errors",
         "strict student: every warning turned into an error",
         'import warnings\nwarnings.simplefilter("error")',
     ),
-    StateNotebook("one_thread", "benchmarking cell: torch.set_num_threads(1)", "torch.set_num_threads(1)"),
-    StateNotebook("numpy_errors_raise", "numerics debugging: np.seterr(all='raise')", 'np.seterr(all="raise")'),
-    StateNotebook("recursion_limit_lowered", "sys.setrecursionlimit lowered moderately", "import sys\nsys.setrecursionlimit(500)"),
-    StateNotebook(
+    StateCell("one_thread", "benchmarking cell: torch.set_num_threads(1)", "torch.set_num_threads(1)"),
+    StateCell("numpy_errors_raise", "numerics debugging: np.seterr(all='raise')", 'np.seterr(all="raise")'),
+    StateCell("recursion_limit_lowered", "sys.setrecursionlimit lowered moderately", "import sys\nsys.setrecursionlimit(500)"),
+    StateCell(
         "deterministic_algorithms",
         "reproducibility: torch.use_deterministic_algorithms(True)",
         "torch.use_deterministic_algorithms(True)",
     ),
-    StateNotebook(
+    StateCell(
         "print_options",
         "display tweaks: short float printing in torch and numpy",
         "torch.set_printoptions(precision=2, sci_mode=False)\nnp.set_printoptions(precision=2, suppress=True)",
     ),
-    StateNotebook(
+    StateCell(
         "cwd_changed",
         "working directory changed to a scratch folder (%cd-style)",
         "import os, tempfile\nos.chdir(tempfile.mkdtemp())",
     ),
-    StateNotebook(
+    StateCell(
         "matmul_precision_medium",
         "speed tip from training tutorials: torch.set_float32_matmul_precision('medium')",
         'torch.set_float32_matmul_precision("medium")',
     ),
-    StateNotebook(
+    StateCell(
         "autograd_multithreading_off",
         "torch.autograd.set_multithreading_enabled(False)",
         "torch.autograd.set_multithreading_enabled(False)",
     ),
-    StateNotebook(
+    StateCell(
         "kitchen_sink",
         "many settings at once, as a long notebook accumulates them",
         """

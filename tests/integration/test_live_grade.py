@@ -146,9 +146,13 @@ grader.live.magic._SESSION.judge._process.wait()
 """
 
 
-def test_a_wrong_answer_shows_the_failing_check_and_its_message(tmp_path: Path) -> None:
-    magics = ["%load_ext grader", f"%grade --rubric {A04} ex2", KILL_JUDGE, f"%grade --rubric {A04} ex1"]
-    cells = run_cells([SETUP, *solution_answers().values(), WRONG_COS, *magics], tmp_path)
+def test_a_wrong_answer_shows_the_failing_check_and_without_a_saved_notebook_the_printed_output_is_left_out(tmp_path: Path) -> None:
+    # One kernel for two stories: the right answers graded whole first, then a wrong cos and a judge that dies.
+    magics = ["%load_ext grader", f"%grade --rubric {A04}", WRONG_COS, f"%grade --rubric {A04} ex2", KILL_JUDGE, f"%grade --rubric {A04} ex1"]
+    cells = run_cells([SETUP, *solution_answers().values(), *magics], tmp_path)
+    [whole] = shown(cells[-5])  # no saved notebook: the printed-output check is left to the official grade
+    assert "Score: 98 / 98" in whole["text/plain"], whole["text/plain"]
+    assert "Not counted here (2 points, checked by the official grade): ex3: The chain for output is printed." in whole["text/plain"]
     [report] = shown(cells[-3])
     text = report["text/plain"]
     assert "  [PASS] sin([u, u']) = [sin u, u' cos u]  7/7" in text, text
@@ -158,13 +162,6 @@ def test_a_wrong_answer_shows_the_failing_check_and_its_message(tmp_path: Path) 
     restarted, after = shown(cells[-1])  # a judge that died is restarted once, and the student told
     assert restarted["text/plain"].startswith("%grade: the grader's judge process had stopped (it stopped"), restarted
     assert "Score: 25 / 25" in after["text/plain"]
-
-
-def test_without_a_saved_notebook_the_printed_output_check_is_left_to_the_official_grade(tmp_path: Path) -> None:
-    cells = run_cells([SETUP, *solution_answers().values(), "%load_ext grader", f"%grade --rubric {A04}"], tmp_path)
-    [report] = shown(cells[-1])
-    assert "Score: 98 / 98" in report["text/plain"], report["text/plain"]
-    assert "Not counted here (2 points, checked by the official grade): ex3: The chain for output is printed." in report["text/plain"]
 
 
 @pytest.fixture

@@ -26,8 +26,16 @@ def test_without_a_reason_the_message_is_the_plain_one() -> None:
     assert _no_kernel([_Attempt(warm=True)]) == KERNEL_DID_NOT_START
 
 
-def test_the_reason_is_kept_short() -> None:
-    assert len(_no_kernel([_failed("x" * 5000)])) < len(KERNEL_DID_NOT_START) + 310
+def test_a_huge_reason_is_cut_to_its_beginning() -> None:
+    reason = "RuntimeError: " + "x" * 5000 + " the end"
+    message = _no_kernel([_failed(reason)])
+    assert message.startswith(f"{KERNEL_DID_NOT_START} (RuntimeError: xxx") and message.endswith(")")
+    assert "the end" not in message and len(message) < len(reason) // 10
+
+
+def test_each_reason_is_given_once_in_the_order_of_the_tries() -> None:
+    tries = [_failed("TimeoutError"), _failed("RuntimeError: Kernel died"), _failed("TimeoutError"), _Attempt(warm=True)]
+    assert _no_kernel(tries) == f"{KERNEL_DID_NOT_START} (TimeoutError; RuntimeError: Kernel died)"
 
 
 def test_socket_folders_fit_a_unix_socket_address(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
