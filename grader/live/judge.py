@@ -50,7 +50,8 @@ from grader.kernel.execute import CellRun, Execution
 from grader.pipeline import PlannedCheck, judge_and_score, plan_probes, prepare_judges
 from grader.probes import probe_sources
 from grader.probes.protocol import ProbeRequest, parse_answers
-from grader.reporters.notebook import FRESH_NOTE, LIVE_NOTE, NotebookReport, deferred_note, render_notebook_html, render_notebook_text
+from grader.reporters import grade_note
+from grader.reporters.notebook import LIVE_NOTE, NotebookReport, deferred_note, render_notebook_html, render_notebook_text
 from grader.results import SubmissionResult
 from grader.rubric import CheckSpec, ExerciseSpec, Rubric, load_rubric
 from grader.scoring import total
@@ -250,10 +251,11 @@ class Judge:
             raise UsageError("no report to show")
         result = SubmissionResult.from_dict(report)
         name = Path(str(request.get("notebook") or result.submission)).name
-        notes = [FRESH_NOTE, f"It grades the file as last saved ({name}): save the notebook first to grade your latest changes."]
+        notes = [grade_note(result), f"It grades the file as last saved ({name}): save the notebook first to grade your latest changes."]
         if result.environment.get("mode") == "portable":
             notes.append("Portable mode (no sandbox here): your code ran as you, with your files and network; grades are the same.")
-        heading = f"Official grade of {name} ({result.assignment}), {result.duration_s:.1f}s"
+        which = "Kit grade" if result.environment.get("grade") == "kit" else "Official grade"
+        heading = f"{which} of {name} ({result.assignment}), {result.duration_s:.1f}s"
         shown = NotebookReport(heading, tuple(notes), result, errors_heading="While running your notebook:")
         return {"ok": True, "text": render_notebook_text(shown), "html": render_notebook_html(shown)}
 

@@ -26,6 +26,19 @@ OUTCOME_WORDS = {
     Outcome.ERROR: "your code failed",
     Outcome.BROKEN: "grader problem (not your fault)",
 }
+FRESH_NOTE = "Official grade: your saved notebook, rerun from top to bottom in a fresh kernel, with every check of the rubric."
+KIT_NOTE = (
+    "Kit grade: your saved notebook, rerun from top to bottom with the checks your course's kit carries, at its fixed points. "
+    "It is not your official grade, which your instructor's grader gives: it adds fresh random points, the checks only it "
+    "runs and the instructor's review."
+)
+
+
+def grade_note(result: SubmissionResult) -> str:
+    """The one sentence that says which of the three scores a student can see this is (live, kit or official)."""
+    return KIT_NOTE if result.environment.get("grade") == "kit" else FRESH_NOTE
+
+
 REVIEW_NOTE = "scored automatically; your instructor may review it"
 BLAME_NOTES = {
     Blame.GRADER: "the grader failed here: this is not your fault, please tell your instructor",

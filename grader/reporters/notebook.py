@@ -21,11 +21,9 @@ from grader.reporters.pages import exercise_rows, render
 from grader.results import CheckResult, Outcome, SubmissionResult
 
 LIVE_NOTE = (
-    "This checks the definitions in your running kernel. Your official grade reruns the saved notebook from top to bottom: "
-    "run `%grade --fresh` (or Kernel → Restart & Run All) to see that."
+    "Live check: the definitions in your running kernel, as you ran them. The grade that counts reruns the saved notebook "
+    "from top to bottom in a fresh kernel: `%grade --fresh` (or Kernel → Restart & Run All, then `%grade`) shows it."
 )
-FRESH_NOTE = "This is the official grade: your saved notebook, rerun from top to bottom in a fresh kernel."
-
 _MARKS = {
     Outcome.PASSED: "PASS",
     Outcome.PARTIAL: "PART",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.reporters import check_lines, clean_text, unusable_note
+from grader.reporters import KIT_NOTE, check_lines, clean_text, unusable_note
 from grader.results import CheckResult, Outcome, SubmissionResult
 
 PORTABLE_NOTE = (
@@ -34,6 +34,8 @@ def render_text(result: SubmissionResult, color: bool = False) -> str:
         lines.append("")
         lines.append("While running your submission:")
         lines.extend(f"  - {clean_text(line)}" for line in result.errors)
+    if result.environment.get("grade") == "kit":
+        lines += ["", KIT_NOTE]
     if result.environment.get("mode") == "portable":
         lines.append("")
         lines.append(PORTABLE_NOTE)

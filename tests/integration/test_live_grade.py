@@ -123,7 +123,7 @@ def test_the_solved_notebook_scores_100_and_checking_leaves_the_kernel_as_it_was
     assert "Score: 100 / 100" in text, text
     assert "Live check of 04_automatic_differentiation (named in the notebook's metadata)" in text
     assert "What the notebook printed is read from the saved file 04_automatic_differentiation.ipynb" in text
-    assert "official grade reruns the saved notebook from top to bottom" in text and "%grade --fresh" in text
+    assert "The grade that counts reruns the saved notebook from top to bottom" in text and "%grade --fresh" in text
     assert page.count("<table") == 4 and "Score: 100 / 100" in page and "<script" not in page
     assert "UNCHANGED" in printed(after_all)
     [only_ex1] = shown(grade_ex1)

@@ -211,7 +211,7 @@ def test_the_html_report_is_a_table_per_exercise_with_points_outcome_feedback_an
         assert text in page, text
     assert "Score: 9.5 / 19" in page
     assert "DualNumber &lt;sin&gt;" in page and "&lt;script&gt;" in page and "<script" not in page and "x &lt;y&gt;" in page
-    assert "<code>%grade --fresh</code>" in page and "official grade reruns the saved notebook" in page
+    assert "<code>%grade --fresh</code>" in page and "The grade that counts reruns the saved notebook" in page
 
 
 def test_the_html_report_reads_in_light_and_dark_themes() -> None:

@@ -108,3 +108,23 @@ def test_a_check_graded_by_the_instructor_is_grey_and_unmarked_in_the_notebook_r
     page = render_notebook_html(report)
     assert "graded by your instructor</span>" in page and "rgba(110, 118, 129, 0.2)" in page and "rgba(46, 160, 67" not in page
     assert "[INST]" in render_notebook_text(report) and "[PASS]" not in render_notebook_text(report)
+
+
+@pytest.mark.parametrize(("grade", "heading", "note"), [
+    ("kit", "Kit grade of hw.ipynb", "Kit grade: your saved notebook, rerun from top to bottom with the checks your course's kit"),
+    (None, "Official grade of hw.ipynb", "Official grade: your saved notebook, rerun from top to bottom"),
+])
+def test_each_score_a_student_sees_says_which_it_is_and_a_kit_never_calls_itself_official(grade: str | None, heading: str, note: str) -> None:
+    from dataclasses import replace as with_
+
+    from grader.live.judge import Judge
+
+    graded = with_(result(), environment={"grade": grade} if grade else {})
+    shown = Judge().render_fresh({"report": graded.as_dict(), "notebook": "hw.ipynb"})
+    assert shown["text"].startswith(heading) and note in shown["text"]
+    terminal = render_text(graded)
+    if grade == "kit":
+        assert "This is the official grade" not in shown["text"] + terminal and "Official grade" not in shown["text"]
+        assert "It is not your official grade" in terminal
+    else:
+        assert "Kit grade" not in terminal
