@@ -13,17 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from grader import __version__
-from grader.checks import CHECK_KINDS, Check, JudgeContext
+from grader.checks import Check, JudgeContext
+from grader.checks.registry import CHECK_KINDS
 from grader.errors import ReferenceError_, SubmissionError
-from grader.kernel.execute import Execution, execute_submission
+from grader.kernel.execute import execute_submission
 from grader.kernel.sandbox import Mode, choose_mode
 from grader.load import Submission, load_submission
 from grader.probes import request_problem
 from grader.probes.protocol import Answer, ProbeCall, ProbeRequest, parse_answers
-from grader.results import Blame, CheckResult, ExerciseResult, Outcome, SubmissionResult, Verdict
+from grader.results import Blame, CheckResult, Execution, ExerciseResult, Outcome, SubmissionResult, Verdict
 from grader.rubric import ExerciseSpec, Limits, Rubric
 from grader.scoring import check_result, exercise_result, total
+from grader.version import __version__
 
 
 @dataclass(frozen=True)

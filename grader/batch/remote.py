@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import __version__
 from grader.batch.store import Settings
 from grader.batch.workers import Job, Reply, warm_up
+from grader.checks.registry import CHECK_KINDS
 from grader.errors import SubmissionError, UsageError
-from grader.rubric import Limits, Rubric
+from grader.rubric import Limits, Rubric, load_rubric
+from grader.version import __version__
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,6 @@ class RubricBundle:
 
     def materialize(self, root: Path) -> Rubric:
         """Write the rubric and its reference under ``root`` in the same relative layout, and load it."""
-        from grader.rubric import load_rubric
-
         relative = os.path.normpath(self.reference_relative)
         ups = Path(relative).parts.count("..")
         folder = root.joinpath("rubric", *(["up"] * ups))  # deep enough for "../" to stay inside root
@@ -54,7 +53,7 @@ class RubricBundle:
         folder.mkdir(parents=True, exist_ok=True)
         reference.write_bytes(self.reference_bytes)
         (folder / self.rubric_name).write_bytes(self.rubric_bytes)
-        return load_rubric(folder / self.rubric_name)
+        return load_rubric(folder / self.rubric_name, CHECK_KINDS)
 
 
 @dataclass(frozen=True)

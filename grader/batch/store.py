@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from grader import __version__
 from grader.errors import UsageError
 from grader.results import SubmissionResult
 from grader.rubric import Limits, Rubric
+from grader.version import __version__
 
 RESULTS_FILE = "results.jsonl"
 LOCK_FILE = ".grade.lock"

@@ -24,6 +24,8 @@ refuse params the schema cannot judge and reference names that do not exist):
 
 Kinds in other packages are found through the ``grader.checks`` entry-point
 group, so a new assignment can bring its own kinds without touching the core.
+This module is the contract only: :mod:`grader.checks.registry` imports every
+kind, and :data:`grader.checks.registry.CHECK_KINDS` is the full registry.
 """
 
 from __future__ import annotations
@@ -35,9 +37,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
 
-from grader.kernel.execute import Execution
 from grader.probes.protocol import Answer, ProbeCall
-from grader.results import Verdict
+from grader.results import Execution, Verdict
 from grader.rubric import CheckSpec
 
 CHECK_KINDS: dict[str, type[Check]] = {}
@@ -218,24 +219,3 @@ def close(got: float, expected: float, rtol: float, atol: float) -> bool:
         return False
     return abs(got - expected) <= atol + rtol * abs(expected)
 
-
-def _load_builtin_kinds() -> None:
-    from grader.checks import dual, numbers  # noqa: F401
-
-    for module in ("graphs", "checkpointing", "text", "tensors", "instructor"):
-        try:
-            __import__(f"grader.checks.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"grader.checks.{module}":
-                raise
-
-
-def _load_plugin_kinds() -> None:
-    from importlib.metadata import entry_points
-
-    for entry in entry_points(group="grader.checks"):
-        entry.load()
-
-
-_load_builtin_kinds()
-_load_plugin_kinds()

@@ -22,7 +22,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 
-from grader.kernel.execute import MAX_ERROR_CHARS, MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, SEND_TIMEOUT_MS, TRUNCATED
+from grader.kernel.caps import MAX_ERROR_CHARS, MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, SEND_TIMEOUT_MS, TRUNCATED
 from grader.rubric import Limits
 
 

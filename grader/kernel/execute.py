@@ -31,6 +31,7 @@ from pathlib import Path
 from subprocess import DEVNULL
 from typing import Any
 
+from grader.kernel.caps import MAX_MESSAGE_BYTES
 from grader.kernel.sandbox import (
     NO_ISOLATION,
     Isolation,
@@ -43,50 +44,17 @@ from grader.kernel.sandbox import (
     standard_kernel_argv,
 )
 from grader.load import Submission
+from grader.results import CellRun, Execution
 from grader.rubric import Limits
 
-TRUNCATED = "\n[... output truncated by the grader ...]\n"
 KERNEL_DID_NOT_START = "kernel did not start"
 _MAX_ATTEMPTS = 4
 _WEDGE_GRACE_S = 5.0
-# libzmq drops any single message over this size before the grader allocates it (probe answers are <= 4 MiB,
-# twice that once JSON-escaped), and queues at most this many unread output messages.
-MAX_MESSAGE_BYTES = 9 * 1024 * 1024
-MAX_QUEUED_MESSAGES = 16  # with MAX_MESSAGE_BYTES, bounds what a flood can queue in the grader (~144 MB)
-SEND_TIMEOUT_MS = 10_000
 OVERSIZED = f"it sent one output message over {MAX_MESSAGE_BYTES // (1024 * 1024)} MB, more than the grader reads"
 # Share of the submission's wall-clock limit kept for the probes when the cells run out of time.
 _PROBE_RESERVE = 0.25
-MAX_ERROR_CHARS = 300  # characters of a student's exception message kept in the report
 _PING_INDEX = 0  # the grader's own "pass" pings run under the prelude's cell index (it has finished by then)
 _WATCH_INTERVAL_S = 0.1  # how often portable mode's watchdog looks at the probes' progress
-
-
-@dataclass(frozen=True)
-class CellRun:
-    """What happened to one code cell of the submission (``number`` is its 1-based place in the file)."""
-
-    number: int
-    status: str  # ok | error | timeout | crashed | skipped | not_run
-    error: str = ""
-    stdout: str = ""
-
-
-@dataclass(frozen=True)
-class Execution:
-    """The result of running a submission: per-cell records, probe answers and fault events."""
-
-    cells: tuple[CellRun, ...]
-    probe_outputs: tuple[str, ...]
-    events: tuple[str, ...]
-    isolation: dict[str, Any]  # the walls that held, the mode ("sandbox" or "portable") and what was not isolated
-    duration_s: float
-    kernel_failed: str = ""
-    kernel_peak_mb: float = 0.0
-
-    @property
-    def printed_text(self) -> str:
-        return "".join(cell.stdout for cell in self.cells)
 
 
 class ProbesHung(Exception):

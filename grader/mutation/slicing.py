@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.authoring.notebook import cell_source
+from grader.checks.registry import CHECK_KINDS
 from grader.rubric import ExerciseSpec
 
 # IPython magics and shell escapes are not Python; parsed as `pass`, as grader.authoring.notebook does.
@@ -53,8 +54,6 @@ class CellNames:
 
 def exercise_names(exercise: ExerciseSpec) -> set[str]:
     """The global names an exercise's checks read: its answers (``Class.attr`` gives ``Class``) and each check's names."""
-    from grader.checks import CHECK_KINDS
-
     names = {answer.split(".")[0] for answer in exercise.answers}
     for spec in exercise.checks:
         names |= CHECK_KINDS[spec.kind](spec).names()

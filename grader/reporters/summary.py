@@ -26,13 +26,11 @@ from urllib.parse import quote
 from grader.reporters import clean_text
 from grader.reporters.feedback import page
 from grader.reporters.gradebook import student_sort_key
-from grader.results import SubmissionResult
+from grader.results import RosterMatch, SubmissionResult
 from grader.rubric import ExerciseSpec
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from grader.batch.roster import RosterMatch
 
 TOP = 10
 

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.checks import CHECK_KINDS
+from grader.checks.registry import CHECK_KINDS
 from grader.live.judge import PRINTED_OUTPUT_KINDS, read_saved_outputs
 from grader.live.magic import (
     ArgumentProblem,

@@ -215,8 +215,8 @@ def test_max_mutants_samples_deterministically_across_exercises_and_operators(so
 
 
 def test_an_exercise_is_graded_on_the_cells_it_can_depend_on(solution: nbformat.NotebookNode) -> None:
+    from grader import load_rubric
     from grader.mutation.slicing import exercise_names
-    from grader.rubric import load_rubric
     from tests.conftest import RUBRIC
 
     rubric = load_rubric(RUBRIC)
@@ -289,9 +289,9 @@ def test_reports_show_the_numbers_and_every_survivors_diff() -> None:
     import json
     from pathlib import Path
 
+    from grader import load_rubric
     from grader.mutation.report import render_html, render_json, render_text
     from grader.mutation.runner import MutantResult, RubricCheck
-    from grader.rubric import load_rubric
     from tests.conftest import ROOT
 
     rubric = load_rubric(ROOT / "tests" / "fixtures" / "check_rubric" / "rubrics" / "double.yaml")
