@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from grader.checks import Check, JudgeContext
 from grader.checks.registry import CHECK_KINDS
@@ -43,6 +44,9 @@ class Options:
     # The reference module to judge with instead of importing the rubric's: `grade kit` passes the rubric's own reference
     # wrapped so that every question the judges ask of it is recorded (grader/kit/replay.py).
     reference: ModuleType | None = None
+    # Also put a digest of each exercise's probe answers in the result's environment (:func:`answer_digests`): `grade
+    # check-rubric` asks for them to tell equivalent mutants; other results do not carry them.
+    answer_digests: bool = False
 
 
 @dataclass
@@ -96,8 +100,16 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
         rubric_sha256=rubric.sha256,
         grader_version=__version__,
         seed=seed,
-        environment={**execution.isolation, "kernel_peak_mb": execution.kernel_peak_mb, "answer_digests": answer_digests(planned, answers)},
+        environment=environment(execution, answer_digests(planned, answers) if options.answer_digests else None),
     )
+
+
+def environment(execution: Execution, digests: dict[str, str] | None) -> dict[str, Any]:
+    """Where and how the submission ran (isolation, mode, the kernel's peak memory), and its answer digests when asked for."""
+    found: dict[str, Any] = {**execution.isolation, "kernel_peak_mb": execution.kernel_peak_mb}
+    if digests is not None:
+        found["answer_digests"] = digests
+    return found
 
 
 def unusable(
