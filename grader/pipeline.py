@@ -20,7 +20,7 @@ from grader.errors import ReferenceError_, SubmissionError
 from grader.kernel.execute import execute_submission
 from grader.kernel.sandbox import Mode, choose_mode
 from grader.load import Submission, load_submission
-from grader.probes import request_problem
+from grader.probes import prepare_answer_checks, request_problem
 from grader.probes.protocol import Answer, ProbeCall, ProbeRequest, parse_answers
 from grader.results import Blame, CheckResult, Execution, ExerciseResult, Outcome, SubmissionResult, Verdict
 from grader.rubric import ExerciseSpec, Limits, Rubric
@@ -225,8 +225,6 @@ def load_reference(path: Path) -> ModuleType:
 
 def prepare_judges(path: Path, planned: list[PlannedCheck], given: ModuleType | None = None) -> ModuleType:
     """Load the reference (unless one is given) and let checks do their slow first-time work, while the kernel runs."""
-    from grader.probes import prepare_answer_checks
-
     module = given if given is not None else load_reference(path)
     prepare_answer_checks({call.probe for item in planned for call in item.calls})
     for item in planned:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import jsonschema
 import yaml
 
 from grader.errors import RubricError
@@ -249,6 +248,8 @@ def _parse_yaml(path: Path, raw: bytes) -> Any:
 
 
 def _validate(path: Path, data: Any, schema: dict[str, Any], prefix: str) -> None:
+    import jsonschema  # here: ~0.3 s, paid when a rubric is validated, not wherever the rubric's types are imported
+
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:

@@ -6,9 +6,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from grader.errors import UsageError
 from grader.results import CheckResult, ExerciseResult, Outcome, Override, SubmissionResult, Verdict
-from grader.rubric import CheckSpec, ExerciseSpec
+from grader.rubric import CheckSpec, ExerciseSpec, parse_yaml_text
 
 
 def check_result(spec: CheckSpec, verdict: Verdict) -> CheckResult:
@@ -46,10 +48,6 @@ def total(exercises: tuple[ExerciseResult, ...]) -> tuple[float, float]:
 
 def load_overrides(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
     """Read an overrides file: ``{student: {"ex4/written_answer": {score: 6, comment: "..."}}}``."""
-    import yaml
-
-    from grader.rubric import parse_yaml_text
-
     try:
         data = parse_yaml_text(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -22,9 +22,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 
+import yaml
+
 from grader.errors import UsageError
+from grader.rubric import parse_yaml_text
 
 ENTRY_POINT_GROUP = "grader.assignments"
 _HERE = Path(__file__).resolve().parent
@@ -62,8 +66,6 @@ class Choice:
 
 def installed_assignments() -> list[Assignment]:
     """Every assignment installed, sorted by id; two with the same id are refused (which would grade what?)."""
-    from importlib.metadata import entry_points
-
     found: dict[str, Assignment] = {}
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
@@ -80,10 +82,6 @@ def installed_assignments() -> list[Assignment]:
 
 def _read_header(path: Path, source: str) -> Assignment:
     """The id, title and notebook of a rubric, read without validating the whole rubric (that happens when it is used)."""
-    import yaml
-
-    from grader.rubric import parse_yaml_text
-
     try:
         data = parse_yaml_text(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

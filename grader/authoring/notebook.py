@@ -46,6 +46,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import nbformat
+
 from grader.errors import GraderError
 
 YOUR_CODE_HERE = "# YOUR CODE HERE"
@@ -246,8 +248,6 @@ def notebook_assignment(nb: Any) -> str | None:
 
 
 def _copy(nb: Any) -> Any:
-    import nbformat
-
     return nbformat.from_dict(copy.deepcopy(dict(nb)))
 
 

@@ -25,6 +25,7 @@ from grader.batch.store import Settings
 from grader.batch.workers import Job, Reply, warm_up
 from grader.checks.registry import CHECK_KINDS
 from grader.errors import SubmissionError, UsageError
+from grader.load import load_submission
 from grader.rubric import Limits, Rubric, load_rubric
 from grader.version import __version__
 
@@ -76,7 +77,7 @@ _warmed_up = threading.Event()  # this process paid its start-up (see grader.bat
 
 def grade_remote(bundle: RubricBundle, parcel: Parcel) -> dict[str, Any]:
     """The Dask task: grade one submission, sent as bytes, in a private temporary folder."""
-    from grader.pipeline import Options, grade_submission
+    from grader.pipeline import Options, grade_submission  # here: runs on a Dask worker, which imports what it grades with
 
     with _ONE_AT_A_TIME, tempfile.TemporaryDirectory(prefix="grader-remote-") as temp:
         root = Path(temp)
@@ -98,7 +99,7 @@ def worker_version() -> str:
 def run_dask(address: str, jobs: Sequence[Job], rubric: Rubric, settings: Settings) -> Iterator[tuple[Job, Reply]]:
     """Grade ``jobs`` on the cluster at ``address``; yield each with its reply as it finishes."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client, as_completed  # optional: the [dask] extra
     except ImportError:
         raise UsageError("--dask-scheduler needs Dask: pip install 'autodiff-grader[dask]'") from None
     try:
@@ -160,8 +161,7 @@ def _check_workers(client: Any) -> None:
 
 def _parcel(job: Job, rubric: Rubric, settings: Settings) -> Parcel | dict[str, Any]:
     """The submission's bytes for a worker, or at once its error result when it cannot be used at all."""
-    from grader.load import load_submission
-    from grader.pipeline import unusable
+    from grader.pipeline import unusable  # here: the client process needs the pipeline only for error rows
 
     started = time.monotonic()
     try:

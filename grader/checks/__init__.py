@@ -30,7 +30,9 @@ kind, and :data:`grader.checks.registry.CHECK_KINDS` is the full registry.
 
 from __future__ import annotations
 
+import math
 import random
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,8 +56,6 @@ class JudgeContext:
 
     def why_missing(self, name: str) -> str:
         """A hint for a name the kernel did not have: the failed cell that mentions it, if any."""
-        import re
-
         pattern = re.compile(rf"\b{re.escape(name)}\b")
         for cell in self.execution.cells:
             failed = cell.status in {"error", "timeout", "crashed", "skipped", "not_run"}
@@ -213,8 +213,6 @@ def describe_non_number(encoded: Any) -> str:
 
 def close(got: float, expected: float, rtol: float, atol: float) -> bool:
     """Tolerance test that never passes NaN or infinity."""
-    import math
-
     if not (math.isfinite(got) and math.isfinite(expected)):
         return False
     return abs(got - expected) <= atol + rtol * abs(expected)

@@ -10,6 +10,7 @@ execute stage imports it only when a kernel is about to run.
 
 from __future__ import annotations
 
+import os
 import time
 from queue import Empty
 from typing import Any
@@ -47,8 +48,6 @@ class SandboxKernelManager(AsyncKernelManager):
     def write_connection_file(self, **kwargs: Any) -> None:
         super().write_connection_file(**kwargs)
         if self.readable_connection_file:  # the kernel's own user must read it; the box folder is not listable
-            import os
-
             os.chmod(self.connection_file, 0o644)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -252,8 +253,6 @@ def _environment(plan: RunPlan, private_root: bool, warm: bool) -> dict[str, Any
 
 
 def _answer_index(text: str) -> int | None:
-    import json
-
     try:
         value = json.loads(text).get("i")
     except (ValueError, AttributeError):
@@ -262,8 +261,8 @@ def _answer_index(text: str) -> int | None:
 
 
 async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
-    import nbformat
-    from nbclient.exceptions import DeadKernelError
+    import nbformat  # here: the Jupyter stack loads when a kernel runs, not with the module
+    from nbclient.exceptions import DeadKernelError  # here: the Jupyter stack loads when a kernel runs, not with the module
 
     attempt = _Attempt(warm=resume.warm)
     box = socket_folder("grade-", "runtime/kernel-65535")  # the kernel's ipc sockets live in box/runtime
@@ -297,7 +296,7 @@ async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
 
 
 def _prepare_box(box: Path, work: Path, plan: RunPlan, warm: bool) -> tuple[Any, int | None]:
-    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.kernelspec import KernelSpec  # here: the Jupyter stack loads when a kernel runs, not with the module
 
     from grader.kernel.clients import CappedKernelClient, FixedKernelSpecs, SandboxKernelManager
 
@@ -345,8 +344,6 @@ def _prepare_box(box: Path, work: Path, plan: RunPlan, warm: bool) -> tuple[Any,
 
 def _sandbox_report(box: Path) -> dict[str, Any]:
     """What the launcher says it achieved (written before it dropped privileges; absent without namespaces)."""
-    import json
-
     try:
         data = json.loads((box / "runtime" / "sandbox.json").read_text(encoding="utf-8")[:4096])
     except (OSError, ValueError):
@@ -355,7 +352,7 @@ def _sandbox_report(box: Path) -> dict[str, Any]:
 
 
 def _notebook_client(nb: Any, km: Any, plan: RunPlan) -> Any:
-    from grader.kernel.clients import CappedNotebookClient
+    from grader.kernel.clients import CappedNotebookClient  # here: the Jupyter stack loads when a kernel runs, not with the module
 
     limits = plan.limits
     return CappedNotebookClient(
@@ -450,7 +447,7 @@ async def _watch_probes(client: Any, running: Awaitable[Any], timeout_s: float) 
 
 async def _output_flows(client: Any) -> bool:
     """Whether the kernel's output still reaches the grader (a cell's end of output went missing)."""
-    import nbformat
+    import nbformat  # here: the Jupyter stack loads when a kernel runs, not with the module
 
     client.idle_seen.discard(_PING_INDEX)
     ping = nbformat.v4.new_code_cell("pass")
@@ -478,7 +475,7 @@ def _fatal(attempt: _Attempt, steps: tuple[Step, ...], index: int, cell: Any, mi
 
 
 async def _still_answers(client: Any) -> bool:
-    import nbformat
+    import nbformat  # here: the Jupyter stack loads when a kernel runs, not with the module
 
     ping = nbformat.v4.new_code_cell("pass")
     try:
@@ -496,7 +493,7 @@ def _mark_not_run(attempt: _Attempt, steps: Iterable[Step]) -> None:
 
 async def _fault_reason(exc: Exception, client: Any) -> str:
     """What stopped the kernel, in a student's words: its exit, its silence, or what it sent."""
-    from nbclient.exceptions import DeadKernelError
+    from nbclient.exceptions import DeadKernelError  # here: the Jupyter stack loads when a kernel runs, not with the module
 
     if isinstance(exc, ProbesHung):
         return str(exc)

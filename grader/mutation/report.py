@@ -16,8 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from grader.mutation.operators import OPERATORS
 from grader.mutation.runner import MutantResult, RubricCheck
 from grader.reporters import clean_text
+from grader.reporters.feedback import page
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,6 @@ def per_check(run: RubricCheck) -> dict[str, Tally]:
 
 def per_operator(run: RubricCheck) -> dict[str, Tally]:
     """The counts per mutation operator, in registry order."""
-    from grader.mutation.operators import OPERATORS
-
     return {name: tally(r for r in run.results if r.mutant.operator == name)
             for name in OPERATORS if any(r.mutant.operator == name for r in run.results)}
 
@@ -181,8 +181,6 @@ def _hunks(diff: str) -> list[str]:
 
 def render_html(run: RubricCheck) -> str:
     """A self-contained page in the style of the batch's ``summary.html``."""
-    from grader.reporters.feedback import page
-
     total = tally(run.results)
     body = [
         f"<h1>Rubric strength: {_h(run.rubric.title, 120)}</h1>",
@@ -240,7 +238,7 @@ def _killed_section(run: RubricCheck) -> list[str]:
 
 
 def _picture(rows: dict[str, Tally]) -> str:
-    from grader.reporters.summary import _figure, _img, _whole_numbers
+    from grader.reporters.summary import _figure, _img, _whole_numbers  # here: matplotlib, only for --html
 
     fig = _figure(7.0, 0.5 * len(rows) + 1.4)
     axes = fig.add_subplot()

@@ -28,6 +28,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+import nbformat
+
 from grader.authoring.notebook import cell_source
 from grader.checks.registry import CHECK_KINDS
 from grader.rubric import ExerciseSpec
@@ -66,8 +68,6 @@ def exercise_slice(nb: Any, keep: Collection[int], names: Collection[str]) -> tu
     ``keep`` are the indices of cells always kept (the exercise's answer cells),
     ``names`` the global names its checks read.
     """
-    import nbformat
-
     kept = slice_cells(nb, keep, names)
     rest = {key: copy.deepcopy(value) for key, value in nb.items() if key != "cells"}
     return nbformat.from_dict({**rest, "cells": [copy.deepcopy(nb["cells"][index]) for index in kept]}), kept
