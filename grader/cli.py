@@ -23,7 +23,7 @@ from grader.errors import ExitCode, GraderError, SubmissionError, UsageError
 from grader.version import __version__
 
 if TYPE_CHECKING:
-    from grader.rubric import Limits, Rubric  # here, not at the top: `grade --help` stays fast
+    from grader.rubric import Limits, Rubric
 
 CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DEFAULT = "submissions"  # the command that grades paths: ``grade PATH...`` is ``grade submissions PATH...``
@@ -150,7 +150,7 @@ def grade_submissions(submissions: tuple[str, ...], **options: object) -> None:
 
 
 def _list_assignments() -> int:
-    from grader.assignments import installed_assignments  # here, not at the top: `grade --help` stays fast
+    from grader.assignments import installed_assignments  # lazy: `grade --help` stays fast
 
     assignments = installed_assignments()
     for assignment in assignments:
@@ -162,7 +162,7 @@ def _list_assignments() -> int:
 
 def _rubric_for(submission: Path | None, options: dict[str, Any]) -> Path:
     """The rubric to grade ``submission`` with: ``--rubric``, or the installed assignment it belongs to (said on stderr)."""
-    from grader.assignments import choose_assignment, installed_assignments, rubric_path  # here, not at the top: `grade --help` stays fast
+    from grader.assignments import choose_assignment, installed_assignments, rubric_path  # lazy: `grade --help` stays fast
     from grader.load import load_submission
 
     if options["rubric"] is not None:
@@ -179,7 +179,7 @@ def _rubric_for(submission: Path | None, options: dict[str, Any]) -> Path:
 
 
 def _rubric_and_limits(options: dict[str, Any], rubric_path: Path) -> tuple[Rubric, Limits]:
-    from grader.checks.registry import CHECK_KINDS  # here, not at the top: `grade --help` stays fast
+    from grader.checks.registry import CHECK_KINDS  # lazy: `grade --help` stays fast
     from grader.rubric import load_rubric
 
     rubric = load_rubric(rubric_path, CHECK_KINDS)
@@ -203,7 +203,7 @@ def gradebook_formats(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _grade_one(submission: Path, options: dict[str, Any]) -> int:
-    from grader.pipeline import Options, grade_submission, unreadable  # here, not at the top: `grade --help` stays fast
+    from grader.pipeline import Options, grade_submission, unreadable  # lazy: `grade --help` stays fast
     from grader.reporters.json_report import render_json
     from grader.reporters.terminal import render_text
     from grader.scoring import apply_overrides, load_overrides
@@ -223,15 +223,15 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
     else:
         click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
     if options["junit"] is not None:
-        from grader.reporters.junit import write_junit  # here, not at the top: `grade --help` stays fast
+        from grader.reporters.junit import write_junit  # lazy: `grade --help` stays fast
 
         write_junit([result], options["junit"])
     if options["gradescope"] is not None:
-        from grader.reporters.gradescope import write_gradescope  # here, not at the top: `grade --help` stays fast
+        from grader.reporters.gradescope import write_gradescope  # lazy: `grade --help` stays fast
 
         write_gradescope(result, options["gradescope"])
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        from grader.reporters.github import append_step_summary  # here, not at the top: `grade --help` stays fast
+        from grader.reporters.github import append_step_summary  # lazy: `grade --help` stays fast
 
         append_step_summary(result, Path(os.environ["GITHUB_STEP_SUMMARY"]), options["fail_under"])
     if result.status != "graded":
@@ -243,10 +243,10 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
 
 def _start_warm_server(portable: bool) -> None:
     """In the sandbox mode, the warm-kernel server starts while the rubric is read (its imports take seconds)."""
-    from grader.kernel.sandbox import Mode, choose_mode  # here, not at the top: `grade --help` stays fast
+    from grader.kernel.sandbox import Mode, choose_mode  # lazy: `grade --help` stays fast
 
     if choose_mode(portable) is Mode.SANDBOX:
-        from grader.kernel.warm import start_early  # here, not at the top: `grade --help` stays fast
+        from grader.kernel.warm import start_early  # lazy: `grade --help` stays fast
 
         start_early()
 
@@ -282,7 +282,7 @@ def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
 
 def _by_assignment(submissions: list[str], out: Path) -> tuple[dict[str, tuple[Path, list[Any]]], list[tuple[Any, str]]]:
     """The class's submissions grouped by the assignment each belongs to, and those that belong to none."""
-    from grader.assignments import choose_assignment, installed_assignments  # here, not at the top: `grade --help` stays fast
+    from grader.assignments import choose_assignment, installed_assignments  # lazy: `grade --help` stays fast
     from grader.batch.discovery import discover
 
     assignments = installed_assignments()
@@ -306,7 +306,7 @@ def _by_assignment(submissions: list[str], out: Path) -> tuple[dict[str, tuple[P
 
 
 def _grade_class(submissions: list[str], options: dict[str, Any], rubric_path: Path, out: Path, candidates: list[Any] | None) -> int:
-    from grader.batch import BatchOptions, run_batch  # here, not at the top: `grade --help` stays fast
+    from grader.batch import BatchOptions, run_batch  # lazy: `grade --help` stays fast
     from grader.batch.roster import load_roster
     from grader.scoring import load_overrides
 
