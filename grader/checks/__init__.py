@@ -43,7 +43,7 @@ from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Execution, Verdict
 from grader.rubric import CheckSpec
 
-CHECK_KINDS: dict[str, type[Check]] = {}
+_REGISTERED: dict[str, type[Check]] = {}  # by register(); grader.checks.registry.CHECK_KINDS is this dict with every kind in it
 
 
 @dataclass(frozen=True)
@@ -114,10 +114,18 @@ class Check(ABC):
 
 def register(cls: type[Check]) -> type[Check]:
     """Class decorator: make a check kind available to rubrics under ``cls.kind``."""
-    if cls.kind in CHECK_KINDS and CHECK_KINDS[cls.kind] is not cls:
+    if cls.kind in _REGISTERED and _REGISTERED[cls.kind] is not cls:
         raise ValueError(f"check kind {cls.kind!r} is registered twice")
-    CHECK_KINDS[cls.kind] = cls
+    _REGISTERED[cls.kind] = cls
     return cls
+
+
+def registered_kinds() -> dict[str, type[Check]]:
+    """The kinds registered so far, by name (the registry itself, not a copy).
+
+    Only those whose modules were imported: use :data:`grader.checks.registry.CHECK_KINDS`, which has them all.
+    """
+    return _REGISTERED
 
 
 def answer_trouble(answer: Answer, name: str, ctx: JudgeContext) -> Verdict | None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from grader.checks import CHECK_KINDS, checkpointing, dual, graphs, instructor, numbers, tensors, text  # noqa: F401 - importing registers them
+from grader.checks import checkpointing, dual, graphs, instructor, numbers, registered_kinds, tensors, text  # noqa: F401 - importing registers them
 
 __all__ = ["CHECK_KINDS"]
+
+CHECK_KINDS = registered_kinds()
 
 
 def _load_plugin_kinds() -> None:
