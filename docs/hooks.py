@@ -16,7 +16,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     """Fill the marker of the check-kind page; leave every other page as it is."""
     if MARKER not in markdown:
         return markdown
-    from grader.checks import CHECK_KINDS
     from grader.checks.docs import kinds_markdown
+    from grader.checks.registry import CHECK_KINDS
 
     return markdown.replace(MARKER, kinds_markdown(CHECK_KINDS))

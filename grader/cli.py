@@ -1,66 +1,102 @@
-"""The ``grade`` command: the one place that turns errors into messages and exit statuses.
+"""The ``grade`` command and its subcommands: the one place that turns errors into messages and exit statuses.
 
-Exit status: 0 graded; 1 graded but under ``--fail-under``; 2 the submission
-or the arguments could not be used. Heavy modules are imported inside the
-command so that ``grade --help`` answers at once.
+``grade SUBMISSION...`` grades (the default command); ``grade COMMAND ...`` runs
+one of :data:`COMMANDS`. Exit statuses are :class:`grader.errors.ExitCode`.
+
+Every module that does the work is imported inside the command that needs it,
+so that ``grade --help`` answers at once (it imports neither torch nor
+nbclient, nor any subcommand's module).
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from grader import __version__
+from grader.errors import ExitCode, GraderError, SubmissionError, UsageError
+from grader.version import __version__
 
 if TYPE_CHECKING:
     from grader.rubric import Limits, Rubric
 
-EXIT_GRADED, EXIT_UNDER, EXIT_UNUSABLE = 0, 1, 2
+CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+DEFAULT = "submissions"  # the command that grades paths: ``grade PATH...`` is ``grade submissions PATH...``
 
-# Subcommands: name -> "module:click command", imported only when used (``grade --help`` stays fast).
-# A submission is a .ipynb or .py file, so these names can never be mistaken for one.
-SUBCOMMANDS: dict[str, str] = {
-    "assign": "grader.authoring.assign:assign",
-    "kit": "grader.kit.build:kit",
-    "check-rubric": "grader.mutation.cli:check_rubric",
-    "similarity": "grader.similarity.cli:similarity",
-    "review": "grader.review.server:review",
+
+@dataclass(frozen=True)
+class LazyCommand:
+    """A subcommand imported only when run: ``target`` is ``module:click command``; ``summary`` is its line in ``grade --help``."""
+
+    target: str
+    summary: str
+
+    def load(self) -> click.Command:
+        module, _, attribute = self.target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command), self.target
+        return command
+
+
+# A submission is a .ipynb or .py file, a folder or a glob, so these names can never be mistaken for one.
+COMMANDS: dict[str, LazyCommand] = {
+    "assign": LazyCommand("grader.authoring.assign:assign", "Write the student notebook made from a solution notebook."),
+    "check-rubric": LazyCommand("grader.mutation.cli:check_rubric", "Measure how many small mistakes in the solution a rubric's checks catch."),
+    "kit": LazyCommand("grader.kit.build:kit", "Write the student kit of an assignment: the grader students install, without the answers."),
+    "review": LazyCommand("grader.review.server:review", "Review a graded class folder in your browser: set scores and comments by keyboard."),
+    "similarity": LazyCommand("grader.similarity.cli:similarity", "Rank every pair of a graded class's submissions by how alike their code is."),
 }
 
 
-class _GradeCommand(click.Command):
-    """``grade SUBMISSION...`` itself, which hands ``grade NAME ...`` over to a subcommand."""
+class GradeGroup(click.Group):
+    """``grade``: grading paths is the default command; the others are named first (``grade kit ...``)."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
-        argv = list(sys.argv[1:] if args is None else args)
-        if argv and argv[0] in SUBCOMMANDS:
-            return _subcommand(argv[0]).main(argv[1:], prog_name=f"{prog_name or 'grade'} {argv[0]}", **extra)
-        return super().main(argv, prog_name=prog_name, **extra)
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == DEFAULT:
+            return grade_submissions
+        return COMMANDS[cmd_name].load() if cmd_name in COMMANDS else None
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in COMMANDS and args[0] not in (DEFAULT, *CONTEXT["help_option_names"], "--version")):
+            args = [DEFAULT, *args]
+        return super().parse_args(ctx, args)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """``grade --help`` is the default command's help, which lists the other commands."""
+        grade_submissions.format_help(click.Context(grade_submissions, info_name=ctx.info_name, **CONTEXT), formatter)
+
+
+class DefaultCommand(click.Command):
+    """``grade SUBMISSION...``: its usage lines and errors say ``grade``, not ``grade submissions``, and its help lists the commands."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any) -> click.Context:
+        return super().make_context(parent.info_name if parent else info_name, args, None, **extra)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_usage(ctx, formatter)
+        formatter.write_usage(ctx.command_path, "COMMAND [ARGS]...", prefix="       ")
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        if SUBCOMMANDS:
-            with formatter.section("Other commands (grade COMMAND --help for each)"):
-                formatter.write_dl([(name, _subcommand_summary(name)) for name in sorted(SUBCOMMANDS)])
+        with formatter.section("Commands (grade COMMAND --help for each)"):
+            formatter.write_dl([(name, command.summary) for name, command in sorted(COMMANDS.items())])
         super().format_epilog(ctx, formatter)
 
 
-def _subcommand(name: str) -> click.Command:
-    import importlib
-
-    module, _, attribute = SUBCOMMANDS[name].partition(":")
-    command = getattr(importlib.import_module(module), attribute)
-    assert isinstance(command, click.Command), SUBCOMMANDS[name]
-    return command
+@click.group(cls=GradeGroup, context_settings=CONTEXT)
+@click.version_option(version=__version__)  # the version of this code: a student kit installs it under another distribution name
+def main() -> None:
+    """Grade notebooks and modules; write student notebooks, kits, and measure rubrics."""
 
 
-def _subcommand_summary(name: str) -> str:
-    return _subcommand(name).get_short_help_str(limit=80)
-
-
-@click.command(cls=_GradeCommand, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@main.command(DEFAULT, cls=DefaultCommand, context_settings=CONTEXT, hidden=True)
 @click.argument("submissions", nargs=-1, metavar="SUBMISSION...")
 @click.option("--rubric", type=click.Path(path_type=Path),
               help="Rubric YAML, or an installed assignment's id (default: the installed assignment the notebook names in its "
@@ -95,14 +131,12 @@ def _subcommand_summary(name: str) -> str:
               help="Batch mode: an LMS gradebook's grade for a roster student with no submission (default: empty).")
 @click.option("--similarity", is_flag=True,
               help="Batch mode: also write similarity.html, every pair of submissions ranked by how alike their answer code is.")
-@click.version_option(version=__version__)  # the version of this code: a student kit installs it under another distribution name
-def main(submissions: tuple[str, ...], **options: object) -> None:
+@click.version_option(version=__version__)
+def grade_submissions(submissions: tuple[str, ...], **options: object) -> None:
     """Grade SUBMISSION (a .ipynb notebook or a .py module) and report a score per exercise.
 
     Several submissions, folders or globs, or --out, switch to batch mode.
     """
-    from grader.errors import GraderError, UsageError
-
     try:
         if options.pop("list_assignments"):
             sys.exit(_list_assignments())
@@ -120,20 +154,19 @@ def main(submissions: tuple[str, ...], **options: object) -> None:
 
 
 def _list_assignments() -> int:
-    from grader.assignments import installed_assignments
+    from grader.assignments import installed_assignments  # lazy: `grade --help` stays fast
 
     assignments = installed_assignments()
     for assignment in assignments:
         click.echo(f"{assignment.id}  {assignment.title}  [{assignment.source}]  {assignment.rubric_path}")
     if not assignments:
         click.echo("no assignments installed")
-    return EXIT_GRADED
+    return ExitCode.OK
 
 
 def _rubric_for(submission: Path | None, options: dict[str, Any]) -> Path:
     """The rubric to grade ``submission`` with: ``--rubric``, or the installed assignment it belongs to (said on stderr)."""
-    from grader.assignments import choose_assignment, installed_assignments, rubric_path
-    from grader.errors import UsageError
+    from grader.assignments import choose_assignment, installed_assignments, rubric_path  # lazy: `grade --help` stays fast
     from grader.load import load_submission
 
     if options["rubric"] is not None:
@@ -150,12 +183,10 @@ def _rubric_for(submission: Path | None, options: dict[str, Any]) -> Path:
 
 
 def _rubric_and_limits(options: dict[str, Any], rubric_path: Path) -> tuple[Rubric, Limits]:
-    from dataclasses import replace
-
-    from grader.errors import UsageError
+    from grader.checks.registry import CHECK_KINDS  # lazy: `grade --help` stays fast
     from grader.rubric import load_rubric
 
-    rubric = load_rubric(rubric_path)
+    rubric = load_rubric(rubric_path, CHECK_KINDS)
     unknown = [ex for ex in options["only"] if ex not in {e.id for e in rubric.exercises}]
     if unknown:
         raise UsageError(f"--only {unknown[0]}: no such exercise (choose from {', '.join(e.id for e in rubric.exercises)})")
@@ -164,8 +195,6 @@ def _rubric_and_limits(options: dict[str, Any], rubric_path: Path) -> tuple[Rubr
 
 
 def _refuse_batch_only(options: dict[str, Any]) -> None:
-    from grader.errors import UsageError
-
     batch_only = (("--gradebook", "gradebooks"), ("--roster", "roster"), ("--missing", "missing"), ("--similarity", "similarity"))
     given = [flag for flag, key in batch_only if options[key]]
     if given:
@@ -179,10 +208,7 @@ def gradebook_formats(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _grade_one(submission: Path, options: dict[str, Any]) -> int:
-    import os
-
-    from grader.errors import SubmissionError
-    from grader.pipeline import Options, grade_submission, unreadable
+    from grader.pipeline import Options, grade_submission, unreadable  # lazy: `grade --help` stays fast
     from grader.reporters.json_report import render_json
     from grader.reporters.terminal import render_text
     from grader.scoring import apply_overrides, load_overrides
@@ -202,40 +228,36 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
     else:
         click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
     if options["junit"] is not None:
-        from grader.reporters.junit import write_junit
+        from grader.reporters.junit import write_junit  # lazy: `grade --help` stays fast
 
         write_junit([result], options["junit"])
     if options["gradescope"] is not None:
-        from grader.reporters.gradescope import write_gradescope
+        from grader.reporters.gradescope import write_gradescope  # lazy: `grade --help` stays fast
 
         write_gradescope(result, options["gradescope"])
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        from grader.reporters.github import append_step_summary
+        from grader.reporters.github import append_step_summary  # lazy: `grade --help` stays fast
 
         append_step_summary(result, Path(os.environ["GITHUB_STEP_SUMMARY"]), options["fail_under"])
     if result.status != "graded":
-        return EXIT_UNUSABLE
+        return ExitCode.UNUSABLE
     if options["fail_under"] is not None and result.score < options["fail_under"]:
-        return EXIT_UNDER
-    return EXIT_GRADED
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 def _start_warm_server(portable: bool) -> None:
     """In the sandbox mode, the warm-kernel server starts while the rubric is read (its imports take seconds)."""
-    from grader.kernel.sandbox import Mode, choose_mode
+    from grader.kernel.sandbox import Mode, choose_mode  # lazy: `grade --help` stays fast
 
     if choose_mode(portable) is Mode.SANDBOX:
-        from grader.kernel.warm import start_early
+        from grader.kernel.warm import start_early  # lazy: `grade --help` stays fast
 
         start_early()
 
 
 def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
     """A class: against ``--rubric``, or each submission against its own assignment (one results folder per assignment)."""
-    import os
-
-    from grader.errors import UsageError
-
     if options["out"] is None:
         raise UsageError("several submissions need --out RESULTS_DIR (where the gradebook and feedback go)")
     if options["portable"]:
@@ -260,14 +282,13 @@ def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
     for assignment, (rubric_path, candidates) in sorted(groups.items()):
         click.echo(f"grade: assignment {assignment}: {len(candidates)} submissions into {options['out'] / assignment}", err=True)
         statuses.append(_grade_class(submissions, options, rubric_path, options["out"] / assignment, candidates))
-    return max(statuses, default=EXIT_GRADED)
+    return max(statuses, default=ExitCode.OK)
 
 
 def _by_assignment(submissions: list[str], out: Path) -> tuple[dict[str, tuple[Path, list[Any]]], list[tuple[Any, str]]]:
     """The class's submissions grouped by the assignment each belongs to, and those that belong to none."""
-    from grader.assignments import choose_assignment, installed_assignments
+    from grader.assignments import choose_assignment, installed_assignments  # lazy: `grade --help` stays fast
     from grader.batch.discovery import discover
-    from grader.errors import UsageError
 
     assignments = installed_assignments()
     notebooks = sorted({a.notebook for a in assignments if a.notebook})
@@ -290,7 +311,7 @@ def _by_assignment(submissions: list[str], out: Path) -> tuple[dict[str, tuple[P
 
 
 def _grade_class(submissions: list[str], options: dict[str, Any], rubric_path: Path, out: Path, candidates: list[Any] | None) -> int:
-    from grader.batch import BatchOptions, run_batch
+    from grader.batch import BatchOptions, run_batch  # lazy: `grade --help` stays fast
     from grader.batch.roster import load_roster
     from grader.scoring import load_overrides
 
@@ -308,12 +329,10 @@ def _grade_class(submissions: list[str], options: dict[str, Any], rubric_path: P
         missing=options["missing"] or "empty",
     )
     status = run_batch(submissions, rubric, batch, candidates)
-    if options["similarity"] and status == EXIT_GRADED:
-        from grader.similarity.cli import echo_summary, write_similarity_report
+    if options["similarity"] and status == ExitCode.OK:
+        from grader.similarity.run import echo_summary, write_similarity_report
 
         echo_summary(write_similarity_report(out, rubric_path=rubric_path))
     return status
 
 
-if __name__ == "__main__":
-    main()

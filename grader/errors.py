@@ -1,17 +1,28 @@
-"""The grader's exceptions: one root, each subclass carrying its exit status.
+"""The grader's exit statuses and exceptions: one root, each subclass carrying its exit status.
 
 Student failures are results, not exceptions: these are raised only when the
 grader cannot do its job (bad arguments, a broken rubric, an unusable file).
-The CLI is the one place that turns them into a message and a status.
+The commands are the one place that turns them into a message and a status.
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The exit status of every ``grade`` command (the values README.md documents)."""
+
+    OK = 0  # graded, measured, written, or up to date
+    FAILED = 1  # done, but the check asked for did not hold: a score under --fail-under, a notebook out of date (assign --check)
+    UNUSABLE = 2  # the arguments, a rubric or a file could not be used, or the command refused (nothing written)
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM: stopped, with the workers and their kernels
 
 
 class GraderError(Exception):
     """Root of the grader's own errors."""
 
-    exit_code = 2
+    exit_code = ExitCode.UNUSABLE
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -179,7 +179,7 @@ def _json_kind(data: Any) -> str:
 
 
 def _validate_notebook(data: dict[str, Any]) -> None:
-    import nbformat
+    import nbformat  # here: ~0.3 s, paid by notebooks only (a batch's discovery and .py modules never need it)
     from nbformat.validator import ValidationError
 
     try:

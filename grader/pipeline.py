@@ -12,18 +12,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from grader import __version__
-from grader.checks import CHECK_KINDS, Check, JudgeContext, error_at_line, first_line, split_cell_error
+from grader.checks import Check, JudgeContext, error_at_line, first_line, split_cell_error
+from grader.checks.registry import CHECK_KINDS
 from grader.errors import ReferenceError_, SubmissionError
-from grader.kernel.execute import Execution, execute_submission
+from grader.kernel.execute import execute_submission
 from grader.kernel.sandbox import Mode, choose_mode
 from grader.load import Submission, load_submission
-from grader.probes import request_problem
+from grader.probes import prepare_answer_checks, request_problem
 from grader.probes.protocol import Answer, ProbeCall, ProbeRequest, parse_answers
-from grader.results import Blame, CheckResult, ExerciseResult, Outcome, SubmissionResult, Verdict
+from grader.results import Blame, CheckResult, Execution, ExerciseResult, Outcome, SubmissionResult, Verdict
 from grader.rubric import ExerciseSpec, Limits, Rubric
 from grader.scoring import check_result, exercise_result, total
+from grader.version import __version__
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class Options:
     # The reference module to judge with instead of importing the rubric's: `grade kit` passes the rubric's own reference
     # wrapped so that every question the judges ask of it is recorded (grader/kit/replay.py).
     reference: ModuleType | None = None
+    # Also put a digest of each exercise's probe answers in the result's environment (:func:`answer_digests`): `grade
+    # check-rubric` asks for them to tell equivalent mutants; other results do not carry them.
+    answer_digests: bool = False
 
 
 @dataclass
@@ -95,8 +100,16 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
         rubric_sha256=rubric.sha256,
         grader_version=__version__,
         seed=seed,
-        environment={**execution.isolation, "kernel_peak_mb": execution.kernel_peak_mb, "answer_digests": answer_digests(planned, answers)},
+        environment=environment(execution, answer_digests(planned, answers) if options.answer_digests else None),
     )
+
+
+def environment(execution: Execution, digests: dict[str, str] | None) -> dict[str, Any]:
+    """Where and how the submission ran (isolation, mode, the kernel's peak memory), and its answer digests when asked for."""
+    found: dict[str, Any] = {**execution.isolation, "kernel_peak_mb": execution.kernel_peak_mb}
+    if digests is not None:
+        found["answer_digests"] = digests
+    return found
 
 
 def unusable(
@@ -212,8 +225,6 @@ def load_reference(path: Path) -> ModuleType:
 
 def prepare_judges(path: Path, planned: list[PlannedCheck], given: ModuleType | None = None) -> ModuleType:
     """Load the reference (unless one is given) and let checks do their slow first-time work, while the kernel runs."""
-    from grader.probes import prepare_answer_checks
-
     module = given if given is not None else load_reference(path)
     prepare_answer_checks({call.probe for item in planned for call in item.calls})
     for item in planned:

@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from grader.errors import GraderError
+from grader.reporters import check_lines, clean_text
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -127,15 +130,16 @@ class GradingPlugin:
     """Collects the notebook's items and grades it once, on demand."""
 
     def __init__(self, settings: GradeSettings) -> None:
+        # Here, not at the top: pytest loads this plugin in every session, grading or not.
         from grader.assignments import choose_assignment, installed_assignments, rubric_path
-        from grader.errors import GraderError
+        from grader.checks.registry import CHECK_KINDS
         from grader.rubric import load_rubric
 
         self.settings = settings
         try:
             chosen = rubric_path(settings.rubric) if settings.rubric else None
             chosen = chosen or choose_assignment(settings.notebook, installed_assignments()).assignment.rubric_path
-            self.rubric: Rubric = load_rubric(chosen)
+            self.rubric: Rubric = load_rubric(chosen, CHECK_KINDS)
         except GraderError as exc:
             raise pytest.UsageError(exc.message) from None
         known = [ex.id for ex in self.rubric.exercises]
@@ -154,8 +158,7 @@ class GradingPlugin:
         if self._failure is not None:
             raise GradingFailed(self._failure)
         if self._result is None:
-            from grader.errors import GraderError
-            from grader.pipeline import Options, grade_submission
+            from grader.pipeline import Options, grade_submission  # here: pytest loads this plugin in every session
 
             try:
                 only = tuple(ex.id for ex in self.exercises())
@@ -175,8 +178,6 @@ class GradingPlugin:
         """The score, and the faults seen while running the notebook."""
         if self._result is None:
             return
-        from grader.reporters import clean_text
-
         result = self._result
         terminalreporter.section("grade")
         terminalreporter.write_line(f"{clean_text(result.submission, 200)}: {result.score:g} / {result.max_score:g}")
@@ -257,7 +258,5 @@ class CheckItem(pytest.Item):
 
 def failure_text(exercise_id: str, check: CheckResult) -> str:
     """What a failing item prints: the check, its outcome and points, then the report lines of every reporter."""
-    from grader.reporters import check_lines, clean_text
-
     lines = check_lines(check, 2000)
     return "\n".join([f"{exercise_id} / {check.id}: {clean_text(check.title, 200)}", f"{lines.outcome}: {lines.points} points", *lines.notes])

@@ -1,4 +1,5 @@
-"""Frozen records of what grading found. No formatting lives here: reporters format."""
+"""Frozen records of what grading found, and what the stages hand each other (a run's :class:`Execution`, a
+:class:`RosterMatch`). No formatting lives here: reporters format."""
 
 from __future__ import annotations
 
@@ -216,6 +217,81 @@ class SubmissionResult:
         plain["errors"] = tuple(plain.get("errors", ()))
         plain["blame"] = Blame(plain.get("blame", Blame.NONE))
         return cls(exercises=exercises, **plain)
+
+
+@dataclass(frozen=True)
+class CellRun:
+    """What happened to one code cell of the submission (``number`` is its 1-based place in the file)."""
+
+    number: int
+    status: str  # ok | error | timeout | crashed | skipped | not_run
+    error: str = ""
+    stdout: str = ""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The result of running a submission: per-cell records, probe answers and fault events."""
+
+    cells: tuple[CellRun, ...]
+    probe_outputs: tuple[str, ...]
+    events: tuple[str, ...]
+    isolation: dict[str, Any]  # the walls that held, the mode ("sandbox" or "portable") and what was not isolated
+    duration_s: float
+    kernel_failed: str = ""
+    kernel_peak_mb: float = 0.0
+
+    @property
+    def printed_text(self) -> str:
+        return "".join(cell.stdout for cell in self.cells)
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """One student of the roster; empty strings for what the roster does not say. ``line`` is the CSV line."""
+
+    submission: str
+    name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    student_id: str = ""
+    email: str = ""
+    login: str = ""
+    canvas_id: str = ""
+    section: str = ""
+    line: int = 0
+
+    @property
+    def display_name(self) -> str:
+        """The name to show: ``name``, else ``Last, First``, else the submission name."""
+        if self.name:
+            return self.name
+        if self.first_name or self.last_name:
+            return ", ".join(part for part in (self.last_name, self.first_name) if part)
+        return self.submission
+
+
+@dataclass(frozen=True)
+class RosterMatch:
+    """Results matched to the roster: each roster entry with its result (None: no submission), in roster order.
+
+    ``unknown`` are the submissions not on the roster, with a hint when only the case differs.
+    """
+
+    rows: tuple[tuple[RosterEntry, SubmissionResult | None], ...]
+    unknown: tuple[tuple[str, str], ...]  # (submission, hint)
+
+    @property
+    def missing(self) -> list[RosterEntry]:
+        """Roster students with no submission."""
+        return [entry for entry, result in self.rows if result is None]
+
+    def warnings(self) -> list[str]:
+        """One line per submission not on the roster."""
+        return [
+            f"{student} is not on the roster{f' (did you mean {hint}?)' if hint else ''}: it is in gradebook.csv but not in the LMS gradebooks"
+            for student, hint in self.unknown
+        ]
 
 
 def _check_from_dict(data: dict[str, Any]) -> CheckResult:

@@ -6,9 +6,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from grader.errors import UsageError
 from grader.results import CheckResult, ExerciseResult, Outcome, Override, SubmissionResult, Verdict
-from grader.rubric import CheckSpec, ExerciseSpec
+from grader.rubric import CheckSpec, ExerciseSpec, parse_yaml_text
 
 
 def check_result(spec: CheckSpec, verdict: Verdict) -> CheckResult:
@@ -52,10 +54,6 @@ def load_overrides(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
     and ``accepted: true``: the instructor reviewed the check and kept the
     automatic score (its ``score`` is the automatic one at the time).
     """
-    import yaml
-
-    from grader.rubric import parse_yaml_text
-
     try:
         data = parse_yaml_text(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

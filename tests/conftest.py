@@ -14,9 +14,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader import load_rubric
 from grader.pipeline import Options, grade_submission
 from grader.results import CheckResult, SubmissionResult
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "reference" / "solution.ipynb"

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import nbformat
 
+from grader import load_rubric
 from grader.batch import BatchOptions, ReportSettings, write_outputs
 from grader.batch.roster import load_roster, match_roster
 from grader.batch.store import Record
-from grader.checks import CHECK_KINDS
+from grader.checks.registry import CHECK_KINDS
 from grader.results import SubmissionResult, Verdict
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
 from grader.scoring import check_result, exercise_result, total
 from tests.conftest import ROOT
 

@@ -27,10 +27,14 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from grader.errors import UsageError
+from grader.rubric import parse_yaml_text
 
 ENTRY_POINT_GROUP = "grader.assignments"
 _HERE = Path(__file__).resolve().parent
@@ -70,8 +74,6 @@ class Choice:
 
 def installed_assignments() -> list[Assignment]:
     """Every assignment installed, sorted by id; two with the same id are refused (which would grade what?)."""
-    from importlib.metadata import entry_points
-
     found: dict[str, Assignment] = {}
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
@@ -88,10 +90,6 @@ def installed_assignments() -> list[Assignment]:
 
 def _read_header(path: Path, source: str) -> Assignment:
     """The id, title and notebook of a rubric, read without validating the whole rubric (that happens when it is used)."""
-    import yaml
-
-    from grader.rubric import parse_yaml_text
-
     try:
         data = parse_yaml_text(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import click
+import nbformat
 
 from grader.authoring.notebook import SolutionNotebookError, answer_regions, cell_label, cell_source, make_student_notebook, notebook_assignment
-from grader.errors import GraderError
+from grader.checks.registry import CHECK_KINDS
+from grader.errors import ExitCode, GraderError
+from grader.rubric import load_rubric
 
 
 def render_notebook(nb: Any) -> str:
     """The notebook as ``nbformat.write`` would store it (validated), so that ``--check`` can compare bytes."""
-    import nbformat
-
     nbformat.validate(nb)
     text: str = nbformat.writes(nb)
     return text if text.endswith("\n") else text + "\n"
@@ -63,7 +64,7 @@ def assign(solution: Path, out_dir: Path, assignment: str | None, rubric: Path |
             out_dir.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
             click.echo(f"wrote {target} ({count} answer region{'s' if count != 1 else ''} stubbed)")
-            status = 0
+            status = ExitCode.OK
     except GraderError as exc:
         click.echo(f"grade assign: error: {exc.message}", err=True)
         sys.exit(exc.exit_code)
@@ -71,8 +72,6 @@ def assign(solution: Path, out_dir: Path, assignment: str | None, rubric: Path |
 
 
 def _build(solution: Path, out_dir: Path, assignment: str | None, rubric_path: Path | None) -> tuple[Path, str, int]:
-    import nbformat
-
     try:
         nb = nbformat.read(solution, as_version=4)
         nbformat.validate(nb)
@@ -82,9 +81,7 @@ def _build(solution: Path, out_dir: Path, assignment: str | None, rubric_path: P
     named = {"--assignment": assignment, "the solution's metadata.grader.assignment": notebook_assignment(nb)}
     notebook_name = ""
     if rubric_path is not None:
-        from grader.rubric import load_rubric
-
-        rubric = load_rubric(rubric_path)
+        rubric = load_rubric(rubric_path, CHECK_KINDS)
         named["the rubric"] = rubric.assignment
         notebook_name = rubric.notebook
     given = {source: value for source, value in named.items() if value}
@@ -107,16 +104,14 @@ def _build(solution: Path, out_dir: Path, assignment: str | None, rubric_path: P
     return target, render_notebook(student), len(answer_regions(nb))
 
 
-def _check(target: Path, text: str, solution: Path) -> int:
-    import nbformat
-
+def _check(target: Path, text: str, solution: Path) -> ExitCode:
     if not target.is_file():
         click.echo(f"{target}: missing; `grade assign {solution}` would write it")
-        return 1
+        return ExitCode.FAILED
     current = target.read_text(encoding="utf-8")
     if current == text:
         click.echo(f"{target}: up to date with {solution}")
-        return 0
+        return ExitCode.OK
     try:
         where = first_difference(nbformat.reads(current, as_version=4), nbformat.reads(text, as_version=4))
     except ValueError:
@@ -125,4 +120,4 @@ def _check(target: Path, text: str, solution: Path) -> int:
     diff = difflib.unified_diff(current.splitlines(), text.splitlines(), str(target), "grade assign", lineterm="", n=1)
     for line in list(diff)[:40]:
         click.echo(line)
-    return 1
+    return ExitCode.FAILED

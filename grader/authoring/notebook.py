@@ -48,6 +48,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import nbformat
+
 from grader.errors import GraderError
 
 YOUR_CODE_HERE = "# YOUR CODE HERE"
@@ -248,8 +250,6 @@ def notebook_assignment(nb: Any) -> str | None:
 
 
 def _copy(nb: Any) -> Any:
-    import nbformat
-
     return nbformat.from_dict(copy.deepcopy(dict(nb)))
 
 

@@ -37,6 +37,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from grader.batch.discovery import Candidate, discover, unmatched_globs
 from grader.batch.roster import Roster, RosterMatch, check_roster_for, match_roster
 from grader.batch.store import (
@@ -53,13 +55,17 @@ from grader.batch.store import (
     write_atomic,
 )
 from grader.batch.workers import Job, LocalPool, Reply, warm_up
-from grader.errors import UsageError
+from grader.errors import ExitCode, UsageError
+from grader.mutation.scores import find_mutation_score
+from grader.reporters import clean_text
+from grader.reporters.gradebook import render_gradebook, rubric_points, score_decimals, student_sort_key
+from grader.reporters.lms import RENDERERS, gradebook_file
 from grader.results import Blame, SubmissionResult
 from grader.rubric import ExerciseSpec, Limits, Rubric
+from grader.scoring import apply_overrides
 
 __all__ = ["BatchOptions", "ReportSettings", "default_jobs", "discover", "plan", "rewrite_reports", "run_batch", "write_outputs"]
 
-EXIT_DONE, EXIT_INTERRUPTED = 0, 130
 OVERRIDES_FILE = "overrides.yaml"
 REPORT_SETTINGS_FILE = "reports.json"
 GRADEBOOK_FORMATS = ("csv", "canvas", "moodle")
@@ -103,8 +109,8 @@ class BatchOptions:
             check_roster_for(self.roster, lms)
 
 
-def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions, candidates: Sequence[Candidate] | None = None) -> int:
-    """Grade every submission into ``options.out``; the exit status: 0 done (error rows included), 130 interrupted.
+def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions, candidates: Sequence[Candidate] | None = None) -> ExitCode:
+    """Grade every submission into ``options.out``; the exit status: OK when done (error rows included), INTERRUPTED.
 
     ``candidates`` are the students already found in ``submissions`` (when a
     class folder holding several assignments was split by assignment).
@@ -132,7 +138,7 @@ def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions, can
         _say(f"{len(candidates)} students: {len(jobs)} to grade, {reused} unchanged since the last run, {unusable_count} without a usable file")
         if not _grade_into(out / RESULTS_FILE, records, jobs, rubric, settings, options):
             _say(f"interrupted: what was graded is kept in {out / RESULTS_FILE}; run the same command again to go on")
-            return EXIT_INTERRUPTED
+            return ExitCode.INTERRUPTED
         ordered = _in_order(records)
         matched = match_roster(options.roster, [r.result for r in ordered]) if options.roster else None
         for warning in matched.warnings() if matched else []:
@@ -141,7 +147,7 @@ def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions, can
         write_outputs(out, ordered, rubric, options.only, options, matched)
     counts = f"graded now: {len(jobs)}, reused: {reused}, in {time.monotonic() - started:.1f}s"
     _print_summary([r.result for r in ordered], graded_exercises(rubric, options.only), out, counts, options, matched)
-    return EXIT_DONE
+    return ExitCode.OK
 
 
 def _restart_results_file(path: Path, records: dict[str, Record], superseded: list[dict[str, Any]]) -> None:
@@ -172,7 +178,7 @@ def plan(
     candidates: Sequence[Candidate], rubric: Rubric, settings: Settings, stored: dict[str, dict[str, Any]], options: BatchOptions
 ) -> tuple[dict[str, Record], list[Job]]:
     """Split the candidates into finished records (error rows, reusable results) and jobs to grade."""
-    from grader.pipeline import unusable
+    from grader.pipeline import unusable  # here: the workers grade; this process needs the pipeline only for error rows
 
     records: dict[str, Record] = {}
     jobs: list[Job] = []
@@ -195,8 +201,6 @@ def plan(
 def _grade_all(
     jobs: Sequence[Job], rubric: Rubric, settings: Settings, options: BatchOptions, records: dict[str, Record]
 ) -> Generator[Record, None, None]:
-    from tqdm import tqdm
-
     if not jobs:
         return
     scores = [r.result.score for r in records.values() if r.result.status == "graded"]
@@ -212,11 +216,11 @@ def _grade_all(
 
 def _backend(jobs: Sequence[Job], rubric: Rubric, settings: Settings, options: BatchOptions) -> Iterator[tuple[Job, Reply]]:
     if options.dask_scheduler:
-        from grader.batch.remote import run_dask
+        from grader.batch.remote import run_dask  # here: only with --dask-scheduler (it loads the check kinds to ship rubrics)
 
         yield from run_dask(options.dask_scheduler, jobs, rubric, settings)
         return
-    from grader.kernel.warm import shared_server
+    from grader.kernel.warm import shared_server  # here: jupyter_client (~0.5 s), which the spawned workers importing this package do not need
 
     # This process mostly waits while workers grade: meanwhile, import what the summary page will need.
     threading.Thread(target=_import_reporters, daemon=True).start()
@@ -225,6 +229,7 @@ def _backend(jobs: Sequence[Job], rubric: Rubric, settings: Settings, options: B
 
 
 def _import_reporters() -> None:
+    """Import the HTML reporters now, in a background thread, while the workers grade."""
     import matplotlib.pyplot  # noqa: F401
 
     import grader.reporters.summary  # noqa: F401
@@ -232,7 +237,7 @@ def _import_reporters() -> None:
 
 def _finish(job: Job, reply: Reply, rubric: Rubric, options: BatchOptions) -> Record:
     """A finished job's record: its result (or an error row), with the student's overrides applied."""
-    from grader.pipeline import unusable
+    from grader.pipeline import unusable  # here: the workers grade; this process needs the pipeline only for error rows
 
     status, payload = reply
     if status == "ok":
@@ -247,15 +252,11 @@ def _finish(job: Job, reply: Reply, rubric: Rubric, options: BatchOptions) -> Re
 
 
 def _record(result: SubmissionResult, key: ResumeKey | None, options: BatchOptions, graded_at: str = "") -> Record:
-    from grader.scoring import apply_overrides
-
     result = apply_overrides(result, options.overrides.get(result.student, {}))
     return Record(result, key, graded_at or datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
 
 
 def _in_order(records: dict[str, Record]) -> list[Record]:
-    from grader.reporters.gradebook import student_sort_key
-
     return [records[student] for student in sorted(records, key=student_sort_key)]
 
 
@@ -310,10 +311,8 @@ def write_outputs(
     matched: RosterMatch | None = None,
 ) -> None:
     """Write results.jsonl (compacted, in order), the gradebooks, feedback/ and summary.html, each atomically."""
-    from grader.mutation.scores import find_mutation_score
+    # Here: the HTML reporters (matplotlib) are imported while the workers grade (_import_reporters), not before.
     from grader.reporters.feedback import feedback_names, render_html, render_markdown
-    from grader.reporters.gradebook import render_gradebook, rubric_points, score_decimals
-    from grader.reporters.lms import RENDERERS, gradebook_file
     from grader.reporters.summary import render_summary_html
 
     exercises = graded_exercises(rubric, only)
@@ -369,11 +368,11 @@ def rewrite_reports(out: Path, overrides: dict[str, dict[str, Any]]) -> list[Rec
     so a removed override is removed from the reports too.
     """
     from grader.batch.roster import load_roster
+    from grader.checks.registry import CHECK_KINDS  # the kinds' modules: only when a review rewrites the reports
     from grader.rubric import load_rubric
-    from grader.scoring import apply_overrides
 
     settings = ReportSettings.load(out)
-    rubric = load_rubric(Path(settings.rubric))
+    rubric = load_rubric(Path(settings.rubric), CHECK_KINDS)
     roster = load_roster(Path(settings.roster)) if settings.roster else None
     options = BatchOptions(out=out, only=settings.only, overrides=overrides, gradebooks=settings.gradebooks, roster=roster, missing=settings.missing)
     records = {}
@@ -401,9 +400,7 @@ def _print_summary(
     options: BatchOptions,
     matched: RosterMatch | None,
 ) -> None:
-    from grader.reporters import clean_text
-    from grader.reporters.lms import RENDERERS, gradebook_file
-    from grader.reporters.summary import problems, render_table
+    from grader.reporters.summary import problems, render_table  # here: see write_outputs
 
     print(render_table(results, exercises), end="")
     print(counts)
@@ -417,8 +414,6 @@ def _print_summary(
 
 
 def _roster_line(matched: RosterMatch, listed: int = 10) -> str:
-    from grader.reporters import clean_text
-
     missing = [clean_text(entry.submission, 40) for entry in matched.missing]
     names = ", ".join(missing[:listed]) + (f" and {len(missing) - listed} more" if len(missing) > listed else "")
     line = f"roster: {len(matched.rows)} students, {len(missing)} without a submission{': ' + names if missing else ''}"

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import __version__
 from grader.batch.store import Settings
 from grader.batch.workers import Job, Reply, warm_up
+from grader.checks.registry import CHECK_KINDS
 from grader.errors import SubmissionError, UsageError
-from grader.rubric import Limits, Rubric
+from grader.load import load_submission
+from grader.rubric import Limits, Rubric, load_rubric
+from grader.version import __version__
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,6 @@ class RubricBundle:
 
     def materialize(self, root: Path) -> Rubric:
         """Write the rubric and its reference under ``root`` in the same relative layout, and load it."""
-        from grader.rubric import load_rubric
-
         relative = os.path.normpath(self.reference_relative)
         ups = Path(relative).parts.count("..")
         folder = root.joinpath("rubric", *(["up"] * ups))  # deep enough for "../" to stay inside root
@@ -54,7 +54,7 @@ class RubricBundle:
         folder.mkdir(parents=True, exist_ok=True)
         reference.write_bytes(self.reference_bytes)
         (folder / self.rubric_name).write_bytes(self.rubric_bytes)
-        return load_rubric(folder / self.rubric_name)
+        return load_rubric(folder / self.rubric_name, CHECK_KINDS)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ _warmed_up = threading.Event()  # this process paid its start-up (see grader.bat
 
 def grade_remote(bundle: RubricBundle, parcel: Parcel) -> dict[str, Any]:
     """The Dask task: grade one submission, sent as bytes, in a private temporary folder."""
-    from grader.pipeline import Options, grade_submission
+    from grader.pipeline import Options, grade_submission  # here: runs on a Dask worker, which imports what it grades with
 
     with _ONE_AT_A_TIME, tempfile.TemporaryDirectory(prefix="grader-remote-") as temp:
         root = Path(temp)
@@ -99,7 +99,7 @@ def worker_version() -> str:
 def run_dask(address: str, jobs: Sequence[Job], rubric: Rubric, settings: Settings) -> Iterator[tuple[Job, Reply]]:
     """Grade ``jobs`` on the cluster at ``address``; yield each with its reply as it finishes."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client, as_completed  # optional: the [dask] extra
     except ImportError:
         raise UsageError("--dask-scheduler needs Dask: pip install 'autodiff-grader[dask]'") from None
     try:
@@ -161,8 +161,7 @@ def _check_workers(client: Any) -> None:
 
 def _parcel(job: Job, rubric: Rubric, settings: Settings) -> Parcel | dict[str, Any]:
     """The submission's bytes for a worker, or at once its error result when it cannot be used at all."""
-    from grader.load import load_submission
-    from grader.pipeline import unusable
+    from grader.pipeline import unusable  # here: the client process needs the pipeline only for error rows
 
     started = time.monotonic()
     try:

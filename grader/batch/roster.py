@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import UsageError
-from grader.results import SubmissionResult
+from grader.results import RosterEntry, RosterMatch, SubmissionResult
 
 FIELDS = ("submission", "name", "first_name", "last_name", "student_id", "email", "login", "canvas_id", "section")
 _ALIASES = {
@@ -64,60 +64,12 @@ LMS_IDENTIFIERS = {
 
 
 @dataclass(frozen=True)
-class RosterEntry:
-    """One student of the roster; empty strings for what the roster does not say. ``line`` is the CSV line."""
-
-    submission: str
-    name: str = ""
-    first_name: str = ""
-    last_name: str = ""
-    student_id: str = ""
-    email: str = ""
-    login: str = ""
-    canvas_id: str = ""
-    section: str = ""
-    line: int = 0
-
-    @property
-    def display_name(self) -> str:
-        """The name to show: ``name``, else ``Last, First``, else the submission name."""
-        if self.name:
-            return self.name
-        if self.first_name or self.last_name:
-            return ", ".join(part for part in (self.last_name, self.first_name) if part)
-        return self.submission
-
-
-@dataclass(frozen=True)
 class Roster:
     """A loaded roster: its entries in file order, and the columns it has."""
 
     path: Path
     entries: tuple[RosterEntry, ...]
     columns: frozenset[str]
-
-
-@dataclass(frozen=True)
-class RosterMatch:
-    """Results matched to the roster: each roster entry with its result (None: no submission), in roster order.
-
-    ``unknown`` are the submissions not on the roster, with a hint when only the case differs.
-    """
-
-    rows: tuple[tuple[RosterEntry, SubmissionResult | None], ...]
-    unknown: tuple[tuple[str, str], ...]  # (submission, hint)
-
-    @property
-    def missing(self) -> list[RosterEntry]:
-        """Roster students with no submission."""
-        return [entry for entry, result in self.rows if result is None]
-
-    def warnings(self) -> list[str]:
-        """One line per submission not on the roster."""
-        return [
-            f"{student} is not on the roster{f' (did you mean {hint}?)' if hint else ''}: it is in gradebook.csv but not in the LMS gradebooks"
-            for student, hint in self.unknown
-        ]
 
 
 def load_roster(path: Path) -> Roster:

@@ -20,10 +20,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from grader import __version__
 from grader.errors import UsageError
+from grader.reporters.json_report import report_dict
 from grader.results import SubmissionResult
 from grader.rubric import Limits, Rubric
+from grader.scoring import total
+from grader.version import __version__
 
 RESULTS_FILE = "results.jsonl"
 LOCK_FILE = ".grade.lock"
@@ -91,8 +93,6 @@ class Record:
     graded_at: str
 
     def line(self) -> str:
-        from grader.reporters.json_report import report_dict
-
         data = report_dict(self.result)
         data["batch"] = {"key": self.key.as_dict() if self.key else None, "graded_at": self.graded_at}
         return json.dumps(data, ensure_ascii=True)
@@ -127,8 +127,6 @@ def reusable(stored: dict[str, Any] | None, key: ResumeKey | None) -> Submission
 
 def without_overrides(result: SubmissionResult) -> SubmissionResult:
     """The automatic result behind one with overrides (each override keeps the automatic score)."""
-    from grader.scoring import total
-
     if not any(check.override for exercise in result.exercises for check in exercise.checks):
         return result
     exercises = []
@@ -167,7 +165,7 @@ def append_line(path: Path, line: str) -> None:
 @contextlib.contextmanager
 def exclusive(out: Path) -> Iterator[None]:
     """Hold the results folder for this batch alone (two batches writing one folder would mix their files)."""
-    import fcntl
+    import fcntl  # POSIX only: this module must import on Windows too (portable mode)
 
     with open(out / LOCK_FILE, "a") as handle:
         try:

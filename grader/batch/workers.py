@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.batch.store import ResumeKey, Settings
+from grader.errors import SubmissionError
+from grader.load import load_submission
 from grader.rubric import Rubric
 
 _PR_SET_PDEATHSIG = 1
@@ -56,7 +58,7 @@ _WARM_UP_NOTEBOOK = (
 
 def grade_job(job: Job, rubric: Rubric, settings: Settings) -> dict[str, Any]:
     """Grade one submission in this process; the result as plain data (``SubmissionResult.as_dict``)."""
-    from grader.pipeline import Options, grade_submission
+    from grader.pipeline import Options, grade_submission  # here: worker processes grade; the process that starts them stays light
 
     options = Options(only=settings.only, limits=settings.limits, hide=settings.hide, student=job.student)
     return grade_submission(job.path, rubric, options).as_dict()
@@ -72,9 +74,7 @@ def warm_up(path: Path, rubric: Rubric, settings: Settings) -> bool:
     to keep out of its time (the next one may). A failure of the warm-up
     itself is left for the real submissions to meet and report.
     """
-    from grader.errors import SubmissionError
-    from grader.load import load_submission
-    from grader.pipeline import Options, grade_submission
+    from grader.pipeline import Options, grade_submission  # here: worker processes grade; the process that starts them stays light
 
     try:
         load_submission(path, settings.limits.max_submission_mb)
@@ -135,7 +135,7 @@ def _stop_worker(signum: int, _frame: Any) -> None:
 def _stop_with_parent() -> None:
     """Ask Linux for SIGTERM when the batch process dies, even by SIGKILL (elsewhere: an idle worker sees EOF)."""
     try:
-        import ctypes
+        import ctypes  # here: only on Linux, inside the try
 
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):

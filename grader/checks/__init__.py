@@ -28,6 +28,8 @@ refuse params the schema cannot judge and reference names that do not exist):
 
 Kinds in other packages are found through the ``grader.checks`` entry-point
 group, so a new assignment can bring its own kinds without touching the core.
+This module is the contract only: :mod:`grader.checks.registry` imports every
+kind, and :data:`grader.checks.registry.CHECK_KINDS` is the full registry.
 """
 
 from __future__ import annotations
@@ -42,13 +44,12 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
 
-from grader.kernel.execute import Execution
 from grader.probes import wire
 from grader.probes.protocol import Answer, ProbeCall
-from grader.results import Verdict
+from grader.results import Execution, Verdict
 from grader.rubric import CheckSpec
 
-CHECK_KINDS: dict[str, type[Check]] = {}
+_REGISTERED: dict[str, type[Check]] = {}  # by register(); grader.checks.registry.CHECK_KINDS is this dict with every kind in it
 
 
 @dataclass(frozen=True)
@@ -176,10 +177,18 @@ class Check(ABC):
 
 def register(cls: type[Check]) -> type[Check]:
     """Class decorator: make a check kind available to rubrics under ``cls.kind``."""
-    if cls.kind in CHECK_KINDS and CHECK_KINDS[cls.kind] is not cls:
+    if cls.kind in _REGISTERED and _REGISTERED[cls.kind] is not cls:
         raise ValueError(f"check kind {cls.kind!r} is registered twice")
-    CHECK_KINDS[cls.kind] = cls
+    _REGISTERED[cls.kind] = cls
     return cls
+
+
+def registered_kinds() -> dict[str, type[Check]]:
+    """The kinds registered so far, by name (the registry itself, not a copy).
+
+    Only those whose modules were imported: use :data:`grader.checks.registry.CHECK_KINDS`, which has them all.
+    """
+    return _REGISTERED
 
 
 def answer_trouble(answer: Answer, name: str, ctx: JudgeContext) -> Verdict | None:
@@ -273,23 +282,3 @@ def describe_non_number(encoded: Any) -> str:
     return "not a number"
 
 
-def _load_builtin_kinds() -> None:
-    from grader.checks import dual, numbers  # noqa: F401
-
-    for module in ("graphs", "checkpointing", "text", "tensors", "structure", "instructor"):
-        try:
-            __import__(f"grader.checks.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"grader.checks.{module}":
-                raise
-
-
-def _load_plugin_kinds() -> None:
-    from importlib.metadata import entry_points
-
-    for entry in entry_points(group="grader.checks"):
-        entry.load()
-
-
-_load_builtin_kinds()
-_load_plugin_kinds()

@@ -10,6 +10,7 @@ execute stage imports it only when a kernel is about to run.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from queue import Empty
@@ -23,7 +24,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 
-from grader.kernel.execute import MAX_ERROR_CHARS, MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, SEND_TIMEOUT_MS, TRUNCATED
+from grader.kernel.caps import MAX_ERROR_CHARS, MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, SEND_TIMEOUT_MS, TRUNCATED
 from grader.rubric import Limits
 
 
@@ -48,8 +49,6 @@ class SandboxKernelManager(AsyncKernelManager):
     def write_connection_file(self, **kwargs: Any) -> None:
         super().write_connection_file(**kwargs)
         if self.readable_connection_file:  # the kernel's own user must read it; the box folder is not listable
-            import os
-
             os.chmod(self.connection_file, 0o644)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -33,6 +34,7 @@ from pathlib import Path
 from subprocess import DEVNULL
 from typing import Any
 
+from grader.kernel.caps import MAX_MESSAGE_BYTES
 from grader.kernel.sandbox import (
     NO_ISOLATION,
     Isolation,
@@ -45,50 +47,17 @@ from grader.kernel.sandbox import (
     standard_kernel_argv,
 )
 from grader.load import Submission
+from grader.results import CellRun, Execution
 from grader.rubric import Limits
 
-TRUNCATED = "\n[... output truncated by the grader ...]\n"
 KERNEL_DID_NOT_START = "kernel did not start"
 _MAX_ATTEMPTS = 4
 _WEDGE_GRACE_S = 5.0
-# libzmq drops any single message over this size before the grader allocates it (probe answers are <= 4 MiB,
-# twice that once JSON-escaped), and queues at most this many unread output messages.
-MAX_MESSAGE_BYTES = 9 * 1024 * 1024
-MAX_QUEUED_MESSAGES = 16  # with MAX_MESSAGE_BYTES, bounds what a flood can queue in the grader (~144 MB)
-SEND_TIMEOUT_MS = 10_000
 OVERSIZED = f"it sent one output message over {MAX_MESSAGE_BYTES // (1024 * 1024)} MB, more than the grader reads"
 # Share of the submission's wall-clock limit kept for the probes when the cells run out of time.
 _PROBE_RESERVE = 0.25
-MAX_ERROR_CHARS = 300  # characters of a student's exception message kept in the report
 _PING_INDEX = 0  # the grader's own "pass" pings run under the prelude's cell index (it has finished by then)
 _WATCH_INTERVAL_S = 0.1  # how often portable mode's watchdog looks at the probes' progress
-
-
-@dataclass(frozen=True)
-class CellRun:
-    """What happened to one code cell of the submission (``number`` is its 1-based place in the file)."""
-
-    number: int
-    status: str  # ok | error | timeout | crashed | skipped | not_run
-    error: str = ""
-    stdout: str = ""
-
-
-@dataclass(frozen=True)
-class Execution:
-    """The result of running a submission: per-cell records, probe answers and fault events."""
-
-    cells: tuple[CellRun, ...]
-    probe_outputs: tuple[str, ...]
-    events: tuple[str, ...]
-    isolation: dict[str, Any]  # the walls that held, the mode ("sandbox" or "portable") and what was not isolated
-    duration_s: float
-    kernel_failed: str = ""
-    kernel_peak_mb: float = 0.0
-
-    @property
-    def printed_text(self) -> str:
-        return "".join(cell.stdout for cell in self.cells)
 
 
 class ProbesHung(Exception):
@@ -286,8 +255,6 @@ def _environment(plan: RunPlan, private_root: bool, warm: bool) -> dict[str, Any
 
 
 def _answer_index(text: str) -> int | None:
-    import json
-
     try:
         value = json.loads(text).get("i")
     except (ValueError, AttributeError):
@@ -296,8 +263,8 @@ def _answer_index(text: str) -> int | None:
 
 
 async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
-    import nbformat
-    from nbclient.exceptions import DeadKernelError
+    import nbformat  # here: the Jupyter stack loads when a kernel runs, not with the module
+    from nbclient.exceptions import DeadKernelError  # here: the Jupyter stack loads when a kernel runs, not with the module
 
     attempt = _Attempt(warm=resume.warm)
     box = socket_folder("grade-", "runtime/kernel-65535")  # the kernel's ipc sockets live in box/runtime
@@ -331,7 +298,7 @@ async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
 
 
 def _prepare_box(box: Path, work: Path, plan: RunPlan, warm: bool) -> tuple[Any, int | None]:
-    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.kernelspec import KernelSpec  # here: the Jupyter stack loads when a kernel runs, not with the module
 
     from grader.kernel.clients import CappedKernelClient, FixedKernelSpecs, SandboxKernelManager
 
@@ -379,8 +346,6 @@ def _prepare_box(box: Path, work: Path, plan: RunPlan, warm: bool) -> tuple[Any,
 
 def _sandbox_report(box: Path) -> dict[str, Any]:
     """What the launcher says it achieved (written before it dropped privileges; absent without namespaces)."""
-    import json
-
     try:
         data = json.loads((box / "runtime" / "sandbox.json").read_text(encoding="utf-8")[:4096])
     except (OSError, ValueError):
@@ -389,7 +354,7 @@ def _sandbox_report(box: Path) -> dict[str, Any]:
 
 
 def _notebook_client(nb: Any, km: Any, plan: RunPlan) -> Any:
-    from grader.kernel.clients import CappedNotebookClient
+    from grader.kernel.clients import CappedNotebookClient  # here: the Jupyter stack loads when a kernel runs, not with the module
 
     limits = plan.limits
     return CappedNotebookClient(
@@ -484,7 +449,7 @@ async def _watch_probes(client: Any, running: Awaitable[Any], timeout_s: float) 
 
 async def _output_flows(client: Any) -> bool:
     """Whether the kernel's output still reaches the grader (a cell's end of output went missing)."""
-    import nbformat
+    import nbformat  # here: the Jupyter stack loads when a kernel runs, not with the module
 
     client.idle_seen.discard(_PING_INDEX)
     ping = nbformat.v4.new_code_cell("pass")
@@ -512,7 +477,7 @@ def _fatal(attempt: _Attempt, steps: tuple[Step, ...], index: int, cell: Any, mi
 
 
 async def _still_answers(client: Any) -> bool:
-    import nbformat
+    import nbformat  # here: the Jupyter stack loads when a kernel runs, not with the module
 
     ping = nbformat.v4.new_code_cell("pass")
     try:
@@ -530,7 +495,7 @@ def _mark_not_run(attempt: _Attempt, steps: Iterable[Step]) -> None:
 
 async def _fault_reason(exc: Exception, client: Any) -> str:
     """What stopped the kernel, in a student's words: its exit, its silence, or what it sent."""
-    from nbclient.exceptions import DeadKernelError
+    from nbclient.exceptions import DeadKernelError  # here: the Jupyter stack loads when a kernel runs, not with the module
 
     if isinstance(exc, ProbesHung):
         return str(exc)

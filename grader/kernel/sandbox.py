@@ -28,12 +28,17 @@ POSIX-only modules (``resource``) are imported only by the launcher itself."""
 from __future__ import annotations
 
 import argparse
+import ctypes
 import functools
 import importlib.util
+import json
 import os
+import platform
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from dataclasses import dataclass
 from enum import Enum
@@ -197,9 +202,6 @@ def _hide(paths: list[str], root: str = "") -> None:
 
 def _needed_paths() -> list[str]:
     """What the kernel must reach after privileges are dropped: the interpreter and its packages."""
-    import site
-    import sysconfig
-
     paths = {sys.base_prefix, sys.prefix, sysconfig.get_paths()["purelib"], *site.getsitepackages()}
     return sorted(os.path.realpath(p) for p in paths if os.path.isdir(p))
 
@@ -290,8 +292,6 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     def raw(text: str | None) -> bytes | None:
         return None if text is None else text.encode()
 
-    import ctypes
-
     check(libc().mount(raw(source), raw(target), raw(fstype), ctypes.c_ulong(flags), raw(data)), f"mount {target}")
 
 
@@ -362,8 +362,6 @@ def _populate(root: str, args: argparse.Namespace) -> None:
 
 def _pivot(root: str) -> None:
     """Make ``root`` the root of this mount namespace; the old root is detached, not just out of sight."""
-    import platform
-
     cwd = os.getcwd()
     os.chdir(root)
     number = _PIVOT_ROOT.get(platform.machine())
@@ -385,8 +383,6 @@ def _hide_in_place(paths: list[str]) -> None:
 
 
 def _write_report(path: str, report: dict[str, object]) -> None:
-    import json
-
     try:
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(report, handle)

@@ -7,6 +7,7 @@ importing this module costs nothing anywhere.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 from typing import Any
@@ -17,16 +18,12 @@ CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 
 def libc() -> Any:
     """The C library of this process, with ``errno`` kept for :func:`check`."""
-    import ctypes
-
     return ctypes.CDLL(None, use_errno=True)
 
 
 def check(result: int, what: str) -> None:
     """Raise ``OSError`` with the C library's errno when a call returned non-zero."""
     if result != 0:
-        import ctypes
-
         errno = ctypes.get_errno()
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 

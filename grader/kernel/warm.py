@@ -30,6 +30,8 @@ from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
 
+from grader.kernel.sandbox import Mode, choose_mode, detect_isolation, socket_folder
+
 # ----------------------------------------------------------------- grader side
 
 SHARED_SERVER_VARIABLE = "GRADER_ZYGOTE_SOCKET"
@@ -151,8 +153,6 @@ def shared_server() -> Iterator[None]:
 
     In portable mode there are no warm kernels, so no server is started.
     """
-    from grader.kernel.sandbox import Mode, choose_mode, socket_folder
-
     if choose_mode() is Mode.PORTABLE:
         yield
         return
@@ -222,8 +222,6 @@ class WarmProvisioner(LocalProvisioner):
     """A kernel provisioner whose kernels come from the zygote, confined like launched ones."""
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
-        from grader.kernel.sandbox import detect_isolation
-
         start = cmd.index("grader.kernel.sandbox") + 1
         split = cmd.index("--", start)
         connection_file = cmd[cmd.index("-f", split) + 1]

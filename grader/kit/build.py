@@ -34,7 +34,6 @@ grade and says to reinstall it (its ``kit.json`` holds the digest of its code).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -42,20 +41,24 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
+import nbformat
+import yaml
 
-from grader.errors import GraderError
-
-if TYPE_CHECKING:
-    from grader.results import SubmissionResult
-    from grader.rubric import Rubric
-
-DATA_FOLDERS = ("rubrics", "reference", "exercises")  # the bundled assignments inside grader/assignments/: never vendored
-MANIFEST = "kit.json"
-# The grader's files other than code, relative to the package (pyproject.toml's package-data of "grader"): vendored with the code.
-PACKAGE_DATA = ("templates/*.j2", "templates/review/*.html")
+from grader.assignments import installed_assignments
+from grader.authoring.layout import solution_path, template_path
+from grader.authoring.notebook import make_student_notebook, notebook_assignment
+from grader.checks.registry import CHECK_KINDS
+from grader.errors import ExitCode, GraderError, UsageError
+from grader.kit.files import write_expected, write_package
+from grader.kit.identity import MANIFEST, package_names
+from grader.kit.replay import Recorder, RecordingReference
+from grader.kit.scan import kit_texts, scan
+from grader.pipeline import Options, grade_submission, load_reference
+from grader.results import Outcome, SubmissionResult
+from grader.rubric import Rubric, load_rubric, parse_yaml_text
 
 
 class KitRefused(GraderError):
@@ -101,14 +104,11 @@ def kit(assignment: str, out: Path, solution: Path | None, template: Path | None
         summary = build_kit(_rubric_path(assignment), out, solution, template, portable)
     except GraderError as exc:
         click.echo(f"grade kit: error: {exc.message}", err=True)
-        sys.exit(2)
+        sys.exit(ExitCode.UNUSABLE)
     click.echo(describe(summary))
 
 
 def _rubric_path(assignment: str) -> Path:
-    from grader.assignments import installed_assignments
-    from grader.errors import UsageError
-
     given = Path(assignment)
     if given.suffix in (".yaml", ".yml") or given.is_file():
         return given
@@ -137,12 +137,7 @@ def describe(summary: KitSummary) -> str:
 
 def build_kit(rubric_path: Path, out: Path, solution: Path | None = None, template: Path | None = None, portable: bool = False) -> KitSummary:
     """Build, verify and write the kit of the rubric at ``rubric_path`` into ``out`` (see the module docstring)."""
-    from grader.authoring.notebook import make_student_notebook
-    from grader.kit.files import write_package
-    from grader.mutation.cli import solution_path, template_path
-    from grader.rubric import load_rubric
-
-    rubric = load_rubric(rubric_path)
+    rubric = load_rubric(rubric_path, CHECK_KINDS)
     _check_out(out)
     solution_file = solution_path(rubric, solution or _named_solution(rubric))
     solution_nb = _notebook_of(rubric, solution_file, "--solution")
@@ -173,8 +168,6 @@ def _check_out(out: Path) -> None:
 
 
 def _raw(path: Path) -> dict[str, Any]:
-    from grader.rubric import parse_yaml_text
-
     data = parse_yaml_text(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict), path  # load_rubric has validated it
     return data
@@ -197,10 +190,6 @@ def _named_solution(rubric: Rubric) -> Path | None:
 
 def _notebook_of(rubric: Rubric, path: Path, flag: str) -> Any:
     """A notebook of this assignment: one that names another in its metadata is refused (the default paths can guess wrong)."""
-    import nbformat
-
-    from grader.authoring.notebook import notebook_assignment
-
     try:
         nb = nbformat.read(path, as_version=4)
     except (OSError, ValueError) as exc:
@@ -211,16 +200,8 @@ def _notebook_of(rubric: Rubric, path: Path, flag: str) -> Any:
     return nb
 
 
-def package_names(assignment: str) -> tuple[str, str]:
-    """The kit's import package and distribution names: ``grader_kit_04_x`` and ``grader-kit-04-x``."""
-    slug = "_".join(re.findall(r"[a-z0-9]+", assignment.lower())) or "assignment"
-    return f"grader_kit_{slug}", f"grader-kit-{slug.replace('_', '-')}"
-
-
 def kit_rubric(raw: dict[str, Any], rubric: Rubric) -> tuple[dict[str, Any], list[str]]:
     """The kit's rubric data from the official rubric's: visible checks, answers replaced, fixed points; and what is graded later."""
-    from grader.checks import CHECK_KINDS
-
     later: list[str] = []
     exercises = []
     for exercise in raw["exercises"]:
@@ -293,32 +274,20 @@ def _free_id(wanted: str, taken: set[str]) -> str:
 
 def _record(rubric: Rubric, data: dict[str, Any], solution: Path, package: Path, portable: bool) -> tuple[str, ...]:
     """Grade the solution with the kit's checks and the real reference, recording what the judges ask; write expected.json/.py."""
-    import yaml
-
-    from grader.kit.files import write_expected
-    from grader.kit.replay import Recorder, RecordingReference
-    from grader.pipeline import Options, grade_submission, load_reference
-    from grader.rubric import load_rubric
-
     recorder = Recorder()
     with tempfile.TemporaryDirectory(prefix="grader-kit-") as folder:
         recording = Path(folder) / "recording.yaml"
         plain = {k: v for k, v in data.items() if k != "contract"}
         recording.write_text(yaml.safe_dump({**plain, "reference": str(rubric.reference_path)}, sort_keys=False), encoding="utf-8")
         reference = RecordingReference(load_reference(rubric.reference_path), recorder)
-        result = grade_submission(solution, load_rubric(recording), Options(reference=reference, portable=portable))
+        result = grade_submission(solution, load_rubric(recording, CHECK_KINDS), Options(reference=reference, portable=portable))
     _require_full_marks(result, "while recording, with the reference")
     return write_expected(package, recorder, rubric, data)
 
 
 def _verify(kit_rubric_path: Path, solution: Path, template_nb: Any, portable: bool) -> tuple[float, float]:
     """The kit as students get it: the solution must pass every check, the template score 0. Returns both scores."""
-    import nbformat
-
-    from grader.pipeline import Options, grade_submission
-    from grader.rubric import load_rubric
-
-    rubric = load_rubric(kit_rubric_path)
+    rubric = load_rubric(kit_rubric_path, CHECK_KINDS)
     solved = grade_submission(solution, rubric, Options(portable=portable))
     _require_full_marks(solved, "with the recorded values")
     with tempfile.TemporaryDirectory(prefix="grader-kit-") as folder:
@@ -331,8 +300,6 @@ def _verify(kit_rubric_path: Path, solution: Path, template_nb: Any, portable: b
 
 
 def _require_full_marks(result: SubmissionResult, how: str) -> None:
-    from grader.results import Outcome
-
     failing = [f"{ex.id}/{c.id}: {c.outcome.value}: {c.message}" for ex in result.exercises for c in ex.checks if c.outcome is not Outcome.PASSED]
     if result.status != "graded" or failing:
         raise KitRefused(f"the solution does not pass every kit check {how}: {result.reason or '; '.join(failing)}")
@@ -343,28 +310,11 @@ def _report(result: SubmissionResult) -> str:
 
 
 def _scan(staging: Path, solution_nb: Any, reference_path: Path) -> int:
-    from grader.kit.scan import kit_texts, scan
-
     leaks = scan(staging, solution_nb, reference_path.read_text(encoding="utf-8"))
     if leaks:
         shown = "; ".join(str(leak) for leak in leaks[:5])
         raise KitRefused(f"the kit would contain answers ({len(leaks)} found): {shown}")
     return len({name for name, _ in kit_texts(staging)})
-
-
-def code_digest(root: Path) -> str:
-    """SHA-256 of a ``grader`` package's code: every vendored file's path and bytes (code and templates), without caches or bundled assignments."""
-    digest = hashlib.sha256()
-    for path in vendored_files(root):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def vendored_files(root: Path) -> list[Path]:
-    """The files of the ``grader`` package at ``root`` a kit carries: its Python code and :data:`PACKAGE_DATA`, not the bundled assignments."""
-    skipped = {root / "assignments" / name for name in DATA_FOLDERS}
-    code = [p for p in root.rglob("*.py") if "__pycache__" not in p.relative_to(root).parts and not any(p.is_relative_to(s) for s in skipped)]
-    return sorted([*code, *(p for pattern in PACKAGE_DATA for p in root.glob(pattern))])
 
 
 def manifest(package: Path) -> dict[str, Any]:

@@ -9,12 +9,25 @@ from __future__ import annotations
 import json
 import keyword
 import shutil
+import sys
+from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from grader.kit.replay import Recorder
-    from grader.rubric import Rubric
+import nbformat
+import yaml
+
+from grader.checks.registry import CHECK_KINDS
+from grader.kit.identity import GRADER_ROOT, MANIFEST, PACKAGE_DATA, code_digest, package_names, vendored_files
+from grader.kit.replay import ROOT, Recorder
+from grader.rubric import Rubric
+from grader.version import __version__
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
 
 _INIT = '''"""The student kit of assignment {assignment}: its rubric, contract, template and expected values.
 
@@ -37,7 +50,7 @@ def rubrics() -> list[Path]:
 
     manifest = json.loads((_HERE / "kit.json").read_text(encoding="utf-8"))
     try:
-        from grader.kit.build import code_digest
+        from grader.kit.identity import code_digest
 
         found = code_digest(Path(grader.__file__).resolve().parent)
     except ImportError:
@@ -71,14 +84,8 @@ __getattr__ = _expected.missing_name
 
 def write_package(root: Path, rubric: Rubric, data: dict[str, Any], template: Any) -> Path:
     """Write the kit into ``root`` (vendored grader, kit package, pyproject.toml, README.md); return the kit package's folder."""
-    import nbformat
-    import yaml
-
-    import grader
-    from grader.kit.build import MANIFEST, code_digest, package_names, vendored_files
-
     package_name, distribution = package_names(rubric.assignment)
-    source = Path(grader.__file__).resolve().parent
+    source = GRADER_ROOT
     for path in vendored_files(source):
         target = root / "grader" / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -94,11 +101,11 @@ def write_package(root: Path, rubric: Rubric, data: dict[str, Any], template: An
             shutil.copyfile(rubric.contract_path, folder / rubric.contract_path.name)
     about = {
         "assignment": rubric.assignment, "title": rubric.title, "distribution": distribution, "package": package_name,
-        "grader_version": grader.__version__, "grader_sha256": code_digest(root / "grader"), "rubric": "rubric.yaml",
+        "grader_version": __version__, "grader_sha256": code_digest(root / "grader"), "rubric": "rubric.yaml",
         "notebook": notebook, "official_rubric_sha256": rubric.sha256, "fixed_points": True,
     }
     (package / MANIFEST).write_text(json.dumps(about, indent=2) + "\n", encoding="utf-8")
-    (package / "__init__.py").write_text(_INIT.format(assignment=rubric.assignment, version=grader.__version__), encoding="utf-8")
+    (package / "__init__.py").write_text(_INIT.format(assignment=rubric.assignment, version=__version__), encoding="utf-8")
     packages = sorted({".".join(p.relative_to(root).parent.parts) for p in (root / "grader").rglob("__init__.py")})
     (root / "pyproject.toml").write_text(_pyproject(distribution, package_name, [*packages, package_name]), encoding="utf-8")
     (root / "README.md").write_text(_readme(rubric, data, notebook), encoding="utf-8")
@@ -107,9 +114,6 @@ def write_package(root: Path, rubric: Rubric, data: dict[str, Any], template: An
 
 def write_expected(package: Path, recorder: Recorder, rubric: Rubric, data: dict[str, Any]) -> tuple[str, ...]:
     """Write expected.json (the recording) and expected.py (the module replaying it); return the names it defines."""
-    from grader.checks import CHECK_KINDS
-    from grader.kit.replay import ROOT
-
     asked = {json.loads(key)[2] for key in recorder.events if json.loads(key)[:2] == [ROOT, "getattr"]}
     declared = {name.partition(".")[0] for ex in data["exercises"] for c in ex["checks"]
                 for _, name in CHECK_KINDS[c["kind"]].reference_names(c.get("params", {}))}
@@ -123,19 +127,11 @@ def write_expected(package: Path, recorder: Recorder, rubric: Rubric, data: dict
 
 def _dependencies() -> tuple[list[str], str]:
     """The grader's own runtime dependencies and Python requirement (from its installed metadata, else its pyproject.toml)."""
-    from importlib import metadata
-
     try:
         python = metadata.metadata("autodiff-grader")["Requires-Python"] or ">=3.10"
         return [r for r in (metadata.requires("autodiff-grader") or []) if "extra ==" not in r], python
     except metadata.PackageNotFoundError:
-        import grader
-
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
-        project = tomllib.loads((Path(grader.__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+        project = tomllib.loads((GRADER_ROOT.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
         return list(project["dependencies"]), project.get("requires-python", ">=3.10")
 
 
@@ -144,19 +140,16 @@ def _toml_list(items: list[str]) -> str:
 
 
 def _pyproject(distribution: str, package: str, packages: list[str]) -> str:
-    import grader
-    from grader.kit.build import PACKAGE_DATA
-
     requires, python = _dependencies()
     entry = distribution.removeprefix("grader-")
-    return f'''# Generated by `grade kit` (grader {grader.__version__}): a student kit. Install it with `pip install .` in this folder.
+    return f'''# Generated by `grade kit` (grader {__version__}): a student kit. Install it with `pip install .` in this folder.
 [build-system]
 requires = ["setuptools>=68"]
 build-backend = "setuptools.build_meta"
 
 [project]
 name = {json.dumps(distribution)}
-version = {json.dumps(grader.__version__)}
+version = {json.dumps(__version__)}
 description = "Student kit: grade your notebook with the assignment's visible checks (no answers inside)"
 readme = "README.md"
 requires-python = {json.dumps(python)}

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.authoring.notebook import answer_regions, cell_source
+
 MIN_TEXT = 20  # a whole region or definition shorter than this is not looked for
 MIN_LINE = 24
 _OPENER = re.compile(r"[:(\[{,]$")
@@ -58,8 +60,6 @@ def normalise(text: str) -> str:
 
 def answers_of(solution: Any, reference_source: str | None) -> list[tuple[str, str]]:
     """(what, normalised text) of everything a kit must not contain, from the solution notebook and the reference's source."""
-    from grader.authoring.notebook import answer_regions, cell_source
-
     regions = answer_regions(solution)
     public = _public_lines(solution, regions, cell_source)
     found: list[tuple[str, str]] = []

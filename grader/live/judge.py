@@ -42,19 +42,19 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, BinaryIO
 
-from grader import __version__
 from grader.assignments import choose_assignment, installed_assignments
-from grader.checks import CHECK_KINDS, JudgeContext
+from grader.checks import JudgeContext
+from grader.checks.registry import CHECK_KINDS
 from grader.errors import GraderError, UsageError
-from grader.kernel.execute import CellRun, Execution
-from grader.pipeline import PlannedCheck, judge_and_score, plan_probes, prepare_judges
+from grader.pipeline import PlannedCheck, judge_and_score, load_reference, plan_probes, prepare_judges
 from grader.probes import probe_sources
 from grader.probes.protocol import ProbeRequest, parse_answers
 from grader.reporters import grade_note
 from grader.reporters.notebook import LIVE_NOTE, NotebookReport, deferred_note, render_notebook_html, render_notebook_text
-from grader.results import SubmissionResult
+from grader.results import CellRun, Execution, SubmissionResult
 from grader.rubric import CheckSpec, ExerciseSpec, Rubric, load_rubric
 from grader.scoring import total
+from grader.version import __version__
 
 
 def reads_printed_output(check: CheckSpec) -> bool:
@@ -288,13 +288,11 @@ class Judge:
             stamp = -1  # load_rubric says what is wrong
         cached = self._rubrics.get(resolved)
         if cached is None or cached[0] != stamp:
-            self._rubrics[resolved] = (stamp, load_rubric(path))
+            self._rubrics[resolved] = (stamp, load_rubric(path, CHECK_KINDS))
         return self._rubrics[resolved][1]
 
     def _reference(self, path: Path) -> ModuleType:
         if path not in self._references:
-            from grader.pipeline import load_reference
-
             self._references[path] = load_reference(path)
         return self._references[path]
 

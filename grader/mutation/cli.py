@@ -4,7 +4,7 @@ Exit status: 0 measured; 1 measured but the mutation score is under
 ``--fail-under``; 2 the rubric cannot be checked (an invalid rubric or
 reference, an unreadable notebook, a solution without full marks, a template
 with points, bad arguments); 130 interrupted (Ctrl-C, SIGTERM: the workers
-and their kernels are stopped). Heavy modules are imported inside the command.
+and their kernels are stopped).
 """
 
 from __future__ import annotations
@@ -13,15 +13,21 @@ import contextlib
 import signal
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
+from tqdm import tqdm
 
-if TYPE_CHECKING:
-    from grader.rubric import Rubric
-
-EXIT_MEASURED, EXIT_UNDER, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
+from grader.authoring.layout import solution_path, template_path
+from grader.batch import default_jobs
+from grader.checks.registry import CHECK_KINDS
+from grader.errors import ExitCode, GraderError, UsageError
+from grader.mutation import runner  # the module: its check_rubric shares this command's name
+from grader.mutation.report import render_html, render_json, render_text, summary, tally
+from grader.mutation.scores import record_mutation_score
+from grader.rubric import Limits, Rubric, load_rubric
 
 
 @click.command("check-rubric", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -56,48 +62,38 @@ def check_rubric(rubric_path: Path, **options: Any) -> None:
     every probe exactly as the solution does. The mutation score is killed /
     (mutants - equivalent-suspected).
     """
-    from grader.errors import GraderError
-
     try:
         with _terminate_like_interrupt():
             status = _run(rubric_path, options)
     except GraderError as exc:
         click.echo(f"grade check-rubric: error: {exc.message}", err=True)
-        sys.exit(EXIT_REFUSED)
+        sys.exit(ExitCode.UNUSABLE)
     except KeyboardInterrupt:
         click.echo("grade check-rubric: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     sys.exit(status)
 
 
-def _run(rubric_path: Path, options: dict[str, Any]) -> int:
-    from grader.batch import default_jobs
-    from grader.errors import UsageError
-    from grader.mutation.report import render_json, render_text, summary, tally
-    from grader.mutation.runner import CheckOptions, check_rubric
-    from grader.rubric import load_rubric
-
-    rubric = load_rubric(rubric_path)
+def _run(rubric_path: Path, options: dict[str, Any]) -> ExitCode:
+    rubric = load_rubric(rubric_path, CHECK_KINDS)
     for flag in ("jobs", "max_mutants"):
         if options[flag] is not None and options[flag] < 1:
             raise UsageError(f"--{flag.replace('_', '-')} {options[flag]}: expected at least 1")
     solution, template = solution_path(rubric, options["solution"]), template_path(rubric, options["template"])
-    check = CheckOptions(
+    check = runner.CheckOptions(
         solution=solution, template=template, jobs=options["jobs"] or default_jobs(), limits=_limits(rubric, options),
         max_mutants=options["max_mutants"], only=tuple(options["only"]), seed=options["seed"],
     )
     with _ProgressBar() as bar:
-        run = check_rubric(rubric, check, bar.update)
+        run = runner.check_rubric(rubric, check, bar.update)
     click.echo(render_json(run) if options["fmt"] == "json" else render_text(run), nl=options["fmt"] == "json")
     if options["html_path"] is not None:
-        from grader.mutation.report import render_html
-
         options["html_path"].write_text(render_html(run), encoding="utf-8")
         click.echo(f"grade check-rubric: wrote {options['html_path']}", err=True)
     if not options["no_record"] and not options["only"]:
         _record(summary(run))
     score = tally(run.results).score_percent
-    return EXIT_UNDER if options["fail_under"] is not None and score < options["fail_under"] else EXIT_MEASURED
+    return ExitCode.FAILED if options["fail_under"] is not None and score < options["fail_under"] else ExitCode.OK
 
 
 @contextlib.contextmanager
@@ -114,35 +110,7 @@ def _terminate_like_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def solution_path(rubric: Rubric, given: Path | None) -> Path:
-    """``--solution``, else the rubric's ``solution:``, else ``solution.ipynb`` beside the reference module; it must exist."""
-    from grader.mutation.runner import RubricCheckRefused
-
-    path = given or rubric.solution_path or rubric.reference_path.parent / "solution.ipynb"
-    if not path.is_file():
-        raise RubricCheckRefused(f"no solution notebook at {path}: give --solution PATH or `solution:` in the rubric")
-    return path
-
-
-def template_path(rubric: Rubric, given: Path | None) -> Path | None:
-    """``--template``, else the rubric's ``template:``, else ``exercises/<notebook>`` next to the rubric's folder.
-
-    None when there is none of these: the runner makes the template from the solution.
-    """
-    from grader.mutation.runner import RubricCheckRefused
-
-    named = given or rubric.template_path
-    if named is not None:
-        if not named.is_file():
-            raise RubricCheckRefused(f"no template notebook at {named}")
-        return named
-    conventional = rubric.path.resolve().parent.parent / "exercises" / rubric.notebook if rubric.notebook else None
-    return conventional if conventional is not None and conventional.is_file() else None
-
-
-def _limits(rubric: Rubric, options: dict[str, Any]) -> Any:
-    from dataclasses import replace
-
+def _limits(rubric: Rubric, options: dict[str, Any]) -> Limits:
     limits = rubric.limits
     cell = min(limits.cell_timeout_s, options["cell_timeout"])
     return replace(limits, cell_timeout_s=cell, probe_timeout_s=min(limits.probe_timeout_s, cell),
@@ -150,8 +118,6 @@ def _limits(rubric: Rubric, options: dict[str, Any]) -> Any:
 
 
 def _record(data: dict[str, Any]) -> None:
-    from grader.mutation.scores import record_mutation_score
-
     try:
         where = record_mutation_score(data)
     except (OSError, ValueError) as exc:
@@ -175,8 +141,6 @@ class _ProgressBar:
             self.bar.close()
 
     def update(self, done: int, total: int) -> None:
-        from tqdm import tqdm
-
         if self.bar is None or total != self.total:
             if self.bar is not None:
                 self.bar.close()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import difflib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -646,8 +647,6 @@ def _dedent(source: str) -> tuple[str, str]:
 
 def _restore(source: str, text: str, mutated: str, indent: str) -> str:
     """The mutated text at the region's indentation, with every line the change did not touch exactly as in ``source``."""
-    import difflib
-
     original, dedented, new = source.split("\n"), text.split("\n"), mutated.split("\n")
     out: list[str] = []
     for tag, a0, a1, b0, b1 in difflib.SequenceMatcher(None, dedented, new, autojunk=False).get_opcodes():

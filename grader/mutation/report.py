@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from grader.mutation.operators import OPERATORS
 from grader.mutation.runner import MutantResult, RubricCheck
 from grader.reporters import clean_text
 
@@ -74,8 +75,6 @@ def per_check(run: RubricCheck) -> dict[str, Tally]:
 
 def per_operator(run: RubricCheck) -> dict[str, Tally]:
     """The counts per mutation operator, in registry order."""
-    from grader.mutation.operators import OPERATORS
-
     return {name: tally(r for r in run.results if r.mutant.operator == name)
             for name in OPERATORS if any(r.mutant.operator == name for r in run.results)}
 

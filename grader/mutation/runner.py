@@ -33,11 +33,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
+from grader.authoring.notebook import answer_regions, cell_label, make_student_notebook
 from grader.batch.store import Settings
 from grader.batch.workers import Job, LocalPool, Reply
-from grader.errors import GraderError
+from grader.errors import GraderError, SubmissionError
+from grader.kernel.warm import shared_server
+from grader.load import load_submission
 from grader.mutation.plan import Mutant, generate_mutants, mutant_notebook, sample
 from grader.mutation.slicing import exercise_names, exercise_slice
+from grader.pipeline import Options, derive_seed, grade_submission, load_reference
 from grader.reporters import clean_text
 from grader.results import Outcome, SubmissionResult
 from grader.rubric import Limits, Rubric
@@ -60,11 +66,9 @@ class GradingJob(Job):
 
 def grade_job(job: Job, rubric: Rubric, settings: Settings) -> dict[str, Any]:
     """Grade one notebook in a worker process (a :data:`grader.batch.workers.GradeFn`)."""
-    from grader.pipeline import Options, grade_submission
-
     only = job.only if isinstance(job, GradingJob) else settings.only
     seed = job.seed if isinstance(job, GradingJob) else None
-    options = Options(only=only, limits=settings.limits, hide=settings.hide, student=job.student, seed=seed)
+    options = Options(only=only, limits=settings.limits, hide=settings.hide, student=job.student, seed=seed, answer_digests=True)
     return grade_submission(job.path, rubric, options).as_dict()
 
 
@@ -218,8 +222,6 @@ def run_jobs(
 
     ``watch`` sees each reply as it arrives and may raise to stop everything at once.
     """
-    from grader.kernel.warm import shared_server
-
     replies: dict[str, Reply] = {}
     if not jobs:
         return replies
@@ -286,8 +288,6 @@ class _ReferenceLoader:
         self.thread.start()
 
     def _load(self, rubric: Rubric) -> None:
-        from grader.pipeline import load_reference
-
         try:
             load_reference(rubric.reference_path)
         except GraderError as exc:
@@ -303,8 +303,6 @@ class _ReferenceLoader:
 
 def read_notebook(path: Path, what: str) -> Any:
     """Read and validate a notebook, or refuse naming the file."""
-    import nbformat
-
     try:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
@@ -328,10 +326,6 @@ def _region_notes(rubric: Rubric, exercises: Sequence[str], mutants: Sequence[Mu
 
 
 def _solution_seed(rubric: Rubric, solution: Path) -> int:
-    from grader.errors import SubmissionError
-    from grader.load import load_submission
-    from grader.pipeline import derive_seed
-
     try:
         return derive_seed(rubric, load_submission(solution, rubric.limits.max_submission_mb))
     except SubmissionError as exc:
@@ -339,8 +333,6 @@ def _solution_seed(rubric: Rubric, solution: Path) -> int:
 
 
 def _made_template(nb: Any, rubric: Rubric, work: Path) -> Path:
-    from grader.authoring.notebook import make_student_notebook
-
     path = work / "template.ipynb"
     _write(make_student_notebook(nb, rubric.assignment), path)
     return path
@@ -354,8 +346,6 @@ def _write_slices(
     Returns their paths (by exercise, by mutant id) and, by mutant id, the
     whole notebook's name of each cell of the cut-down one (by its number there).
     """
-    from grader.authoring.notebook import answer_regions, cell_label
-
     regions = answer_regions(nb)
     cells = {ex: {r.cell_index for r in regions if r.exercise == ex} for ex in exercises}
     names = {ex: exercise_names(rubric.exercise(ex)) for ex in exercises}
@@ -379,8 +369,6 @@ def _renumber(text: str, labels: dict[int, str]) -> str:
 
 
 def _write(nb: Any, path: Path) -> None:
-    import nbformat
-
     path.write_text(nbformat.writes(nb), encoding="utf-8")
 
 

@@ -28,7 +28,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+import nbformat
+
 from grader.authoring.notebook import cell_source
+from grader.checks.registry import CHECK_KINDS
 from grader.rubric import ExerciseSpec
 
 # IPython magics and shell escapes are not Python; parsed as `pass`, as grader.authoring.notebook does.
@@ -53,8 +56,6 @@ class CellNames:
 
 def exercise_names(exercise: ExerciseSpec) -> set[str]:
     """The global names an exercise's checks read: its answers (``Class.attr`` gives ``Class``) and each check's names."""
-    from grader.checks import CHECK_KINDS
-
     names = {answer.split(".")[0] for answer in exercise.answers}
     for spec in exercise.checks:
         names |= CHECK_KINDS[spec.kind](spec).names()
@@ -67,8 +68,6 @@ def exercise_slice(nb: Any, keep: Collection[int], names: Collection[str]) -> tu
     ``keep`` are the indices of cells always kept (the exercise's answer cells),
     ``names`` the global names its checks read.
     """
-    import nbformat
-
     kept = slice_cells(nb, keep, names)
     rest = {key: copy.deepcopy(value) for key, value in nb.items() if key != "cells"}
     return nbformat.from_dict({**rest, "cells": [copy.deepcopy(nb["cells"][index]) for index in kept]}), kept

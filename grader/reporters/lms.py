@@ -33,14 +33,10 @@ written so that the LMS finds them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from grader.reporters import clean_text
 from grader.reporters.gradebook import csv_text, number, spreadsheet_text
-from grader.results import SubmissionResult
-
-if TYPE_CHECKING:
-    from grader.batch.roster import RosterEntry, RosterMatch
+from grader.results import RosterEntry, RosterMatch, SubmissionResult
 
 LMS_FORMATS = ("canvas", "moodle")
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]

@@ -16,17 +16,14 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from grader.reporters import clean_text
 from grader.reporters.gradebook import student_sort_key
 from grader.reporters.pages import Picture, figure, picture, render, whole_numbers
-from grader.results import SubmissionResult
+from grader.results import RosterMatch, SubmissionResult
 from grader.rubric import ExerciseSpec
-
-if TYPE_CHECKING:
-    from grader.batch.roster import RosterMatch
 
 TOP = 10
 

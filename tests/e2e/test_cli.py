@@ -30,6 +30,7 @@ def test_solution_scores_full_marks_as_one_json_object() -> None:
     assert failed == []
     assert report["errors"] == []
     assert set(report) >= {"submission", "assignment", "score", "max_score", "status", "exercises", "errors", "duration_s"}
+    assert "answer_digests" not in report["environment"]  # only `grade check-rubric` asks for them
 
 
 def test_template_scores_zero_with_not_attempted_messages_and_no_traceback() -> None:

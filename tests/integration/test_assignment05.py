@@ -24,9 +24,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader import load_rubric
 from grader.pipeline import Options, grade_submission
 from grader.results import SubmissionResult
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
 from tests.conftest import RUBRIC05, SOLUTION05, TEMPLATE05, assert_exercise, assert_not_attempted
 
 pytestmark = pytest.mark.kernel

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.rubric import load_rubric
+from grader import load_rubric
 from tests.conftest import RUBRIC05, SOLUTION05, TEMPLATE05
 from tests.integration.test_ci_integration import EXAMPLES, env_with
 from tests.unit.test_ci_reporters import parse_junit, plugin_args

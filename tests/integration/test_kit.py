@@ -26,10 +26,11 @@ from typing import Any
 import nbformat
 import pytest
 
+from grader import load_rubric
 from grader.kit.build import build_kit
 from grader.kit.scan import scan
 from grader.pipeline import Options, grade_submission
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
 from tests.conformance import ex1, ex2, ex3, ex4
 from tests.conftest import ROOT, RUBRIC, RUBRIC05, SETUP, SOLUTION, TEMPLATE
 from tests.integration.test_assignment05 import SETUP05, WRONG, notebook05

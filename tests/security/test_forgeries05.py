@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader import load_rubric
 from grader.pipeline import Options, grade_submission
-from grader.rubric import load_rubric
 from tests.conftest import RUBRIC05, SOLUTION05
 
 pytestmark = pytest.mark.kernel

@@ -20,12 +20,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader import load_rubric
 from grader.live.judge import Judge
 from grader.mutation.plan import generate_mutants
 from grader.mutation.report import render_html as render_mutation_html
 from grader.mutation.runner import MutantResult, RubricCheck
 from grader.results import SubmissionResult
-from grader.rubric import load_rubric
 from tests.conftest import ROOT
 from tests.hostile_text import HOSTILE, IMG, assert_shown_as_text
 

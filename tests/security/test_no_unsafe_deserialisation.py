@@ -91,8 +91,8 @@ def test_the_check_lets_safe_loading_pass(source: str) -> None:
 
 def test_rubric_yaml_tags_are_refused(tmp_path: Path) -> None:
     """A rubric that asks YAML to build Python objects is a broken rubric, not a command."""
+    from grader import load_rubric
     from grader.errors import RubricError
-    from grader.rubric import load_rubric
 
     marker = tmp_path / "pwned"
     rubric = tmp_path / "evil.yaml"

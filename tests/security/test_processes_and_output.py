@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.kernel.execute import OVERSIZED, TRUNCATED, execute_submission
+from grader.kernel.caps import TRUNCATED
+from grader.kernel.execute import OVERSIZED, execute_submission
 from grader.load import load_submission
 from grader.pipeline import load_reference
 from grader.probes.protocol import ProbeRequest

@@ -13,9 +13,9 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
+from grader import load_rubric
 from grader.authoring.notebook import AnswerRegion, SolutionNotebookError, answer_regions, make_student_notebook, replace_region
 from grader.cli import main
-from grader.rubric import load_rubric
 from tests.conftest import RUBRIC, RUBRIC05, SOLUTION, SOLUTION05, TEMPLATE, TEMPLATE05
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from grader import load_rubric
 from grader.reporters.contract_trace import render_contract_trace, unquoted
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
 from tests.conftest import ROOT, RUBRIC, RUBRIC05
 
 # rubric -> the trace table generated from it
@@ -43,6 +44,6 @@ def test_the_trace_table_in_the_repository_matches_the_rubric(path: Path) -> Non
     trace = TRACES[path]
     assert trace.read_text(encoding="utf-8") == render_contract_trace(load_rubric(path)), (
         f"rubrics/{trace.name} is out of date: regenerate it with "
-        "python -c \"from grader.rubric import load_rubric; from grader.reporters.contract_trace import render_contract_trace; "
+        "python -c \"from grader import load_rubric; from grader.reporters.contract_trace import render_contract_trace; "
         f"print(render_contract_trace(load_rubric('rubrics/{path.name}')), end='')\" > rubrics/{trace.name}"
     )

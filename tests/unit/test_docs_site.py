@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import CHECK_KINDS
+from grader.checks.registry import CHECK_KINDS
 from tests.conftest import ROOT
 
 

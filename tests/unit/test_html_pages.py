@@ -16,6 +16,7 @@ import nbformat
 import pytest
 from markupsafe import escape
 
+from grader import load_rubric
 from grader.batch.roster import RosterEntry, RosterMatch
 from grader.mutation.plan import generate_mutants
 from grader.mutation.report import render_html as render_mutation_html
@@ -25,7 +26,7 @@ from grader.reporters.notebook import LIVE_NOTE, NotebookReport, render_notebook
 from grader.reporters.pages import TEMPLATES, environment, render
 from grader.reporters.summary import render_summary_html
 from grader.results import Blame, CheckResult, ExerciseResult, Outcome, Override, SubmissionResult
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
 from tests.conftest import ROOT
 from tests.hostile_text import HOSTILE, IMG, SCRIPT, assert_shown_as_text
 

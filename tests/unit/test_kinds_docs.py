@@ -8,8 +8,8 @@ import jsonschema
 import pytest
 import yaml
 
-from grader.checks import CHECK_KINDS
 from grader.checks.docs import MISSING, allowed_text, first_paragraph, kind_markdown, kinds_markdown, parameter_rows, type_text
+from grader.checks.registry import CHECK_KINDS
 
 SPEC = {"type": "object", "properties": {"low": {"type": "number"}, "high": {"type": "number"}}}
 SCHEMA: dict[str, Any] = {

@@ -16,16 +16,18 @@ import nbformat
 import pytest
 import yaml
 
-from grader.checks import CHECK_KINDS
+from grader import load_rubric
+from grader.checks.registry import CHECK_KINDS
 from grader.errors import RubricError
-from grader.kit.build import PACKAGE_DATA, KitRefused, build_kit, code_digest, kit_rubric, package_names, vendored_files
+from grader.kit.build import KitRefused, build_kit, kit_rubric
+from grader.kit.identity import PACKAGE_DATA, code_digest, package_names, vendored_files
 from grader.kit.scan import answers_of, scan, significant_lines
 from grader.live.judge import live_seed
 from grader.load import load_submission
 from grader.pipeline import derive_seed, fixed_seed
 from grader.probes.protocol import Answer
 from grader.results import Outcome
-from grader.rubric import CheckSpec, Rubric, load_rubric
+from grader.rubric import CheckSpec, Rubric
 from tests.conftest import ROOT, RUBRIC, SOLUTION, TEMPLATE
 from tests.unit.kinds.support import context
 

@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 import torch
 
-from grader.checks import CHECK_KINDS
+from grader import load_rubric
+from grader.checks.registry import CHECK_KINDS
 from grader.live import magic
 from grader.live.judge import _judged_here, read_saved_outputs
 from grader.live.magic import (
@@ -41,7 +42,6 @@ from grader.live.magic import (
 )
 from grader.reporters.notebook import LIVE_NOTE, NotebookReport, render_notebook_html, render_notebook_text
 from grader.results import CheckResult, ExerciseResult, Outcome, SubmissionResult
-from grader.rubric import load_rubric
 from tests.conftest import RUBRIC, SETUP, solution_answers
 from tests.unit.test_portable_imports import WITHOUT_POSIX
 

@@ -7,16 +7,25 @@ tests/integration/test_check_rubric.py.
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import nbformat
 import pytest
 
+from grader import load_rubric, pipeline
 from grader.authoring.notebook import answer_regions
+from grader.batch import workers
+from grader.batch.store import Settings
+from grader.batch.workers import Job
+from grader.mutation import runner
 from grader.mutation.operators import OPERATORS, RegionContext, mutate
 from grader.mutation.plan import Mutant, generate_mutants, region_context, sample
 from grader.mutation.report import Tally
 from grader.mutation.slicing import cell_names, exercise_slice
-from tests.conftest import SOLUTION
+from grader.pipeline import Options, environment
+from grader.results import Execution, SubmissionResult
+from grader.rubric import Limits, Rubric
+from tests.conftest import ROOT, SOLUTION
 
 TORCH = RegionContext(tensor_code=True, torch_name="torch")
 PLAIN = RegionContext()
@@ -216,7 +225,6 @@ def test_max_mutants_samples_deterministically_across_exercises_and_operators(so
 
 def test_an_exercise_is_graded_on_the_cells_it_can_depend_on(solution: nbformat.NotebookNode) -> None:
     from grader.mutation.slicing import exercise_names
-    from grader.rubric import load_rubric
     from tests.conftest import RUBRIC
 
     rubric = load_rubric(RUBRIC)
@@ -291,7 +299,6 @@ def test_reports_show_the_numbers_and_every_survivors_diff() -> None:
 
     from grader.mutation.report import render_html, render_json, render_text
     from grader.mutation.runner import MutantResult, RubricCheck
-    from grader.rubric import load_rubric
     from tests.conftest import ROOT
 
     rubric = load_rubric(ROOT / "tests" / "fixtures" / "check_rubric" / "rubrics" / "double.yaml")
@@ -309,3 +316,25 @@ def test_reports_show_the_numbers_and_every_survivors_diff() -> None:
     assert [s["status"] for s in data["survivors"]] == ["survived", "equivalent-suspected"]
     page = render_html(run)
     assert "Mutation score 50.0%" in page and "&#39;y&#39;" in page and "<script" not in page
+
+
+def test_answer_digests_are_in_a_result_only_when_asked_for() -> None:
+    execution = Execution((), (), (), {"mode": "sandbox"}, 1.0, kernel_peak_mb=5.0)
+    assert environment(execution, None) == {"mode": "sandbox", "kernel_peak_mb": 5.0}
+    assert environment(execution, {"ex1": "abc"}) == {"mode": "sandbox", "kernel_peak_mb": 5.0, "answer_digests": {"ex1": "abc"}}
+
+
+def test_mutation_grading_asks_for_answer_digests_and_batch_grading_does_not(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    asked: list[Options] = []
+
+    def fake_grade(path: Path, rubric: Rubric, options: Options) -> SubmissionResult:
+        asked.append(options)
+        return SubmissionResult(str(path), "s", "a", "graded", 0.0, 0.0, (), (), 0.0)
+
+    monkeypatch.setattr(runner, "grade_submission", fake_grade)
+    monkeypatch.setattr(pipeline, "grade_submission", fake_grade)
+    rubric = load_rubric(ROOT / "rubrics" / "04_automatic_differentiation.yaml")
+    settings = Settings((), Limits())
+    runner.grade_job(runner.GradingJob("m1", tmp_path / "m1.ipynb", None, only=("ex1",), seed=1), rubric, settings)
+    workers.grade_job(Job("alice", tmp_path / "alice.ipynb", None), rubric, settings)
+    assert [options.answer_digests for options in asked] == [True, False]

@@ -20,8 +20,8 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.client import KernelClient
 from nbclient import NotebookClient
 
+from grader.kernel.caps import MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES
 from grader.kernel.clients import CappedKernelClient, CappedNotebookClient
-from grader.kernel.execute import MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES
 
 
 @dataclass(frozen=True)

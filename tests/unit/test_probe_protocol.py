@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import probes
-from grader.checks import CHECK_KINDS
+from grader import load_rubric, probes
+from grader.checks.registry import CHECK_KINDS
 from grader.probes import answer_problem, load_runtime, probe_specs, request_problem
 from grader.probes.protocol import ProbeCall, parse_answers
-from grader.rubric import load_rubric
 from tests.conftest import ROOT
 
 RUBRICS = sorted((ROOT / "rubrics").glob("*.yaml"))

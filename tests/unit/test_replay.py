@@ -20,11 +20,12 @@ import pytest
 import torch
 from torch import nn
 
+from grader import load_rubric
 from grader.kit import replay
 from grader.kit.replay import FORMAT, Expected, MissingExpectedValue, Recorder, RecordingReference, Unrecordable, to_data
 from grader.pipeline import load_reference
 from grader.results import Outcome, Verdict
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
 from tests.conformance import ex1, ex2
 from tests.conftest import RUBRIC, SETUP
 from tests.unit.kinds.test_tensors import REFERENCE, verdict

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from grader import load_rubric
 from grader.errors import RubricError
-from grader.rubric import load_rubric
 from tests.conftest import RUBRIC
 
 

@@ -215,7 +215,7 @@ def test_grade_similarity_writes_the_report(graded_class: Path) -> None:
 
 
 def test_a_submission_gone_from_its_path_is_named_and_the_rest_compared(tmp_path: Path) -> None:
-    from grader.similarity.cli import write_similarity_report
+    from grader.similarity.run import write_similarity_report
 
     answers = {name: klass.answers_of(styles) for name, styles in list(klass.STYLES.items())[:3]}
     out = klass.write_class(tmp_path, answers)

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
+from grader import load_rubric
 from grader.checks import JudgeContext
 from grader.kernel.execute import CellRun, Execution
 from grader.pipeline import load_reference
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
 from tests.conftest import RUBRIC
 
 

@@ -6,7 +6,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from grader.checks import CHECK_KINDS, Check, JudgeContext
+from grader.checks import Check, JudgeContext
+from grader.checks.registry import CHECK_KINDS
 from grader.kernel.execute import CellRun, Execution
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict

@@ -9,8 +9,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from grader.checks import CHECK_KINDS, Check
+from grader.checks import Check
 from grader.checks.compare import close
+from grader.checks.registry import CHECK_KINDS
 from grader.checks.schema import fields, kind_params, param, tolerance_params
 from grader.rubric import CheckSpec
 

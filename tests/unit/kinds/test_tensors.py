@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import torch
 
-from grader.checks import CHECK_KINDS, JudgeContext
+from grader.checks import JudgeContext
+from grader.checks.registry import CHECK_KINDS
 from grader.kernel.execute import Execution
 from grader.probes import load_runtime, request_problem
 from grader.probes.protocol import parse_answers
