@@ -100,7 +100,8 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
         rubric_sha256=rubric.sha256,
         grader_version=__version__,
         seed=seed,
-        environment=environment(execution, answer_digests(planned, answers) if options.answer_digests else None),
+        environment={**environment(execution, answer_digests(planned, answers) if options.answer_digests else None),
+                     **({"grade": "kit"} if rubric.is_kit else {})},
     )
 
 

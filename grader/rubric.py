@@ -173,6 +173,11 @@ class Rubric:
     def max_score(self) -> float:
         return sum(ex.max_score for ex in self.exercises)
 
+    @property
+    def is_kit(self) -> bool:
+        """A student kit's rubric (its package holds ``kit.json``): its grade is the kit's, never the official one."""
+        return (self.path.parent / KIT_MANIFEST).is_file()
+
     def exercise(self, exercise_id: str) -> ExerciseSpec:
         for ex in self.exercises:
             if ex.id == exercise_id:
@@ -230,6 +235,7 @@ def load_rubric(path: Path | str, kinds: Mapping[str, CheckKind]) -> Rubric:
 
 
 DEFAULT_TOTAL = 100
+KIT_MANIFEST = "kit.json"  # beside a student kit's rubric (grader.kit.identity.MANIFEST)
 
 
 def _check_total(path: Path, data: dict[str, Any]) -> None:

@@ -10,9 +10,11 @@ import hashlib
 import re
 from pathlib import Path
 
+from grader.rubric import KIT_MANIFEST
+
 GRADER_ROOT = Path(__file__).resolve().parent.parent  # the ``grader`` package a kit vendors
 DATA_FOLDERS = ("rubrics", "reference", "exercises")  # the bundled assignments inside grader/assignments/: never vendored
-MANIFEST = "kit.json"
+MANIFEST = KIT_MANIFEST
 # The grader's files other than code, relative to the package (pyproject.toml's package-data of "grader"): vendored with the code.
 PACKAGE_DATA = ("templates/*.j2", "templates/review/*.html")
 

@@ -9,6 +9,7 @@ import copy
 import json
 import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,12 @@ def test_a_folder_that_is_not_a_kit_is_never_replaced(tmp_path: Path) -> None:
     with pytest.raises(KitRefused, match="exists and is not an empty folder or a kit"):
         build_kit(RUBRIC, tmp_path / "kit")
     assert (tmp_path / "kit" / "notes.txt").read_text() == "mine\n"
+
+
+def test_a_kit_s_rubric_is_known_by_the_manifest_beside_it(tmp_path: Path, rubric: Rubric) -> None:
+    assert rubric.is_kit is False
+    (tmp_path / "rubric.yaml").write_text(rubric.path.read_text())
+    kit = replace(rubric, path=tmp_path / "rubric.yaml")
+    assert kit.is_kit is False
+    (tmp_path / "kit.json").write_text("{}")
+    assert kit.is_kit is True  # its results say grade: kit, and every report calls the score the kit's
