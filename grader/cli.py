@@ -149,8 +149,18 @@ def grade_submissions(submissions: tuple[str, ...], **options: object) -> None:
             status = _grade_one(Path(submissions[0]), options)
     except GraderError as exc:
         click.echo(f"grade: error: {exc.message}", err=True)
+        if options["fmt"] == "json" and len(submissions) == 1 and options["out"] is None:
+            _echo_refusal(Path(submissions[0]), exc.message)  # --format json promises exactly one JSON object, a refusal too
         sys.exit(exc.exit_code)
     sys.exit(status)
+
+
+def _echo_refusal(submission: Path, reason: str) -> None:
+    """A refusal as the one JSON report ``--format json`` promises: status "error" and the reason."""
+    from grader.pipeline import unreadable  # lazy: `grade --help` stays fast
+    from grader.reporters.json_report import render_json
+
+    click.echo(render_json(unreadable(submission, reason)))
 
 
 def _list_assignments() -> int:
@@ -164,13 +174,17 @@ def _list_assignments() -> int:
     return ExitCode.OK
 
 
-def _rubric_for(submission: Path | None, options: dict[str, Any]) -> Path:
-    """The rubric to grade ``submission`` with: ``--rubric``, or the installed assignment it belongs to (said on stderr)."""
+def _rubric_for(submission: Path | None, options: dict[str, Any]) -> tuple[Path, str]:
+    """The rubric to grade ``submission`` with: ``--rubric``, or the installed assignment it belongs to (said on stderr),
+    and a warning when the file's answers are another assignment's ('' when not)."""
     from grader.assignments import choose_assignment, installed_assignments, rubric_path  # lazy: `grade --help` stays fast
     from grader.load import load_submission
 
     if options["rubric"] is not None:
-        return rubric_path(options["rubric"])
+        return rubric_path(options["rubric"]), ""
+    if submission is not None and submission.is_dir():
+        raise UsageError(f"{submission} is a folder, expected a .ipynb or .py file; to grade a class, give the folder "
+                         f"with --out RESULTS_DIR (grade {submission} --out results)")
     assignments = installed_assignments()
     try:
         choice = choose_assignment(submission or Path("submission"), assignments)
@@ -179,7 +193,9 @@ def _rubric_for(submission: Path | None, options: dict[str, Any]) -> Path:
             load_submission(submission)  # an unusable file: its own reason says more than "which assignment?"
         raise
     click.echo(f"grade: assignment {choice.assignment.id} ({choice.reason})", err=True)
-    return choice.assignment.rubric_path
+    if choice.warning:
+        click.echo(f"grade: warning: {choice.warning}", err=True)
+    return choice.assignment.rubric_path, choice.warning
 
 
 def _rubric_and_limits(options: dict[str, Any], rubric_path: Path) -> tuple[Rubric, Limits]:
@@ -215,12 +231,14 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
 
     _start_warm_server(options["portable"])
     try:
-        rubric_path = _rubric_for(submission, options)
+        rubric_path, warning = _rubric_for(submission, options)
     except SubmissionError as exc:  # unreadable, and so no assignment to read from it: still one report, with the reason
         result = unreadable(submission, exc.message)
     else:
         rubric, limits = _rubric_and_limits(options, rubric_path)
         result = grade_submission(submission, rubric, Options(only=tuple(options["only"]), limits=limits, portable=options["portable"]))
+        if warning:  # in every report, where the zeros it explains are
+            result = replace(result, errors=(warning, *result.errors))
     if options["overrides"] is not None:
         result = apply_overrides(result, load_overrides(options["overrides"]).get(result.student, {}))
     if options["fmt"] == "json":
@@ -263,7 +281,7 @@ def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
     if options["portable"]:
         os.environ["GRADER_PORTABLE"] = "1"  # the batch's worker processes choose their kernels' mode from it
     if options["rubric"] is not None:
-        return _grade_class(submissions, options, _rubric_for(None, options), options["out"], None)
+        return _grade_class(submissions, options, _rubric_for(None, options)[0], options["out"], None)
     groups, unmatched = _by_assignment(submissions, options["out"])
     if len(groups) == 1 and unmatched:  # a class folder of one assignment: the files that do not say so belong to it too
         (assignment, (_, candidates)), = groups.items()
@@ -297,7 +315,10 @@ def _by_assignment(submissions: list[str], out: Path) -> tuple[dict[str, tuple[P
     unmatched = []
     for candidate in candidates:
         try:
-            assignment = choose_assignment(candidate.path, assignments).assignment
+            choice = choose_assignment(candidate.path, assignments)
+            assignment = choice.assignment
+            if choice.warning:
+                click.echo(f"grade: warning: {candidate.path}: {choice.warning}", err=True)
         except UsageError as exc:
             if len(assignments) == 1:
                 assignment = assignments[0]

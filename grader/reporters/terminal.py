@@ -24,7 +24,8 @@ def render_text(result: SubmissionResult, color: bool = False) -> str:
     lines = [f"{clean_text(result.student, 80)}  ({clean_text(result.submission, 200)})"]
     if result.status != "graded":
         lines.append(_paint(unusable_note(result), "red", color))
-        lines.append(f"Score: 0 / {result.max_score:g}")
+        if result.max_score:  # with no rubric known there is nothing to score out of: no "Score: 0 / 0"
+            lines.append(f"Score: 0 / {result.max_score:g}")
         return "\n".join(lines) + "\n"
     for exercise in result.exercises:
         lines.append("")

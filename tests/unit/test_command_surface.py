@@ -70,3 +70,47 @@ def test_every_public_name_is_there_on_first_use(name: str) -> None:
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="module 'grader' has no attribute 'grade'"):
         grader.grade  # noqa: B018
+
+
+# ------------------------------------------------------------------ refusals are reports, and a wrong assignment is said
+
+
+def test_every_refusal_is_one_json_report_and_never_score_0_of_0(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    (tmp_path / "class").mkdir()
+    named = tmp_path / "hw.ipynb"
+    cell = {"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": [], "execution_count": None}
+    named.write_text(json.dumps({"cells": [cell], "metadata": {"grader": {"assignment": "99_not_installed"}}, "nbformat": 4,
+                                 "nbformat_minor": 4}))
+    for path, reason in ((tmp_path / "class", "is a folder, expected a .ipynb or .py file; to grade a class, give the folder "
+                                               "with --out RESULTS_DIR"),
+                         (named, "the notebook says it is assignment '99_not_installed', which is not installed")):
+        done = CliRunner().invoke(main, [str(path), "--format", "json"], prog_name="grade")
+        assert done.exit_code == ExitCode.UNUSABLE
+        (report,) = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        assert report["status"] == "error" and reason in report["reason"], report
+        text = CliRunner().invoke(main, [str(path)], prog_name="grade")
+        assert text.exit_code == ExitCode.UNUSABLE and reason in text.output and "Score: 0 / 0" not in text.output
+
+
+def test_a_file_graded_as_an_assignment_whose_answers_it_does_not_define_says_so_in_its_report(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from grader import pipeline
+    from grader.results import SubmissionResult
+
+    monkeypatch.setattr(pipeline, "grade_submission",
+                        lambda path, rubric, options: SubmissionResult(str(path), "hw", rubric.assignment, "graded", 0.0, 100.0, (), (), 0.1))
+    cells = ["class LeakyReLUFunction(torch.autograd.Function):\n    def forward(ctx, x, s):\n        return x\n",
+             "def softmax(z):\n    return z\n\ndef cross_entropy(a, b):\n    return a\n", "def cross_entropy_grad(a, b):\n    return a\n",
+             "def build_mlp(a, b, c):\n    return None\n"]
+    path = tmp_path / "hw.ipynb"
+    body = [{"cell_type": "code", "source": s, "metadata": {}, "outputs": [], "execution_count": None} for s in cells]
+    path.write_text(json.dumps({"cells": body, "metadata": {"grader": {"assignment": "04_automatic_differentiation"}}, "nbformat": 4,
+                                "nbformat_minor": 4}))
+    done = CliRunner().invoke(main, [str(path), "--format", "json"], prog_name="grade")
+    report = json.loads(done.stdout)
+    assert report["errors"][0].startswith("this file defines the answers of assignment 05_custom_autograd_and_training "
+                                          "(4 of 4 exercises), not those of 04_automatic_differentiation")
+    assert "grade: warning: this file defines the answers of assignment 05" in done.stderr
