@@ -76,6 +76,8 @@ def _subcommand_summary(name: str) -> str:
 @click.option("--portable", is_flag=True,
               help="Run kernels the standard way, without the Linux sandbox (automatic on macOS and Windows). "
                    "Same grades; your code is not isolated from your machine.")
+@click.option("--keep-warm/--no-keep-warm", default=None,
+              help="Keep the warm-kernel server running for the next grade (default: on, off with CI=true or GRADER_KEEP_WARM=0).")
 @click.option("--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML here.")
 @click.option("--gradescope", type=click.Path(path_type=Path, dir_okay=False), help="Also write Gradescope results.json here.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
@@ -182,7 +184,7 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
     from grader.reporters.terminal import render_text
     from grader.scoring import apply_overrides, load_overrides
 
-    _start_warm_server(options["portable"])
+    _start_warm_server(options["portable"], options["keep_warm"])
     try:
         rubric_path = _rubric_for(submission, options)
     except SubmissionError as exc:  # unreadable, and so no assignment to read from it: still one report, with the reason
@@ -215,14 +217,16 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
     return EXIT_GRADED
 
 
-def _start_warm_server(portable: bool) -> None:
-    """In the sandbox mode, the warm-kernel server starts while the rubric is read (its imports take seconds)."""
+def _start_warm_server(portable: bool, keep_warm: bool | None) -> None:
+    """In the sandbox mode, the warm-kernel server starts (or a kept one is reached) while the rubric is read (its imports take seconds)."""
+    import os
+
     from grader.kernel.sandbox import Mode, choose_mode
 
     if choose_mode(portable) is Mode.SANDBOX:
-        from grader.kernel.warm import start_early
+        from grader.kernel.warm import keep_warm_wanted, start_early
 
-        start_early()
+        start_early(keep=keep_warm_wanted(keep_warm, os.environ))
 
 
 def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:

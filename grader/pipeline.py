@@ -95,8 +95,20 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
         rubric_sha256=rubric.sha256,
         grader_version=__version__,
         seed=seed,
-        environment={**execution.isolation, "kernel_peak_mb": execution.kernel_peak_mb, "answer_digests": answer_digests(planned, answers)},
+        environment={
+            **execution.isolation, **_warm_server(execution), "kernel_peak_mb": execution.kernel_peak_mb,
+            "answer_digests": answer_digests(planned, answers),
+        },
     )
+
+
+def _warm_server(execution: Execution) -> dict[str, object]:
+    """Which warm-kernel server forked the kernel (grader.kernel.warm.server_facts), when one did."""
+    if not execution.isolation.get("warm_kernel"):
+        return {}
+    from grader.kernel.warm import server_facts
+
+    return server_facts()
 
 
 def unusable(
