@@ -22,15 +22,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import stat
-import struct
 import shutil
 import signal
 import socket
+import stat
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -309,6 +308,8 @@ def peer_credentials(connection: socket.socket) -> tuple[int, int, int]:
 
 def connect_kept_server(environ: Mapping[str, str] = os.environ) -> tuple[socket.socket, bool]:
     """A connection to this key's kept server, starting it if none answers; and whether it was already running."""
+    import fcntl  # POSIX only, like the kept server
+
     folder = private_folder(environ)
     path = folder / f"{server_key(key_parts())}.sock"
     connection = _connect(path)
