@@ -312,12 +312,12 @@ def connect_kept_server(environ: Mapping[str, str] = os.environ) -> tuple[socket
 
     folder = private_folder(environ)
     path = folder / f"{server_key(key_parts())}.sock"
-    connection = _connect(path)
+    connection = connect_if_listening(path)
     if connection is not None:
         return connection, True
     with open(path.with_suffix(".lock"), "a") as lock:  # two `grade`s at once start one server
         fcntl.flock(lock, fcntl.LOCK_EX)
-        connection = _connect(path)
+        connection = connect_if_listening(path)
         if connection is not None:
             return connection, True
         with contextlib.suppress(FileNotFoundError):
@@ -326,7 +326,7 @@ def connect_kept_server(environ: Mapping[str, str] = os.environ) -> tuple[socket
         deadline = time.monotonic() + 30
         while not path.exists() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        connection = _connect(path)
+        connection = connect_if_listening(path)
     if connection is None:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
@@ -334,7 +334,7 @@ def connect_kept_server(environ: Mapping[str, str] = os.environ) -> tuple[socket
     return connection, False
 
 
-def _connect(path: Path) -> socket.socket | None:
+def connect_if_listening(path: Path) -> socket.socket | None:
     """Connect to the server at ``path``; None if there is none listening. Refuses a socket or a server of another user."""
     try:
         info = os.lstat(path)

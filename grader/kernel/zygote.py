@@ -134,13 +134,14 @@ def _serve(listener: socket.socket | None, still_ours: Any, idle_s: float = 0.0)
                 connection, _ = listener.accept()
                 reader = connection.makefile("rb")
                 channels[reader] = connection.makefile("wb", buffering=0)
+                connection.close()  # the socket closes with its two files (a kept zygote must not keep old graders' sockets)
                 continue
             line = source.readline()
             if not line:
                 if source is stdin:
                     return
                 channels.pop(source).close()
-                source.close()  # a kept zygote serves many graders: it must not keep their sockets open
+                source.close()
                 continue
             channels[source].write(_answer(line))
 
@@ -209,6 +210,7 @@ def _spawn(request: dict[str, Any]) -> int:
 def _run_keeper(request: dict[str, Any], report_fd: int) -> None:  # pragma: no cover - forked process
     status = 70
     try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a kept zygote's handler (see main) is not for its keepers and kernels
         die_with_parent()  # if the zygote goes, the keeper goes, and the kernel with it
         if request["namespaces"]:
             unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET)
