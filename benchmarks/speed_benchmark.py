@@ -1,11 +1,15 @@
 """How fast grading is, measured against merely executing the same notebooks, side by side.
 
-Two measurements, each repeated (median reported), always in one run so that
+Three measurements, each repeated (median reported), always in one run so that
 the machine's load hits both sides alike:
 
 * **single**: ``grade reference/solution.ipynb`` from a cold start (a new
-  process) against executing the same notebook with plain nbclient in a new
-  process (graceful shutdown, as people do it today). Target: ratio <= 1.0.
+  process, no kept warm-kernel server) against executing the same notebook with
+  plain nbclient in a new process (graceful shutdown, as people do it today).
+  Target: ratio <= 1.0.
+* **again**: the same, but a second and later ``grade`` that finds the
+  warm-kernel server an earlier one kept (``GRADER_KEEP_WARM``, a private
+  runtime folder; the first, untimed, grade starts it). Target: ratio <= 0.3.
 * **batch**: ``grade CLASS --out R --jobs 2`` on a generated class of varied
   submissions (see ``batch_benchmark.make_class``: solved, untouched, partly
   wrong, a raising cell, one cell that loops past its time limit) against
@@ -16,7 +20,7 @@ It also prints seconds per submission, the grader's peak memory (max RSS of
 the ``grade`` process), the kernels' peak memory from the JSON reports, and
 how long ``grade --help`` takes.
 
-    python benchmarks/speed_benchmark.py [--runs 3] [--count 40] [--jobs 2] [--cell-timeout 8]
+    python benchmarks/speed_benchmark.py [--runs 3] [--count 40] [--jobs 2] [--cell-timeout 8] [--skip-batch] [--only-again]
 
 The batch's fixed costs (starting workers and the warm-kernel server, writing
 the summary page) weigh less the larger the class: report the class size with
@@ -27,6 +31,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -49,10 +56,13 @@ for path in sys.argv[2:]:
 """
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, int, str]:
+COLD = {**os.environ, "GRADER_KEEP_WARM": "0"}
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str] = COLD) -> tuple[float, int, str]:
     """Wall seconds, peak RSS in MiB (GNU time) and stdout of one command."""
     started = time.monotonic()
-    done = subprocess.run(["/usr/bin/time", "-f", "MAXRSS %M", *command], cwd=cwd, capture_output=True, text=True, check=False)
+    done = subprocess.run(["/usr/bin/time", "-f", "MAXRSS %M", *command], cwd=cwd, capture_output=True, text=True, check=False, env=env)
     wall = time.monotonic() - started
     rss = next((int(line.split()[1]) // 1024 for line in done.stderr.splitlines() if line.startswith("MAXRSS")), -1)
     if done.returncode not in (0, 1):
@@ -79,6 +89,46 @@ def single(runs: int, work: Path) -> None:
     print(f"single  grade solution.ipynb: median {statistics.median(grades):.2f}s   plain nbclient: median {statistics.median(plains):.2f}s")
     print(f"        ratio median {statistics.median(ratios):.2f} (runs: {', '.join(f'{r:.2f}' for r in ratios)}; target <= 1.0)")
     print(f"        grader peak RSS {max(rss)} MiB, kernel peak {max(kernel)} MiB")
+
+
+def again(runs: int, work: Path) -> None:
+    """A second and later ``grade`` of the same notebook, reaching the warm-kernel server the first one kept."""
+    runtime = tempfile.mkdtemp(prefix="gb", dir="/tmp")  # short, for the socket's path; ours alone
+    env = {**os.environ, "XDG_RUNTIME_DIR": runtime, "GRADER_KEEP_WARM": "1", "GRADER_WARM_IDLE_S": "300"}
+    env.pop("CI", None)
+    command = [sys.executable, "-m", "grader", str(SOLUTION), "--format", "json"]
+    ratios, grades, plains, loads = [], [], [], []
+    try:
+        timed(command, ROOT, env)  # the first grade starts the server: untimed
+        for _ in range(runs):
+            wall, _, out = timed(command, ROOT, env)
+            report = json.loads(out)
+            assert report["score"] == report["max_score"], report["score"]
+            assert report["environment"].get("warm_server_reused") is True, report["environment"]
+            reference = plain([SOLUTION], 60, work)
+            grades.append(wall)
+            plains.append(reference)
+            ratios.append(wall / reference)
+            loads.append(os.getloadavg()[0])
+    finally:
+        _stop_servers(runtime)
+    print(f"again   grade solution.ipynb (kept server): median {statistics.median(grades):.2f}s   "
+          f"plain nbclient: median {statistics.median(plains):.2f}s")
+    print(f"        ratio median {statistics.median(ratios):.2f} (runs: {', '.join(f'{r:.2f}' for r in ratios)}; target <= 0.3), "
+          f"load average {min(loads):.1f} to {max(loads):.1f}")
+
+
+def _stop_servers(runtime: str) -> None:
+    """Stop the kept servers whose socket is in ``runtime`` (their command line names it); they remove their files."""
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"grader.kernel.zygote" in command and runtime.encode() in command:
+            os.kill(int(entry.name), signal.SIGTERM)
+    time.sleep(1)
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 def batch(runs: int, count: int, jobs: int, cell_timeout: float, work: Path) -> None:
@@ -112,6 +162,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--cell-timeout", type=float, default=8.0)
     parser.add_argument("--skip-batch", action="store_true")
+    parser.add_argument("--only-again", action="store_true", help="measure only the second-and-later grade against plain nbclient")
     args = parser.parse_args()
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "grader", "--help"], capture_output=True, check=True)
@@ -119,6 +170,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="speed-benchmark-") as temp:
         work = Path(temp)
         plain([SOLUTION], 60, work)  # disk caches, untimed
+        again(args.runs, work)
+        if args.only_again:
+            return
         single(args.runs, work)
         if not args.skip_batch:
             batch(args.runs, args.count, args.jobs, args.cell_timeout, work)

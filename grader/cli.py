@@ -114,6 +114,8 @@ def main() -> None:
 @click.option("--portable", is_flag=True,
               help="Run kernels the standard way, without the Linux sandbox (automatic on macOS and Windows). "
                    "Same grades; your code is not isolated from your machine.")
+@click.option("--keep-warm/--no-keep-warm", default=None,
+              help="Keep the warm-kernel server running for the next grade (default: on, off with CI=true or GRADER_KEEP_WARM=0).")
 @click.option("--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML here.")
 @click.option("--gradescope", type=click.Path(path_type=Path, dir_okay=False), help="Also write Gradescope results.json here.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
@@ -129,6 +131,8 @@ def main() -> None:
                    "mapping each submission to its LMS student.")
 @click.option("--missing", type=click.Choice(["empty", "zero"]), default=None,
               help="Batch mode: an LMS gradebook's grade for a roster student with no submission (default: empty).")
+@click.option("--keep-warm/--no-keep-warm", default=None,
+              help="Keep the warm-kernel server running for the next grade on this machine (default: off; GRADER_KEEP_WARM=1).")
 @click.option("--similarity", is_flag=True,
               help="Batch mode: also write similarity.html, every pair of submissions ranked by how alike their answer code is.")
 @click.version_option(version=__version__)
@@ -229,7 +233,7 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
     from grader.reporters.terminal import render_text
     from grader.scoring import apply_overrides, load_overrides
 
-    _start_warm_server(options["portable"])
+    _start_warm_server(options["portable"], options["keep_warm"])
     try:
         rubric_path, warning = _rubric_for(submission, options)
     except SubmissionError as exc:  # unreadable, and so no assignment to read from it: still one report, with the reason
@@ -264,14 +268,14 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
     return ExitCode.OK
 
 
-def _start_warm_server(portable: bool) -> None:
-    """In the sandbox mode, the warm-kernel server starts while the rubric is read (its imports take seconds)."""
+def _start_warm_server(portable: bool, keep_warm: bool | None) -> None:
+    """In the sandbox mode, the warm-kernel server starts (or a kept one is reached) while the rubric is read (its imports take seconds)."""
     from grader.kernel.sandbox import Mode, choose_mode  # lazy: `grade --help` stays fast
 
     if choose_mode(portable) is Mode.SANDBOX:
-        from grader.kernel.warm import start_early  # lazy: `grade --help` stays fast
+        from grader.kernel.warm import keep_warm_wanted, start_early  # lazy: `grade --help` stays fast
 
-        start_early()
+        start_early(keep=keep_warm_wanted(keep_warm, os.environ))
 
 
 def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:

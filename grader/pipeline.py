@@ -107,10 +107,19 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
 
 def environment(execution: Execution, digests: dict[str, str] | None) -> dict[str, Any]:
     """Where and how the submission ran (isolation, mode, the kernel's peak memory), and its answer digests when asked for."""
-    found: dict[str, Any] = {**execution.isolation, "kernel_peak_mb": execution.kernel_peak_mb}
+    found: dict[str, Any] = {**execution.isolation, **_warm_server(execution), "kernel_peak_mb": execution.kernel_peak_mb}
     if digests is not None:
         found["answer_digests"] = digests
     return found
+
+
+def _warm_server(execution: Execution) -> dict[str, object]:
+    """Which warm-kernel server forked the kernel (grader.kernel.warm.server_facts), when one did."""
+    if not execution.isolation.get("warm_kernel"):
+        return {}
+    from grader.kernel.warm import server_facts  # only for a warm kernel: it imports the server's client side
+
+    return server_facts()
 
 
 def unusable(

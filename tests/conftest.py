@@ -7,6 +7,7 @@ answer cells under test) and grade them in a real kernel.
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,9 @@ from grader import load_rubric
 from grader.pipeline import Options, grade_submission
 from grader.results import CheckResult, SubmissionResult
 from grader.rubric import Rubric
+
+# A `grade` that a test runs leaves no warm-kernel server behind (tests/integration/test_kept_server.py turns it on for itself).
+os.environ["GRADER_KEEP_WARM"] = "0"
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "reference" / "solution.ipynb"

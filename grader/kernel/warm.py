@@ -7,6 +7,14 @@ grading process. :class:`WarmProvisioner` is a jupyter_client kernel
 provisioner that asks the zygote for a kernel instead of starting a process;
 the rest of jupyter_client and nbclient work as with any kernel, and the
 kernel is confined exactly like a launched one.
+
+A ``grade`` on the command line goes further (:func:`start_early` with
+``keep``): it connects to a *kept* server, one left running by an earlier
+``grade`` of the same user, grader and Python environment (:func:`server_key`),
+in a private folder (:func:`private_folder`), or starts one that outlives it
+and leaves by itself after ``GRADER_WARM_IDLE_S`` idle seconds. A kept server
+that is gone, stale or unreachable costs one slower run, never a wrong grade:
+a fresh server is started, and a kernel that cannot be forked is launched.
 """
 
 from __future__ import annotations
@@ -14,17 +22,22 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import signal
 import socket
+import stat
+import struct
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +67,23 @@ def _server_env(home: str) -> dict[str, str]:
     return env
 
 
-def _start_server(listen: str | None = None) -> subprocess.Popen[bytes]:
+def _start_server(listen: str | None = None, idle_s: float | None = None) -> subprocess.Popen[bytes]:
+    """Start a server: this process's (stdin and stdout), a batch's (``listen``) or a kept one (``listen`` and ``idle_s``).
+
+    A kept server is not ours to stop: it removes its own home and socket when it leaves.
+    """
     home = tempfile.mkdtemp(prefix="grader-zygote-")
     os.chmod(home, 0o755)
     command = [sys.executable, "-m", "grader.kernel.zygote", *(["--listen", listen] if listen else [])]
+    if idle_s is not None:
+        command += ["--idle", str(idle_s), "--home", home]
+    kept = idle_s is not None
     process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env=_server_env(home), cwd=home, start_new_session=True,
+        command, stdin=subprocess.DEVNULL if kept else subprocess.PIPE, stdout=subprocess.DEVNULL if kept else subprocess.PIPE,
+        stderr=subprocess.DEVNULL, env=_server_env(home), cwd=home, start_new_session=True,
     )
+    if kept:
+        return process
     atexit.register(_stop_server, process, home)
     assert process.stdout is not None
     if listen:  # it listens before it warms up: its clients queue their first requests meanwhile
@@ -89,22 +111,32 @@ def _read_reply(stream: Any) -> dict[str, Any]:
 
 
 class Zygote:
-    """The grader's handle on a fork server: its own (started on first use) or a batch's shared one."""
+    """The grader's handle on a fork server: its own (started on first use), a batch's shared one or a kept one."""
 
     _lock = threading.Lock()
     _instance: Zygote | None = None
+    keep = False  # use a kept server (set by start_early for a `grade` on the command line)
 
     def __init__(self) -> None:
         shared = os.environ.get(SHARED_SERVER_VARIABLE)
         self.process: subprocess.Popen[bytes] | None = None
         self.reader: Any
         self.writer: Any
+        self.kept = self.reused = False
+        connection = None
         if shared:
             connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             connection.connect(shared)
+        elif type(self).keep:
+            with contextlib.suppress(Exception):  # anything wrong with the kept server: this process starts its own
+                connection, self.reused = connect_kept_server()
+                self.kept = True
+        if connection is not None:
+            self.server_pid = peer_credentials(connection)[0]
             self.reader, self.writer = connection.makefile("rb"), connection.makefile("wb", buffering=0)
         else:
             self.process = _start_server()
+            self.server_pid = self.process.pid
             self.reader, self.writer = self.process.stdout, self.process.stdin
 
     @classmethod
@@ -131,20 +163,200 @@ class Zygote:
             raise RuntimeError(str(reply.get("error", "the warm-kernel server gave no answer")))
         return int(reply["pid"])
 
+    @classmethod
+    def spawn_kernel(cls, request: dict[str, Any]) -> int:
+        """Ask for one kernel; a kept server that went away since we connected is replaced once, then it is the caller's fault path."""
+        zygote = cls.shared()
+        try:
+            return zygote.spawn(request)
+        except RuntimeError:
+            if not zygote.kept:
+                raise
+        return cls.shared().spawn(request)
 
-def start_early() -> None:
+
+def server_facts() -> dict[str, Any]:
+    """For the report: which server forked this process's kernels (its pid; kept: outlives us; reused: started by an earlier ``grade``)."""
+    zygote = Zygote._instance
+    if zygote is None:
+        return {}
+    return {"warm_server_pid": zygote.server_pid, "warm_server_kept": zygote.kept, "warm_server_reused": zygote.reused}
+
+
+def start_early(keep: bool = False) -> None:
     """Start this process's warm-kernel server in the background now: its seconds of imports overlap the grader's own start.
 
+    With ``keep`` (see :func:`keep_warm_wanted`) connect to a kept server instead, starting one if there is none.
     The kernel launch waits for it (``Zygote.shared`` holds the lock while it starts); if it fails here, the launch starts
     one itself and reports what goes wrong there.
     """
     if not os.environ.get(SHARED_SERVER_VARIABLE):
+        Zygote.keep = keep
         threading.Thread(target=_start_quietly, name="grader-warm-server", daemon=True).start()
 
 
 def _start_quietly() -> None:
     with contextlib.suppress(Exception):
         Zygote.shared()
+
+
+# ------------------------------------------------------------ the kept server
+
+KEEP_WARM_VARIABLE = "GRADER_KEEP_WARM"
+IDLE_VARIABLE = "GRADER_WARM_IDLE_S"
+DEFAULT_IDLE_S = 300.0
+_SOCKET_PATH_MAX = 107
+_REPLY_TIMEOUT_S = 120.0  # a kept server that hangs costs this once (then a launched kernel); warming up under load takes far less
+
+
+def keep_warm_wanted(flag: bool | None, environ: Mapping[str, str]) -> bool:
+    """``--keep-warm/--no-keep-warm`` if given, else ``GRADER_KEEP_WARM``, else off (in CI too: ``CI=true`` grades once).
+
+    Off by default for now: measured, a second ``grade`` on a kept server took 0.99x plain nbclient, because the
+    ``grade`` process itself still imports torch for the judge; keeping the server pays once the judge is kept too.
+    """
+    if flag is not None:
+        return flag
+    value = environ.get(KEEP_WARM_VARIABLE, "").strip().lower()
+    return bool(value) and value not in ("0", "false", "no", "off")
+
+
+def idle_seconds(environ: Mapping[str, str]) -> float:
+    """How long a kept server waits for the next ``grade`` before leaving (``GRADER_WARM_IDLE_S``)."""
+    try:
+        value = float(environ.get(IDLE_VARIABLE, DEFAULT_IDLE_S))
+    except ValueError:
+        return DEFAULT_IDLE_S
+    return value if value > 0 else DEFAULT_IDLE_S
+
+
+def server_key(parts: Mapping[str, str]) -> str:
+    """The name of a kept server: what it was started from (see :func:`key_parts`); any change means another server."""
+    return hashlib.sha256(json.dumps(dict(parts), sort_keys=True).encode()).hexdigest()[:24]
+
+
+@cache
+def key_parts() -> dict[str, str]:
+    """What a kept server's kernels depend on: this grader's version and code, this Python, its installed packages, torch."""
+    from grader import __version__
+
+    return {
+        "grader_version": __version__,
+        "grader_code": _code_digest(Path(__file__).resolve().parent.parent),
+        "executable": sys.executable,
+        "prefix": sys.prefix,
+        "python": sys.version,
+        "torch": _torch_version(),
+        "site_packages": _site_packages_stamp(),
+    }
+
+
+def _code_digest(package: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _torch_version() -> str:
+    """torch's version.py, read without importing torch (importlib.metadata takes a quarter second)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        return "none"
+    try:
+        return hashlib.sha256(Path(spec.origin).with_name("version.py").read_bytes()).hexdigest()
+    except OSError:
+        return spec.origin
+
+
+def _site_packages_stamp() -> str:
+    """Installing, upgrading or removing a package changes its site-packages folder's modification time."""
+    folders = dict.fromkeys(sysconfig.get_paths()[name] for name in ("purelib", "platlib"))
+    stamps = []
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            stamps.append(f"{folder}:{os.stat(folder).st_mtime_ns}")
+    return ";".join(stamps)
+
+
+def private_folder(environ: Mapping[str, str]) -> Path:
+    """This user's folder of kept servers, mode 0700: under ``XDG_RUNTIME_DIR``, or ``/tmp``. Refused unless it is ours alone."""
+    runtime = environ.get("XDG_RUNTIME_DIR", "")
+    name = f"grader-warm-{os.getuid()}"
+    base = Path(runtime) if runtime and os.path.isabs(runtime) and len(runtime) + len(name) + 32 <= _SOCKET_PATH_MAX else Path("/tmp")
+    folder = base / name
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    check_private(folder)
+    return folder
+
+
+def check_private(folder: Path) -> None:
+    """Raise PermissionError unless ``folder`` is a real folder (no link) owned by this user that nobody else may enter."""
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise PermissionError(
+            f"{folder}: expected a folder of user {os.getuid()} with mode 0700, found owner {info.st_uid}, "
+            f"mode {stat.filemode(info.st_mode)}: no kept warm-kernel server"
+        )
+
+
+def peer_credentials(connection: socket.socket) -> tuple[int, int, int]:
+    """The process id, user id and group id of the process at the other end of a Unix socket."""
+    raw = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, gid = struct.unpack("3i", raw)
+    return pid, uid, gid
+
+
+def connect_kept_server(environ: Mapping[str, str] = os.environ) -> tuple[socket.socket, bool]:
+    """A connection to this key's kept server, starting it if none answers; and whether it was already running."""
+    import fcntl  # POSIX only, like the kept server
+
+    folder = private_folder(environ)
+    path = folder / f"{server_key(key_parts())}.sock"
+    connection = connect_if_listening(path)
+    if connection is not None:
+        return connection, True
+    with open(path.with_suffix(".lock"), "a") as lock:  # two `grade`s at once start one server
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        connection = connect_if_listening(path)
+        if connection is not None:
+            return connection, True
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # a crashed or killed server's socket
+        process = _start_server(listen=str(path), idle_s=idle_seconds(environ))
+        deadline = time.monotonic() + 30
+        while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        connection = connect_if_listening(path)
+    if connection is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        raise RuntimeError("the kept warm-kernel server did not start")
+    return connection, False
+
+
+def connect_if_listening(path: Path) -> socket.socket | None:
+    """Connect to the server at ``path``; None if there is none listening. Refuses a socket or a server of another user."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.getuid():
+        raise PermissionError(f"{path}: not a socket of user {os.getuid()}")
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        connection.close()
+        return None
+    if peer_credentials(connection)[1] != os.getuid():
+        connection.close()
+        raise PermissionError(f"{path}: the server there runs as another user")
+    connection.settimeout(_REPLY_TIMEOUT_S)
+    return connection
 
 
 @contextlib.contextmanager
@@ -236,7 +448,7 @@ class WarmProvisioner(LocalProvisioner):
             "namespaces": detect_isolation().namespaces and os.geteuid() == 0,
             "client_pid": os.getpid(),  # the kernel dies with this grading process, even with a shared server
         }
-        pid = await asyncio.get_running_loop().run_in_executor(None, Zygote.shared().spawn, request)
+        pid = await asyncio.get_running_loop().run_in_executor(None, Zygote.spawn_kernel, request)
         self.process = ForkedKernel(pid, status_file)  # type: ignore[assignment]  # duck-typed Popen
         self.pid = pid
         self.pgid = None  # signals go to the kernel itself; as PID 1 of its namespace it takes the rest with it

@@ -17,21 +17,32 @@ resource limits, a throw-away user), replaces its environment, and only then
 builds a new IPython kernel application: it starts with an empty namespace and
 shares nothing writable with the zygote or with other kernels (memory is
 copy-on-write). The zygote is single-threaded when it forks, never creates a
-ZeroMQ context, and never runs student code. If the grader dies, the zygote
-leaves, its keepers die with it (parent-death signal) and their kernels with
-them.
+ZeroMQ context, and never runs student code: between requests it only reads
+JSON lines and forks, so its state is the same for every request, however
+many it has served. If the grader dies, the zygote leaves, its keepers die
+with it (parent-death signal) and their kernels with them.
+
+A *kept* zygote (``--idle S``, started by ``grade`` on the command line,
+see :mod:`grader.kernel.warm`) outlives the grader that started it: it leaves
+when no grader has been connected for ``S`` seconds, or when its socket was
+removed or replaced, and takes its socket and home folder with it. Each
+kernel still dies with the grading process that asked for it.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import gc
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +82,28 @@ def _single_threaded() -> None:
         raise RuntimeError(f"the zygote must be single-threaded before forking, it has {threads} threads")
 
 
-def serve(listen: str | None = None) -> None:
+def serve(listen: str | None = None, idle_s: float | None = None, home: str | None = None) -> None:
     """The zygote's loop: one JSON request per line, one JSON reply per line.
 
     Requests come on stdin, or, with ``listen``, from any number of grading
     processes connected to a Unix socket at that path (a batch's workers share
-    one zygote). Either way the zygote leaves when its parent does or closes stdin.
+    one zygote). Either way the zygote leaves when its parent does or closes stdin;
+    with ``idle_s`` (a kept zygote) it ignores both and leaves when idle instead.
     """
     listener = _listen(listen) if listen else None  # clients may connect and queue requests while it warms up
+    if idle_s is None or listener is None:
+        _serve(listener, None)
+        return
+    socket_id = _file_id(listen)
+    try:
+        _serve(listener, lambda: _file_id(listen) == socket_id, idle_s)
+    finally:
+        _leave(listen, socket_id, home)
+
+
+def _serve(listener: socket.socket | None, still_ours: Any, idle_s: float = 0.0) -> None:
+    """Warm up, then answer requests; ``still_ours`` (a kept zygote's) says whether its socket is still in place."""
+    kept = still_ours is not None
     _import_all(WARM_MODULES)
     _warm_checkpoint()
     _single_threaded()
@@ -89,35 +114,64 @@ def serve(listen: str | None = None) -> None:
     os.dup2(devnull, 1)  # nothing printed by a library may corrupt the reply channel
     stdin = sys.stdin.buffer
     channels: dict[Any, Any] = {} if listener else {stdin: out}
-    out.write(b'{"ready": true}\n')
+    if not kept:
+        out.write(b'{"ready": true}\n')
     grader = os.getppid()
+    last_active = time.monotonic()
     while True:
         _reap()
-        if os.getppid() != grader:  # the grader died: its kernels die with their keepers (see _run_keeper)
+        if kept:
+            if not channels and (time.monotonic() - last_active > idle_s or not still_ours()):
+                return
+        elif os.getppid() != grader:  # the grader died: its kernels die with their keepers (see _run_keeper)
             return
-        watched = [stdin, *channels] + ([listener] if listener else [])
+        watched = ([] if kept else [stdin]) + [*channels] + ([listener] if listener else [])
         ready, _, _ = select.select(list(dict.fromkeys(watched)), [], [], 0.5)
+        if ready:
+            last_active = time.monotonic()
         for source in ready:
             if source is listener:
                 connection, _ = listener.accept()
                 reader = connection.makefile("rb")
                 channels[reader] = connection.makefile("wb", buffering=0)
+                connection.close()  # the socket closes with its two files (a kept zygote must not keep old graders' sockets)
                 continue
             line = source.readline()
             if not line:
                 if source is stdin:
                     return
                 channels.pop(source).close()
+                source.close()
                 continue
             channels[source].write(_answer(line))
 
 
 def _listen(path: str) -> socket.socket:
+    """Listen at ``path``; the socket appears there only once it accepts (bound elsewhere, then renamed into place)."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    os.chmod(path, 0o600)
+    staging = f"{path}.{os.getpid()}"
+    listener.bind(staging)
+    os.chmod(staging, 0o600)
     listener.listen(64)
+    os.rename(staging, path)
     return listener
+
+
+def _file_id(path: str | None) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if info else None
+
+
+def _leave(listen: str | None, socket_id: tuple[int, int] | None, home: str | None) -> None:
+    """A kept zygote's last act: remove its socket (unless another zygote's replaced it) and its home folder."""
+    if listen and socket_id is not None and _file_id(listen) == socket_id:
+        with contextlib.suppress(OSError):
+            os.unlink(listen)
+    if home:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _answer(line: bytes) -> bytes:
@@ -156,6 +210,7 @@ def _spawn(request: dict[str, Any]) -> int:
 def _run_keeper(request: dict[str, Any], report_fd: int) -> None:  # pragma: no cover - forked process
     status = 70
     try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a kept zygote's handler (see main) is not for its keepers and kernels
         die_with_parent()  # if the zygote goes, the keeper goes, and the kernel with it
         if request["namespaces"]:
             unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET)
@@ -223,5 +278,16 @@ def _become_kernel(request: dict[str, Any]) -> None:  # pragma: no cover - forke
         os._exit(1)
 
 
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m grader.kernel.zygote")
+    parser.add_argument("--listen", metavar="SOCKET", help="serve the grading processes that connect here, not stdin")
+    parser.add_argument("--idle", type=float, metavar="S", help="kept: outlive the parent, leave after S seconds with no client")
+    parser.add_argument("--home", help="kept: the home folder to remove when leaving")
+    args = parser.parse_args(argv)
+    if args.idle is not None and args.listen:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a polite stop still cleans up
+    serve(args.listen, args.idle, args.home)
+
+
 if __name__ == "__main__":
-    serve(sys.argv[2] if sys.argv[1:2] == ["--listen"] else None)
+    main(sys.argv[1:])
