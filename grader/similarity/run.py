@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import click
 
 REPORT_FILE = "similarity.html"
+FLAGGED_FILE = "similarity.json"  # the students of every pair at FLAG_AT or more: grade review shows them first
+FLAG_AT = 0.6  # where the report's bars turn red: a pair worth a look
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ def write_similarity_report(out: Path, template: Path | None = None, html: Path 
     page = render_report(info, shown_pairs(pairs, documents, failures_by_pair(failures), common), failures, len(pairs))
     target = html or out / REPORT_FILE
     write_atomic(target, page)
+    flagged = sorted({student for p in pairs if p.score >= FLAG_AT for student in (p.first, p.second)})
+    write_atomic(out / FLAGGED_FILE, json.dumps({"flagged": flagged, "at_score": FLAG_AT}, indent=1) + "\n")  # read by grade review
     best = [(p.first, p.second, p.score) for p in pairs[:5]]
     return SimilaritySummary(target, len(documents), best, time.monotonic() - started)
 

@@ -212,6 +212,11 @@ def test_grade_similarity_writes_the_report(graded_class: Path) -> None:
     assert "stop = start + per + (1 if i &lt; extra else 0)" in page  # dev's pasted function, escaped, in the side-by-side view
     assert page.index("ben</td><td>ben_reordered") < page.index("Matching code")
     assert "Same wrong output at ex1/values, shared by 2 students" in page
+    flagged = json.loads((graded_class / "similarity.json").read_text(encoding="utf-8"))["flagged"]
+    assert {"ben", "ben_reordered", "dev", "ivy"} <= set(flagged)  # grade review shows these students first
+    from grader.review.folder import flagged_students
+
+    assert flagged_students(graded_class) == flagged
 
 
 def test_a_submission_gone_from_its_path_is_named_and_the_rest_compared(tmp_path: Path) -> None:
