@@ -1,3 +1,5 @@
+# Over 500 lines on purpose: the recorder and the answerer are the two halves of one format (each event's shape is
+# written by one and read by the other); kept in one file so that they cannot drift apart.
 """Expected values as data: what the judges ask of a reference module, recorded once and answered later without its code.
 
 A student kit (:mod:`grader.kit.build`) must grade without the reference module, whose

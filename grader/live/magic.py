@@ -1,3 +1,5 @@
+# Over 500 lines: the kernel side of %grade (argument parsing, the probes in the live kernel, the display) shares the
+# state it restores after checking; splitting it is worth doing when it grows again, not before the live tests cover a split.
 """The kernel side of ``%grade``: the magic, its arguments, the probes run in the live kernel, and the display.
 
 ``%load_ext grader`` (or :func:`register`) adds the line magic ``%grade``:

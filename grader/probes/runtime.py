@@ -1,3 +1,5 @@
+# Over 500 lines on purpose: this is the trust boundary, sent into the student's kernel as one source; one file is what a
+# reviewer reads to know everything grader code does in there.
 """The probe runtime: the core of the only grader code that runs INSIDE the student's kernel.
 
 This is the trust boundary. It holds no reference answers, no rubric and no

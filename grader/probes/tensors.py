@@ -1,3 +1,5 @@
+# Over 500 lines on purpose: a probe module is one unit of source sent into the kernel and booted there (probes/boot.py);
+# its requests, answers and the helpers they share travel together, and the runtime checks each module's references once.
 """Probes for tensor code, driven by the rubric alone: call, differentiate, inspect and provoke the student's code.
 
 Values travel both ways as plain data. The judge sends *argument specs* with
