@@ -48,6 +48,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "assign": LazyCommand("grader.authoring.assign:assign", "Write the student notebook made from a solution notebook."),
     "check-rubric": LazyCommand("grader.mutation.cli:check_rubric", "Measure how many small mistakes in the solution a rubric's checks catch."),
     "kit": LazyCommand("grader.kit.build:kit", "Write the student kit of an assignment: the grader students install, without the answers."),
+    "kinds": LazyCommand("grader.authoring.tools:kinds", "List the installed check kinds, or show one kind's parameters and an example."),
+    "trace": LazyCommand("grader.authoring.tools:trace", "Write a rubric's check-to-contract table (Markdown) for a course to commit."),
     "review": LazyCommand("grader.review.server:review", "Review a graded class folder in your browser: set scores and comments by keyboard."),
     "similarity": LazyCommand("grader.similarity.cli:similarity", "Rank every pair of a graded class's submissions by how alike their code is."),
 }
@@ -114,8 +116,6 @@ def main() -> None:
 @click.option("--portable", is_flag=True,
               help="Run kernels the standard way, without the Linux sandbox (automatic on macOS and Windows). "
                    "Same grades; your code is not isolated from your machine.")
-@click.option("--keep-warm/--no-keep-warm", default=None,
-              help="Keep the warm-kernel server running for the next grade (default: on, off with CI=true or GRADER_KEEP_WARM=0).")
 @click.option("--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML here.")
 @click.option("--gradescope", type=click.Path(path_type=Path, dir_okay=False), help="Also write Gradescope results.json here.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),

@@ -44,6 +44,7 @@ from typing import Any
 from jupyter_client.provisioning import LocalProvisioner
 
 from grader.kernel.sandbox import Mode, choose_mode, detect_isolation, socket_folder
+from grader.version import __version__
 
 # ----------------------------------------------------------------- grader side
 
@@ -238,8 +239,6 @@ def server_key(parts: Mapping[str, str]) -> str:
 @cache
 def key_parts() -> dict[str, str]:
     """What a kept server's kernels depend on: this grader's version and code, this Python, its installed packages, torch."""
-    from grader import __version__
-
     return {
         "grader_version": __version__,
         "grader_code": _code_digest(Path(__file__).resolve().parent.parent),

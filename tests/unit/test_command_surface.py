@@ -20,7 +20,7 @@ def test_grade_help_lists_every_command_with_one_line() -> None:
     assert "Usage: grade [OPTIONS] SUBMISSION..." in done.output and "--fail-under" in done.output
     section = done.output.split("Commands (grade COMMAND --help for each):\n")[1]
     listed = [line.split()[0] for line in section.splitlines() if line.startswith("  ") and not line.startswith("   ")]
-    assert listed == sorted(COMMANDS) == ["assign", "check-rubric", "kit", "review", "similarity"]
+    assert listed == sorted(COMMANDS) == ["assign", "check-rubric", "kinds", "kit", "review", "similarity", "trace"]
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -114,3 +114,29 @@ def test_a_file_graded_as_an_assignment_whose_answers_it_does_not_define_says_so
     assert report["errors"][0].startswith("this file defines the answers of assignment 05_custom_autograd_and_training "
                                           "(4 of 4 exercises), not those of 04_automatic_differentiation")
     assert "grade: warning: this file defines the answers of assignment 05" in done.stderr
+
+
+def test_grade_kinds_lists_every_kind_and_shows_one_from_its_own_schema() -> None:
+    import yaml
+
+    from grader.checks.registry import CHECK_KINDS
+
+    listed = CliRunner().invoke(main, ["kinds"], prog_name="grade")
+    assert listed.exit_code == 0 and [line.split()[0] for line in listed.output.splitlines()] == sorted(CHECK_KINDS)
+    shown = CliRunner().invoke(main, ["kinds", "key_ideas"], prog_name="grade")
+    assert shown.exit_code == 0
+    assert "  sentences: boolean, default true\n      the answer must be written in sentences" in shown.output
+    example = yaml.safe_load(shown.output.split("Example (one item of an exercise's checks:):\n")[1])
+    assert example[0]["kind"] == "key_ideas" and set(example[0]["params"]) >= {"name", "ideas"}
+    wrong = CliRunner().invoke(main, ["kinds", "call_vs_refrence"], prog_name="grade")
+    assert wrong.exit_code == ExitCode.UNUSABLE and "did you mean 'call_vs_reference'?" in wrong.output
+
+
+def test_grade_trace_writes_the_table_a_course_commits(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import ROOT
+
+    out = tmp_path / "TRACE.md"
+    done = CliRunner().invoke(main, ["trace", str(ROOT / "rubrics" / "04_automatic_differentiation.yaml"), "--out", str(out)],
+                              prog_name="grade")
+    assert done.exit_code == 0, done.output
+    assert out.read_text(encoding="utf-8") == (ROOT / "rubrics" / "CONTRACT-04-TRACE.md").read_text(encoding="utf-8")
