@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from grader.checks import Check, JudgeContext, error_at_line, first_line, split_cell_error
+from grader.checks import Check, JudgeContext, cell_label, split_cell_error, where_in_cell
 from grader.checks.registry import CHECK_KINDS
 from grader.errors import ReferenceError_, SubmissionError
 from grader.kernel.execute import execute_submission
@@ -333,16 +333,15 @@ def fault_lines(execution: Execution, planned: list[PlannedCheck], sources: dict
     for cell in execution.cells:
         if cell.status in ("ok", "not_run", "skipped"):
             continue
-        error = error_at_line(*split_cell_error(cell.error))
+        error, line = split_cell_error(cell.error)
         what = {"error": f"raised {error}", "timeout": error, "crashed": f"stopped the kernel: {error}"}[cell.status]
         affected = _exercises_using(sources.get(cell.number, ""), planned)
         if affected and cell.status == "error" and error.startswith(("SyntaxError", "IndentationError", "TabError")):
             cost = f"nothing in that cell ran, so what it defines is missing: it may cost {', '.join(affected)}"
         else:
             cost = f"it may cost {', '.join(affected)}" if affected else "no graded answer is defined there"
-        ordinal = sorted(sources).index(cell.number) + 1 if cell.number in sources else cell.number
-        starts = f"it starts {first}; " if (first := first_line(sources.get(cell.number, ""))) else ""
-        lines.append(f"code cell {ordinal} {what} ({starts}{cost})")
+        where = where_in_cell(cell.number, sources, line)
+        lines.append(f"{cell_label(cell.number, sources)} {what} ({cost})" + (f"; {where}" if where else ""))
     lines.extend(execution.events)
     return [" ".join(line.split()) for line in lines]  # student text may hold line breaks: one line each
 

@@ -66,8 +66,9 @@ class JudgeContext:
         for cell in self.execution.cells:
             failed = cell.status in {"error", "timeout", "crashed", "skipped", "not_run"}
             if failed and pattern.search(self.sources.get(cell.number, "")):
-                error = error_at_line(*split_cell_error(cell.error or cell.status.replace("_", " ")))
-                return f" ({cell_label(cell.number, self.sources)}, which defines it, did not finish: {error})"
+                error, line = split_cell_error(cell.error or cell.status.replace("_", " "))
+                where = where_in_cell(cell.number, self.sources, line)
+                return f" ({cell_label(cell.number, self.sources)}, which defines it, did not finish: {error}{'; ' + where if where else ''})"
         return ""
 
 
@@ -85,23 +86,17 @@ def split_cell_error(raw: str) -> tuple[str, int | None]:
     return raw[: match.start()], int(match.group(1))
 
 
-def error_at_line(error: str, line: int | None) -> str:
-    """``("SyntaxError: invalid syntax", 30)`` -> ``"SyntaxError at line 30: invalid syntax"``."""
-    if line is None:
-        return error
-    name, colon, detail = error.partition(": ")
-    return f"{name} at line {line}: {detail}" if colon and name.isidentifier() else f"{error} (line {line})"
-
-
 def cell_label(number: int, sources: dict[int, str]) -> str:
-    """A cell as a student finds it in the notebook: its place among the code cells and its first line.
+    """A cell as a student counts it: ``code cell K``, its place among the code cells (``number`` counts markdown cells too)."""
+    return f"code cell {sorted(sources).index(number) + 1}" if number in sources else f"cell {number}"
 
-    ``number`` is the cell's place in the file (markdown cells counted); ``sources`` holds every code cell by it.
-    """
-    if number not in sources:
-        return f"cell {number}"
-    ordinal = sorted(sources).index(number) + 1
-    return f"code cell {ordinal}" + (f" (it starts {first})" if (first := first_line(sources[number])) else "")
+
+def where_in_cell(number: int, sources: dict[int, str], line: int | None) -> str:
+    """Where in the notebook: the line of the error, if known, in the cell shown by its first line ('' if unknown)."""
+    first = first_line(sources.get(number, ""))
+    if not first:
+        return f"line {line} of that cell" if line else ""
+    return f"line {line} of the cell that starts {first}" if line else f"the cell that starts {first}"
 
 
 def first_line(source: str, width: int = 50) -> str:

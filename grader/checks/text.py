@@ -13,8 +13,9 @@ at least one of them to count as on topic. The check is meant to be marked
 ``review: true``.
 
 An idea counts only where the answer states it: its phrasings are matched
-within one sentence at a time (sentences end at ``.``, ``!``, ``?``, ``;`` or a
-line break), never across the whole answer. And an answer must be written in
+within one sentence at a time (sentences end at ``.``, ``!``, ``?``, ``;``, a
+blank line or a new bullet; a line break alone is wrapping), never across the
+whole answer. And an answer must be written in
 sentences (``sentences: true``, the default): a list of keywords has almost no
 function words ("the", "is", "of", "when" ...), which prose of any style has
 in plenty (a fifth of its words or more), so an answer with fewer than
@@ -36,7 +37,9 @@ from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'’][a-z0-9]+)*")
-_SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)|\n")
+# A sentence ends at . ! ? ; before a space, at a blank line, or where a new bullet starts; a line break alone is
+# wrapping (prose written in a triple-quoted string breaks its lines anywhere).
+_SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 _COPY_RUN = 5
 # Measured on every written answer in the tests (0.37 to 0.55, bullet notes included) and on terse notes such as
 # "Stores segment inputs only; recomputes activations during backward; trades extra compute for less memory" (0.31);

@@ -47,7 +47,7 @@ def test_the_wheel_carries_the_bundled_assignments_the_probe_modules_and_the_tem
         "grader/assignments/exercises/04_automatic_differentiation.ipynb",
         "grader/probes/runtime.py",
         "grader/probes/tensors.py",
-        *(f"grader/templates/{t.name}" for t in (ROOT / "grader" / "templates").iterdir()),  # the HTML pages
+        *(t.relative_to(ROOT).as_posix() for t in (ROOT / "grader" / "templates").rglob("*") if t.is_file()),  # the HTML pages
     ):
         assert wanted in names, wanted
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

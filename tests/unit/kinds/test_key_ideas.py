@@ -99,3 +99,10 @@ def test_an_idea_counts_only_when_one_sentence_states_it(rubric: Rubric, referen
         verdict = judge(make(rubric, "ex4", "written_answer"), context(reference), lambda call, t=text: Answer(True, {"text": t}))
         credited[name] = "what happens in the backward pass" in verdict.message.split("; not mentioned")[0]
     assert credited == {"split": False, "joined": True}
+
+
+def test_a_line_break_inside_a_sentence_is_wrapping_not_a_sentence_end(rubric: Rubric, reference: Any) -> None:
+    wrapped = ("Checkpointing keeps only the activations at segment boundaries, so less memory is used. In the backward pass, each\n"
+               "        segment is run forward a\n        second time to rebuild its activations; it trades compute for memory.")
+    verdict = judge(make(rubric, "ex4", "written_answer"), context(reference), lambda call: Answer(True, {"text": wrapped}))
+    assert verdict.outcome is Outcome.PASSED, verdict.message

@@ -27,7 +27,7 @@ RIGHT_VALUES = {"s": num(3), "y": num(9), "dy_ds": num(3), "dy_dx1": num(3), "dy
         ({**RIGHT_VALUES, "y": {"rejected": "a list, not a number"}}, Outcome.PARTIAL, "y is a list, not a number"),
         ({**RIGHT_VALUES, "y": {"number": "nan"}}, Outcome.PARTIAL, "y is nan, not a finite number"),
         ({**RIGHT_VALUES, "s": {"missing": True}}, Outcome.PARTIAL,
-         "s is not defined (code cell 1 (it starts \"s = 1 / 0\"), which defines it, did not finish: ZeroDivisionError: division by zero)"),
+         "s is not defined (code cell 1, which defines it, did not finish: ZeroDivisionError: division by zero; the cell that starts \"s = 1 / 0\")"),
         ({name: {"rejected": "None"} for name in RIGHT_VALUES}, Outcome.NOT_ATTEMPTED, "not attempted"),
     ],
 )
