@@ -42,7 +42,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, BinaryIO
 
-from grader.assignments import choose_assignment, installed_assignments
+from grader.assignments import answer_fit, choose_assignment, choose_by_names, installed_assignments
 from grader.checks import JudgeContext
 from grader.checks.registry import CHECK_KINDS
 from grader.errors import GraderError, UsageError
@@ -132,8 +132,9 @@ def _ago(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h ago"
 
 
-def resolve_rubric(rubric: str | None, notebook: str | None) -> tuple[Path, str]:
-    """The rubric to grade with, and why that one: ``--rubric``, else the notebook's assignment, else the only one installed."""
+def resolve_rubric(rubric: str | None, notebook: str | None, names: list[str] | None = None) -> tuple[Path, str]:
+    """The rubric to grade with, and why that one: ``--rubric``, else the notebook's assignment, else the one whose answers
+    the kernel's names clearly define (``names``: what the live namespace defines), else the only one installed."""
     if rubric:
         by_id = {} if Path(rubric).exists() else {a.id: a.rubric_path for a in installed_assignments()}
         return by_id.get(rubric, Path(rubric)), "given with --rubric"
@@ -146,6 +147,10 @@ def resolve_rubric(rubric: str | None, notebook: str | None) -> tuple[Path, str]
         return choice.assignment.rubric_path, choice.reason
     if len(assignments) == 1:
         return assignments[0].rubric_path, "the only assignment installed"
+    by_names = choose_by_names({str(n) for n in names or ()}, assignments)
+    if by_names is not None:
+        present, total = answer_fit({str(n) for n in names or ()}, by_names)
+        return by_names.rubric_path, f"the kernel defines the answers of this assignment ({present} of {total} exercises)"
     listed = "; ".join(f"{a.id} ({a.title}): {a.rubric_path}" for a in assignments) or "none"
     raise UsageError(
         "this kernel does not say which notebook file it runs, so the assignment cannot be read from it. "
@@ -197,7 +202,7 @@ class Judge:
     def warm(self, request: dict[str, Any]) -> dict[str, Any]:
         """Load the assignment the kernel will most likely ask for, and plan all of it, before the first ``%grade``."""
         try:
-            self._plan(request.get("rubric"), request.get("notebook"), ())
+            self._plan(request.get("rubric"), request.get("notebook"), (), request.get("names"))
         except GraderError:
             pass  # %grade itself will say what is wrong
         return {"ok": True}
@@ -205,7 +210,7 @@ class Judge:
     def plan(self, request: dict[str, Any]) -> dict[str, Any]:
         """The probe calls for one ``%grade`` (see the module docstring)."""
         only = tuple(str(ex) for ex in request.get("only") or ())
-        plan = self._plan(request.get("rubric"), request.get("notebook"), only)
+        plan = self._plan(request.get("rubric"), request.get("notebook"), only, request.get("names"))
         self._pending = plan
         reply = {
             "ok": True,
@@ -259,8 +264,8 @@ class Judge:
         shown = NotebookReport(heading, tuple(notes), result, errors_heading="While running your notebook:")
         return {"ok": True, "text": render_notebook_text(shown), "html": render_notebook_html(shown)}
 
-    def _plan(self, rubric_arg: str | None, notebook_arg: str | None, only: tuple[str, ...]) -> LivePlan:
-        rubric_path, why = resolve_rubric(rubric_arg, notebook_arg)
+    def _plan(self, rubric_arg: str | None, notebook_arg: str | None, only: tuple[str, ...], names: Any = None) -> LivePlan:
+        rubric_path, why = resolve_rubric(rubric_arg, notebook_arg, names if isinstance(names, list) else None)
         rubric = self._rubric(rubric_path)
         known = [ex.id for ex in rubric.exercises]
         unknown = [ex for ex in only if ex not in known]

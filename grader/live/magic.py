@@ -504,7 +504,24 @@ def _where(args: GradeArgs, user_ns: Mapping[str, Any]) -> dict[str, Any]:
     """The rubric and notebook to tell the judge, as absolute paths (the judge runs in another folder)."""
     notebook = Path(args.path).resolve() if args.path else session_notebook(user_ns, os.environ, Path.cwd())
     rubric = args.rubric if args.rubric is None or not Path(args.rubric).exists() else str(Path(args.rubric).resolve())  # else an id
-    return {"rubric": rubric, "notebook": str(notebook) if notebook else None}
+    return {"rubric": rubric, "notebook": str(notebook) if notebook else None, "names": defined_names_of(user_ns)}
+
+
+_MAX_NAMES = 2000
+
+
+def defined_names_of(user_ns: Mapping[str, Any]) -> list[str]:
+    """The names the running kernel defines, methods as ``Class.method``: plain strings, so that the judge can tell which
+    assignment's answers they are when the kernel does not know its notebook file. Only names are read, no value is called."""
+    names: list[str] = []
+    for name, value in list(user_ns.items())[:_MAX_NAMES]:
+        if not isinstance(name, str) or name.startswith("_"):
+            continue
+        names.append(name)
+        if isinstance(value, type):
+            names += [f"{name}.{attribute}" for attribute in list(type.__dict__["__dict__"].__get__(value))[:100]
+                      if isinstance(attribute, str) and not attribute.startswith("__")]
+    return names[:_MAX_NAMES]
 
 
 def grade_magic(line: str) -> None:

@@ -476,3 +476,24 @@ LIGHT = WITHOUT_POSIX + textwrap.dedent(
 def test_the_magic_and_its_judge_import_without_posix_only_modules_and_the_kernel_side_stays_light() -> None:
     done = subprocess.run([sys.executable, "-c", LIGHT], capture_output=True, text=True, timeout=120, cwd=RUBRIC.parent.parent)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_without_its_notebook_file_percent_grade_picks_the_assignment_by_the_names_the_kernel_defines() -> None:
+    from grader.errors import UsageError
+    from grader.live.judge import resolve_rubric
+    from grader.live.magic import defined_names_of
+
+    class LeakyReLUFunction:
+        def forward(self) -> None: ...
+
+        def backward(self) -> None: ...
+
+    namespace = {"LeakyReLUFunction": LeakyReLUFunction, "softmax": len, "cross_entropy": len, "cross_entropy_grad": len,
+                 "build_mlp": len, "_hidden": 1, "In": []}
+    names = defined_names_of(namespace)
+    assert {"LeakyReLUFunction.forward", "LeakyReLUFunction.backward", "softmax"} <= set(names) and "_hidden" not in names
+    path, why = resolve_rubric(None, None, names)
+    assert path.name == "05_custom_autograd_and_training.yaml"
+    assert why == "the kernel defines the answers of this assignment (4 of 4 exercises)"
+    with pytest.raises(UsageError, match="does not say which notebook file it runs"):
+        resolve_rubric(None, None, ["x", "y"])
