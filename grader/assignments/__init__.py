@@ -173,6 +173,13 @@ def mismatch_warning(chosen: Assignment, names: set[str], assignments: Iterable[
             f"{chosen.id}, which it is graded as: is it the right file? (--rubric {other.id} grades it as {other.id})")
 
 
+def wrong_assignment_warning(path: Path, assignment_id: str, assignments: list[Assignment]) -> str:
+    """The plain warning for a file graded as ``assignment_id`` whose answers are clearly another installed assignment's ('' if not)."""
+    chosen = next((a for a in assignments if a.id == assignment_id), None)
+    names = defined_names(path) if chosen is not None else None
+    return mismatch_warning(chosen, names, assignments) if chosen is not None and names is not None else ""
+
+
 def defined_names(path: Path) -> set[str] | None:
     """The names a notebook's or module's code defines at top level, methods as ``Class.method`` (None if unreadable).
 

@@ -16,6 +16,7 @@ pays it with :func:`warm_up` before the first job that needs a kernel.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import signal
@@ -23,13 +24,14 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from grader.assignments import Assignment, installed_assignments, wrong_assignment_warning
 from grader.batch.store import ResumeKey, Settings
-from grader.errors import SubmissionError
+from grader.errors import GraderError, SubmissionError
 from grader.load import load_submission
 from grader.rubric import Rubric
 
@@ -61,7 +63,20 @@ def grade_job(job: Job, rubric: Rubric, settings: Settings) -> dict[str, Any]:
     from grader.pipeline import Options, grade_submission  # here: worker processes grade; the process that starts them stays light
 
     options = Options(only=settings.only, limits=settings.limits, hide=settings.hide, student=job.student)
-    return grade_submission(job.path, rubric, options).as_dict()
+    result = grade_submission(job.path, rubric, options)
+    warning = wrong_assignment_warning(job.path, rubric.assignment, _installed())
+    if warning:  # first among its errors: the summary page lists it, the feedback page and gradebooks carry it
+        result = replace(result, errors=(warning, *result.errors))
+    return result.as_dict()
+
+
+@functools.cache
+def _installed() -> list[Assignment]:
+    """The installed assignments, read once per worker (for the wrong-assignment warning)."""
+    try:
+        return installed_assignments()
+    except GraderError:
+        return []  # a broken course package is reported where assignments are chosen, not once per submission
 
 
 def warm_up(path: Path, rubric: Rubric, settings: Settings) -> bool:

@@ -445,3 +445,27 @@ def test_a_batch_of_unusable_files_needs_no_kernel_and_resumes(rubric: Rubric, t
     assert "graded now: 0, reused: 2" in capsys.readouterr().out
     assert len((out / "results.jsonl").read_text().splitlines()) == 3
     assert sorted(p.name for p in (out / "feedback").iterdir()) == [f"{s}.{e}" for s in ("broken", "dave", "empty") for e in ("html", "md")]
+
+
+def test_a_batch_result_of_another_assignment_s_notebook_carries_the_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from grader import load_rubric, pipeline
+    from grader.batch import workers
+    from grader.results import SubmissionResult
+    from grader.rubric import Limits
+    from tests.conftest import RUBRIC
+
+    monkeypatch.setattr(pipeline, "grade_submission",
+                        lambda path, rubric, options: SubmissionResult(str(path), "amy", rubric.assignment, "graded", 0.0, 100.0, (), (), 0.1))
+    cells = ["class LeakyReLUFunction(torch.autograd.Function):\n    def forward(ctx, x, s):\n        return x\n",
+             "def softmax(z):\n    return z\n", "def cross_entropy_grad(a, b):\n    return a\n", "def train(m, x, t, lr, n):\n    return []\n"]
+    body = [{"cell_type": "code", "source": s, "metadata": {}, "outputs": [], "execution_count": None} for s in cells]
+    path = tmp_path / "amy.ipynb"
+    path.write_text(json.dumps({"cells": body, "metadata": {}, "nbformat": 4, "nbformat_minor": 4}))
+    rubric = load_rubric(RUBRIC)
+    data = workers.grade_job(workers.Job("amy", path, None), rubric, Settings((), Limits()))
+    assert data["errors"][0].startswith("this file defines the answers of assignment 05_custom_autograd_and_training (4 of 4 exercises), "
+                                        "not those of 04_automatic_differentiation")
+    own = tmp_path / "bob.ipynb"
+    own.write_text(json.dumps({"cells": [{**body[0], "source": "def manual_backprop(a, b, c):\n    pass\n"}], "metadata": {},
+                                "nbformat": 4, "nbformat_minor": 4}))
+    assert workers.grade_job(workers.Job("bob", own, None), rubric, Settings((), Limits()))["errors"] == []
