@@ -23,10 +23,16 @@ import yaml
 
 from grader.errors import RubricError
 
-LIMITS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
+
+def _closed_object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A JSON schema for an object with exactly these fields (a misspelt key is an error, not a silently ignored option)."""
+    return {"type": "object", "additionalProperties": False, "required": list(required), "properties": properties}
+
+
+_ID = {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}
+
+LIMITS_SCHEMA: dict[str, Any] = _closed_object(
+    {
         "cell_timeout_s": {"type": "number", "exclusiveMinimum": 0},
         "probe_timeout_s": {"type": "number", "exclusiveMinimum": 0},
         "submission_timeout_s": {"type": "number", "exclusiveMinimum": 0},
@@ -37,18 +43,15 @@ LIMITS_SCHEMA: dict[str, Any] = {
         "max_submission_mb": {"type": "number", "exclusiveMinimum": 0},
         "cell_output_kb": {"type": "integer", "minimum": 1},
         "total_output_kb": {"type": "integer", "minimum": 1},
-    },
-}
+    }
+)
 
 # A global name, or Class.attribute (a method the exercise adds to a class).
 _ANSWER_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"
 
-CHECK_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["id", "kind", "points"],
-    "properties": {
-        "id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+CHECK_SCHEMA: dict[str, Any] = _closed_object(
+    {
+        "id": _ID,
         "kind": {"type": "string"},
         "title": {"type": "string"},
         "points": {"type": "number", "minimum": 0},
@@ -59,13 +62,11 @@ CHECK_SCHEMA: dict[str, Any] = {
         "review": {"type": "boolean"},
         "contract": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
     },
-}
+    required=("id", "kind", "points"),
+)
 
-RUBRIC_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["assignment", "title", "reference", "exercises"],
-    "properties": {
+RUBRIC_SCHEMA: dict[str, Any] = _closed_object(
+    {
         "assignment": {"type": "string", "minLength": 1},
         "title": {"type": "string"},
         "reference": {"type": "string", "minLength": 1},
@@ -80,20 +81,19 @@ RUBRIC_SCHEMA: dict[str, Any] = {
         "exercises": {
             "type": "array",
             "minItems": 1,
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["id", "title", "checks"],
-                "properties": {
-                    "id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+            "items": _closed_object(
+                {
+                    "id": _ID,
                     "title": {"type": "string"},
                     "answers": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": _ANSWER_NAME}},
                     "checks": {"type": "array", "minItems": 1, "items": CHECK_SCHEMA},
                 },
-            },
+                required=("id", "title", "checks"),
+            ),
         },
     },
-}
+    required=("assignment", "title", "reference", "exercises"),
+)
 
 
 @dataclass(frozen=True)

@@ -22,27 +22,9 @@ instance of a global class.
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from grader.probes.runtime import (
-        NAME,
-        ON_INSTALL,
-        RAISED,
-        ProbeTimeout,
-        _state,
-        call_student,
-        call_without_autograd,
-        class_attribute,
-        error_record,
-        lookup_or_missing,
-        named_modules,
-        named_parameters,
-        one_of_records,
-        probe,
-        record,
-        request_of,
-        type_name,
-        wire,
-    )
+if TYPE_CHECKING:  # the kernel runs this module in the runtime's namespace: every name is already there
+    from grader.probes.runtime import *  # noqa: F403
+    from grader.probes.runtime import _state
 
 _VALUES_CAP = 4096
 _ITEMS_CAP = 64
@@ -335,23 +317,27 @@ def call_target(target, calls, after=False, grad=None, forbid_autograd=False):
     With ``forbid_autograd`` torch's autograd engine is switched off while the
     target runs: a call that tries to use it answers ``{"autograd": true}``.
     """
-    fn, trouble = _target(target)
-    if trouble is not None:
-        return trouble
-    results = []
-    for call in calls:
-        args, kwargs = _arguments(call)
+
+    def one_call(fn, args, kwargs):
         ok, returned = call_without_autograd(fn, *args, **kwargs) if forbid_autograd else call_student(fn, *args, **kwargs)
         if not ok:
-            results.append(returned)
-            continue
+            return returned
         result = {"value": encode_value(returned, _state)}
         if grad is not None:
             result["grad"] = _gradients(returned, args, grad)
         if after:
             result["after"] = [encode_value(arg, _state) for arg in args]
-        results.append(result)
-    return {"results": results}
+        return result
+
+    return _for_each_call(target, calls, one_call)
+
+
+def _for_each_call(target, calls, one_call):
+    """``{"results": [one_call(fn, args, kwargs) for each call]}`` on the resolved target, or why it cannot be called."""
+    fn, trouble = _target(target)
+    if trouble is not None:
+        return trouble
+    return {"results": [one_call(fn, *_arguments(call)) for call in calls]}
 
 
 _DOT = {"type": "array", "items": wire.NUMBER_VALUE}
@@ -531,12 +517,8 @@ def _numel(tensor, kit):
 )
 def raises(target, calls):
     """Call the target on bad arguments: which exception (with its base classes) it raised, or what it returned."""
-    fn, trouble = _target(target)
-    if trouble is not None:
-        return trouble
-    results = []
-    for call in calls:
-        args, kwargs = _arguments(call)
+
+    def one_call(fn, args, kwargs):
         try:
             returned = fn(*args, **kwargs)
         except ProbeTimeout:
@@ -544,7 +526,7 @@ def raises(target, calls):
         except BaseException as exc:  # noqa: BLE001 - raising is what is asked for
             bases = [getattr(k, "__name__", "?") for k in type(exc).__mro__ if k is not object][:12]
             record_ = error_record("call", exc)
-            results.append({"raised": record_, "exception": {"type": type(exc).__name__, "bases": bases, "message": record_["message"]}})
-            continue
-        results.append({"returned": encode_value(returned, _state)})
-    return {"results": results}
+            return {"raised": record_, "exception": {"type": type(exc).__name__, "bases": bases, "message": record_["message"]}}
+        return {"returned": encode_value(returned, _state)}
+
+    return _for_each_call(target, calls, one_call)
