@@ -333,9 +333,26 @@ def _unwrap(value: Any) -> Any:
 
 
 class _Handle:
-    """What both kinds of handle share: every operation goes through ``_ask(op, payload, run, args)``."""
+    """What both kinds of handle share: every operation goes through ``_ask(op, payload, run, args)``.
+
+    Attributes are set and read through ``object`` because ``__getattr__`` is
+    a question to the reference (or its recording), not attribute access.
+    """
+
+    _SHOWN_AS = "handle"
+
+    def __init__(self, number: int, label: str, **fields: Any) -> None:
+        for name, value in {"number": number, "label": label, **fields}.items():
+            object.__setattr__(self, "_" + name, value)
+
+    def __repr__(self) -> str:
+        return f"<{self._SHOWN_AS} {object.__getattribute__(self, '_label')}>"
 
     def _ask(self, op: str, payload: Any, run: Callable[[], Any], args: Any = None) -> Any:
+        label = _label_of(object.__getattribute__(self, "_label"), op, payload)
+        return self._answer(object.__getattribute__(self, "_number"), label, op, payload, run, args)
+
+    def _answer(self, number: int, label: str, op: str, payload: Any, run: Callable[[], Any], args: Any) -> Any:
         raise NotImplementedError
 
     def _real_op(self, op: str, *others: Any) -> Callable[[], Any]:
@@ -373,19 +390,14 @@ for _dunder_name in _UNARY:
 class RecordingHandle(_Handle):
     """A value the reference gave that is not data: its uses are run on the real value and recorded."""
 
+    _SHOWN_AS = "recorded"
+
     def __init__(self, recorder: Recorder, number: int, real: Any, label: str) -> None:
-        object.__setattr__(self, "_recorder", recorder)
-        object.__setattr__(self, "_number", number)
-        object.__setattr__(self, "_real", real)
-        object.__setattr__(self, "_label", label)
+        super().__init__(number, label, recorder=recorder, real=real)
 
-    def __repr__(self) -> str:
-        return f"<recorded {object.__getattribute__(self, '_label')}>"
-
-    def _ask(self, op: str, payload: Any, run: Callable[[], Any], args: Any = None) -> Any:
-        label = _label_of(object.__getattribute__(self, "_label"), op, payload)
+    def _answer(self, number: int, label: str, op: str, payload: Any, run: Callable[[], Any], args: Any) -> Any:
         recorder: Recorder = object.__getattribute__(self, "_recorder")
-        return recorder.ask(object.__getattribute__(self, "_number"), label, op, payload, run, args)
+        return recorder.ask(number, label, op, payload, run, args)
 
     def _real_op(self, op: str, *others: Any) -> Callable[[], Any]:
         real = object.__getattribute__(self, "_real")
@@ -592,18 +604,14 @@ def _flat_state(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, d
 class ReplayHandle(_Handle):
     """A value the reference gave that is not data, answered from the recording."""
 
+    _SHOWN_AS = "expected"
+
     def __init__(self, expected: Expected, number: int, label: str) -> None:
-        object.__setattr__(self, "_expected", expected)
-        object.__setattr__(self, "_number", number)
-        object.__setattr__(self, "_label", label)
+        super().__init__(number, label, expected=expected)
 
-    def __repr__(self) -> str:
-        return f"<expected {object.__getattribute__(self, '_label')}>"
-
-    def _ask(self, op: str, payload: Any, run: Callable[[], Any], args: Any = None) -> Any:
-        label = _label_of(object.__getattribute__(self, "_label"), op, payload)
+    def _answer(self, number: int, label: str, op: str, payload: Any, run: Callable[[], Any], args: Any) -> Any:
         expected: Expected = object.__getattribute__(self, "_expected")
-        return expected.answer(object.__getattribute__(self, "_number"), label, op, payload, args)
+        return expected.answer(number, label, op, payload, args)
 
     def _real_op(self, op: str, *others: Any) -> Callable[[], Any]:
         return _nothing

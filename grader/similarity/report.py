@@ -36,6 +36,8 @@ class Side:
 
 @dataclass(frozen=True)
 class ShownRegion:
+    """One matching region of a pair: how many fingerprints the two sides share, and each side's lines."""
+
     shared: int
     first: Side
     second: Side
