@@ -1,119 +1,23 @@
 """``grade review`` used as a person uses it: a real headless Chromium, keys pressed, the server killed and reopened.
 
-Debian's chromium and chromedriver (``/usr/bin``; ``.ci/run`` installs them)
-drive the browser; nothing is downloaded at run time. Without them the tests
-are skipped with the reason, except in CI (``CI=true``), where they fail.
-Screenshots of both views go to ``$REVIEW_SCREENSHOTS`` when it is set.
+The class folder is built without kernels (tests/review_folder.py); the same
+review over a class really graded by a batch is tests/e2e/test_class_review.py.
+How the browser is driven, and when its tests are skipped: tests/browser.py.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import os
-import re
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.browser import canvas_grades, card_state, press, progress, shoot, start_review, wait_for
 from tests.review_folder import build_class_folder, student_name
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-CHROME_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
-)
 WRITTEN = "ex4/written_answer"
 STUDENTS = 20
-
-
-def _browser_missing() -> str:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install selenium)"
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not path.exists():
-            return f"{path} is missing (apt-get install chromium chromium-driver)"
-    return ""
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the browser tests: {missing}")
-        pytest.skip(missing)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROME_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def start_review(out: Path) -> tuple[subprocess.Popen[str], str]:
-    """``grade review OUT`` as its own process; returns it and the URL it printed."""
-    command = [sys.executable, "-m", "grader", "review", str(out), "--reviewer", "Ada"]
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert server.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = server.stdout.readline()
-        if match := re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", line):
-            return server, match.group(0)
-        if not line and server.poll() is not None:
-            break
-    server.kill()
-    raise AssertionError(f"grade review printed no URL: {server.stderr.read() if server.stderr else ''}")
-
-
-def progress(driver: object) -> str:
-    return str(driver.find_element("id", "progress").text)  # type: ignore[attr-defined]
-
-
-def wait_for(driver: object, condition: object, timeout: float = 20) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, timeout, poll_frequency=0.02).until(condition)
-
-
-def press(driver: object, *keys: str) -> None:
-    from selenium.webdriver.common.action_chains import ActionChains
-
-    chain = ActionChains(driver)
-    for key in keys:
-        chain.send_keys(key)
-    chain.perform()
-
-
-def card_state(driver: object, student: str) -> str:
-    return str(driver.find_element("css selector", f'.card[data-student="{student}"] .state').text)  # type: ignore[attr-defined]
-
-
-def shoot(driver: object, name: str) -> None:
-    folder = os.environ.get("REVIEW_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(Path(folder) / name))  # type: ignore[attr-defined]
-
-
-def canvas_grades(out: Path) -> dict[str, str]:
-    rows = list(csv.reader(io.StringIO((out / "gradebook-canvas.csv").read_text(encoding="utf-8"), newline="")))
-    return {row[3]: row[5] for row in rows[2:]}
 
 
 def test_review_by_keyboard_survives_a_killed_server(browser: object, tmp_path: Path, record_property: object) -> None:
