@@ -23,6 +23,7 @@ from grader.errors import ExitCode, GraderError, SubmissionError, UsageError
 from grader.version import __version__
 
 if TYPE_CHECKING:
+    from grader.kernel.execute import CellProgress
     from grader.rubric import Limits, Rubric
 
 CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -227,6 +228,19 @@ def gradebook_formats(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(formats)) or ("csv",)
 
 
+def _tell_cell_progress(progress: CellProgress) -> None:
+    """On stderr (stdout is the report): which cell is taking long, and when its time limit stops it."""
+    from grader.checks import first_line  # lazy: `grade --help` stays fast
+
+    starts = first_line(progress.source)
+    left = max(0.0, progress.limit_s - progress.elapsed_s)
+    click.echo(
+        f"code cell {progress.code_cell}{f' (it starts {starts})' if starts else ''} is still running after "
+        f"{progress.elapsed_s:.0f} s; its time limit stops it in {left:.0f} s",
+        err=True,
+    )
+
+
 def _grade_one(submission: Path, options: dict[str, Any]) -> int:
     from grader.pipeline import Options, grade_submission, unreadable  # lazy: `grade --help` stays fast
     from grader.reporters.json_report import render_json
@@ -240,7 +254,8 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
         result = unreadable(submission, exc.message)
     else:
         rubric, limits = _rubric_and_limits(options, rubric_path)
-        result = grade_submission(submission, rubric, Options(only=tuple(options["only"]), limits=limits, portable=options["portable"]))
+        grading = Options(only=tuple(options["only"]), limits=limits, portable=options["portable"], on_progress=_tell_cell_progress)
+        result = grade_submission(submission, rubric, grading)
         if warning:  # in every report, where the zeros it explains are
             result = replace(result, errors=(warning, *result.errors))
     if options["overrides"] is not None:

@@ -8,6 +8,7 @@ import json
 import random
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 from grader.checks import Check, JudgeContext, cell_label, split_cell_error, where_in_cell
 from grader.checks.registry import CHECK_KINDS
 from grader.errors import ReferenceError_, SubmissionError
-from grader.kernel.execute import execute_submission
+from grader.kernel.execute import CellProgress, execute_submission
 from grader.kernel.sandbox import Mode, choose_mode
 from grader.load import Submission, load_submission
 from grader.probes import prepare_answer_checks, request_problem
@@ -47,6 +48,8 @@ class Options:
     # Also put a digest of each exercise's probe answers in the result's environment (:func:`answer_digests`): `grade
     # check-rubric` asks for them to tell equivalent mutants; other results do not carry them.
     answer_digests: bool = False
+    # Told about a student cell that is still running after a few seconds (`grade` prints which, and how long it has left).
+    on_progress: Callable[[CellProgress], None] | None = None
 
 
 @dataclass
@@ -78,6 +81,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
         execution = execute_submission(
             submission, request.prelude(seed, limits.probe_timeout_s, portable=mode is Mode.PORTABLE), request.cell_source, limits,
             request.mime, hide=[*default_hidden(rubric), *options.hide], warm=options.warm_kernels, mode=mode,
+            on_progress=options.on_progress,
         )
         if execution.kernel_failed:
             return unusable(path, rubric, execution.kernel_failed, started, options.student, Blame.INFRASTRUCTURE)

@@ -99,9 +99,12 @@ def where_in_cell(number: int, sources: dict[int, str], line: int | None) -> str
     return f"line {line} of the cell that starts {first}" if line else f"the cell that starts {first}"
 
 
+_BARE_MARKER = re.compile(r"^\s*#\s*%%\s*$")  # a .py file's cell marker with no title: nothing a student finds the cell by
+
+
 def first_line(source: str, width: int = 50) -> str:
-    """A cell's first non-blank line, quoted and shortened at a word boundary."""
-    line = " ".join(next((line for line in source.splitlines() if line.strip()), "").split())
+    """A cell's first non-blank line (not a bare ``# %%`` marker of a .py file), quoted and shortened at a word boundary."""
+    line = " ".join(next((line for line in source.splitlines() if line.strip() and not _BARE_MARKER.match(line)), "").split())
     if len(line) > width:
         line = line[: line.rfind(" ", 0, width) if " " in line[:width] else width].rstrip() + " ..."
     return f'"{line}"' if line else ""

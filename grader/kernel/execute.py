@@ -56,6 +56,18 @@ _WEDGE_GRACE_S = 5.0
 OVERSIZED = f"it sent one output message over {MAX_MESSAGE_BYTES // (1024 * 1024)} MB, more than the grader reads"
 # Share of the submission's wall-clock limit kept for the probes when the cells run out of time.
 _PROBE_RESERVE = 0.25
+# A student cell still running after PROGRESS_AFTER_S is reported (then every PROGRESS_EVERY_S) to ``on_progress``.
+PROGRESS_AFTER_S, PROGRESS_EVERY_S = 5.0, 10.0
+
+
+@dataclass(frozen=True)
+class CellProgress:
+    """A student cell that is still running: its place among the code cells, its source, how long it ran and may run."""
+
+    code_cell: int
+    source: str
+    elapsed_s: float
+    limit_s: float
 _PING_INDEX = 0  # the grader's own "pass" pings run under the prelude's cell index (it has finished by then)
 _WATCH_INTERVAL_S = 0.1  # how often portable mode's watchdog looks at the probes' progress
 
@@ -102,6 +114,7 @@ class RunPlan:
     isolation: Isolation
     deadline: float  # time.monotonic() by which the whole run must end
     mode: Mode = Mode.SANDBOX
+    on_progress: Callable[[CellProgress], None] | None = None
 
     def steps(self) -> tuple[Step, ...]:
         """The cells of every attempt, in order: prelude, the submission's code cells, probes."""
@@ -146,6 +159,7 @@ def execute_submission(
     hide: list[Path] | None = None,
     warm: bool = True,
     mode: Mode = Mode.SANDBOX,
+    on_progress: Callable[[CellProgress], None] | None = None,
 ) -> Execution:
     """Run ``submission`` in a sandboxed kernel: prelude, its code cells, then ``probe_code(first_call)``.
 
@@ -155,12 +169,13 @@ def execute_submission(
     (:mod:`grader.kernel.warm`), falling back to a freshly launched one if that fails.
     In portable ``mode`` the kernel is a plain one (never warm) and the prelude
     must have installed the probe runtime for interrupts (see ``ProbeRequest.prelude``).
+    ``on_progress`` hears of a student cell that runs for more than ``PROGRESS_AFTER_S``.
     """
     started = time.monotonic()
     portable = mode is Mode.PORTABLE
     isolation = NO_ISOLATION if portable else detect_isolation()
     deadline = started + limits.submission_timeout_s
-    plan = RunPlan(submission, prelude, probe_code, limits, mime, tuple(hide or ()), isolation, deadline, mode)
+    plan = RunPlan(submission, prelude, probe_code, limits, mime, tuple(hide or ()), isolation, deadline, mode, on_progress)
     return _run_loop(_execute(plan, Resume(warm=warm and not portable), started))
 
 
@@ -395,6 +410,8 @@ async def _run_cells(client: Any, nb: Any, plan: RunPlan, skip: frozenset[int], 
             running = client.async_execute_cell(cell, index, store_history=False)
             if is_probe and plan.mode is Mode.PORTABLE:
                 running = _watch_probes(client, running, limits.probe_timeout_s)
+            elif step.role is Role.STUDENT and plan.on_progress is not None:
+                running = _reporting_progress(running, plan, step.number, client.timeout)
             await asyncio.wait_for(running, wedged_after)
         except Exception as exc:  # noqa: BLE001 - whatever the kernel does or sends costs this run only
             _fatal(attempt, steps, index, cell, plan.mime, await _fault_reason(exc, client))
@@ -410,6 +427,24 @@ async def _run_cells(client: Any, nb: Any, plan: RunPlan, skip: frozenset[int], 
             if timed_out and not await _still_answers(client):
                 _fatal(attempt, steps, index, cell, plan.mime, "it ran past its time limit, then the kernel stopped answering")
                 return
+
+
+async def _reporting_progress(running: Awaitable[Any], plan: RunPlan, number: int, limit_s: float) -> Any:
+    """Await a student cell, telling ``plan.on_progress`` while it runs long; a failing listener costs nothing."""
+    assert plan.on_progress is not None
+    task = asyncio.ensure_future(running)
+    code_cells = plan.submission.code_cells
+    position = next((k for k, cell in enumerate(code_cells, 1) if cell.number == number), 0)
+    source = next((cell.source for cell in code_cells if cell.number == number), "")
+    started, wait = time.monotonic(), PROGRESS_AFTER_S
+    try:
+        while not (await asyncio.wait({task}, timeout=wait))[0]:
+            with contextlib.suppress(Exception):
+                plan.on_progress(CellProgress(position, source, time.monotonic() - started, limit_s))
+            wait = PROGRESS_EVERY_S
+        return task.result()
+    finally:
+        task.cancel()  # when the wait for this cell was itself given up (no-op once it is done)
 
 
 async def _watch_probes(client: Any, running: Awaitable[Any], timeout_s: float) -> Any:

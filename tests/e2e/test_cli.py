@@ -42,14 +42,20 @@ def test_template_scores_zero_with_not_attempted_messages_and_no_traceback() -> 
     assert "[PASS]" not in done.stdout
 
 
-def test_python_module_split_at_cell_markers(tmp_path: Path) -> None:
+def test_python_module_split_at_cell_markers_and_a_long_cell_is_reported_while_it_runs(tmp_path: Path) -> None:
     nb = nbformat.read(SOLUTION, as_version=4)
-    source = "\n\n".join("# %%\n" + cell.source for cell in nb.cells if cell.cell_type == "code")
+    cells = [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    cells.append("import time\n\ntime.sleep(6)  # a slow cell, within its limit")
     module = tmp_path / "04_automatic_differentiation.py"  # a module carries no metadata: its name says the assignment
-    module.write_text(source)
+    module.write_text("\n\n".join("# %%\n" + source for source in cells))
     done = grade(str(module), "--only", "ex1", "--only", "ex2", "--format", "json")
     report = json.loads(done.stdout)
     assert done.returncode == 0 and report["score"] == report["max_score"] == 50, report
+    # stdout stays one JSON object; stderr says which cell runs long (as the student finds it) and how long it has left
+    assert done.stderr.splitlines() == [
+        "grade: assignment 04_automatic_differentiation (its file name matches)",
+        f'code cell {len(cells)} (it starts "import time") is still running after 5 s; its time limit stops it in 55 s',
+    ]
 
 
 @pytest.mark.parametrize(
