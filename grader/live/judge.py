@@ -32,6 +32,7 @@ holds no outputs, they are left out of the live score and the report says so.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -200,12 +201,23 @@ class Judge:
         return {"id": request.get("id"), **reply}
 
     def warm(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Load the assignment the kernel will most likely ask for, and plan all of it, before the first ``%grade``."""
+        """Load the assignment the kernel will most likely ask for, and plan all of it, before the first ``%grade``.
+
+        When the kernel cannot say which (no notebook file, nothing defined yet),
+        every installed assignment is warmed: after torch's import each costs a
+        fraction of a second, and the first ``%grade --rubric ID`` then answers at once.
+        """
         try:
             self._plan(request.get("rubric"), request.get("notebook"), (), request.get("names"))
         except GraderError:
-            pass  # %grade itself will say what is wrong
+            for assignment in installed_assignments():
+                with contextlib.suppress(GraderError):  # %grade itself will say what is wrong
+                    self._plan(str(assignment.rubric_path), None, ())
         return {"ok": True}
+
+    def warmed(self) -> set[Path]:
+        """The rubrics whose checks are planned and whose reference is imported."""
+        return {path for path, _, _ in self._plans}
 
     def plan(self, request: dict[str, Any]) -> dict[str, Any]:
         """The probe calls for one ``%grade`` (see the module docstring)."""

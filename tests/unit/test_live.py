@@ -497,3 +497,15 @@ def test_without_its_notebook_file_percent_grade_picks_the_assignment_by_the_nam
     assert why == "the kernel defines the answers of this assignment (4 of 4 exercises)"
     with pytest.raises(UsageError, match="does not say which notebook file it runs"):
         resolve_rubric(None, None, ["x", "y"])
+
+
+def test_a_kernel_that_cannot_say_its_assignment_gets_every_installed_one_warmed_at_load() -> None:
+    from grader.assignments import installed_assignments
+    from grader.live.judge import Judge
+
+    judge = Judge()
+    assert judge.handle({"op": "warm", "rubric": None, "notebook": None, "names": []}) == {"id": None, "ok": True}
+    assert judge.warmed() == {a.rubric_path.resolve() for a in installed_assignments()}  # the first %grade --rubric ID plans nothing
+    chosen = Judge()
+    chosen.handle({"op": "warm", "rubric": "05_custom_autograd_and_training", "notebook": None, "names": []})
+    assert [path.name for path in chosen.warmed()] == ["05_custom_autograd_and_training.yaml"]  # a known choice warms only it
