@@ -101,6 +101,10 @@ class _DualCheck(Check):
     def reference_names(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
         return [("reference_class", params.get("reference_class", "DualNumber"))]
 
+    def names(self) -> set[str]:
+        """The class and the top-level functions that may stand for its methods: a failed cell defining one is named."""
+        return super().names() | {self.param("class_name"), "sin", "cos", "dual_sin", "dual_cos"}
+
     def _call(self, cases: list[dict[str, Any]]) -> ProbeCall:
         return ProbeCall("dual_eval", {"cases": cases, "class_name": self.param("class_name")})
 

@@ -144,6 +144,24 @@ def test_ex2_rules(make_notebook: MakeNotebook, grade: Grade, name: str, sin_der
     assert fragment in check(result, "ex2", check_id).message
 
 
+def test_ex2_a_syntax_error_in_the_cell_of_sin_and_cos_is_named_by_every_check_it_costs(make_notebook: MakeNotebook, grade: Grade) -> None:
+    stubs = dual_class("0", "0").replace("return DualNumber(math.sin(self.value), 0)", "raise NotImplementedError")
+    stubs = stubs.replace("return DualNumber(math.cos(self.value), 0)", "raise NotImplementedError")
+    functions = """
+    def sin(x):
+        return DualNumber(math.sin(x.value), x.deriv * math.cos(x.value))
+
+    def cos(x)
+        return DualNumber(math.cos(x.value), -x.deriv * math.sin(x.value))
+    """  # the template's class with its stubs, and the answer as functions in a cell with a missing colon
+    result = grade(make_notebook("syntax", stubs, functions), "ex2")
+    ex2 = [c for e in result.exercises if e.id == "ex2" for c in e.checks]
+    assert [c.id for c in ex2 if c.score] == []
+    for found in ex2:  # the compositions, the unchanged argument and the lesson's operations too, not only sin and cos
+        assert "(code cell 3, which defines it, did not finish: SyntaxError" in found.message, (found.id, found.message)
+        assert 'line 4 of the cell that starts "def sin(x):"' in found.message, (found.id, found.message)
+
+
 def test_ex2_functions_form_beside_template_stub_methods_gets_full_marks(make_notebook: MakeNotebook, grade: Grade) -> None:
     stubs = dual_class("0", "0").replace("return DualNumber(math.sin(self.value), 0)", "raise NotImplementedError")
     stubs = stubs.replace("return DualNumber(math.cos(self.value), 0)", "raise NotImplementedError")
