@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -67,6 +67,21 @@ def blame_of(outcome: Outcome) -> Blame:
     return _BLAME_OF[outcome]
 
 
+class Failure(str, Enum):
+    """How a check failed, when a kind can tell: a rubric's ``feedback`` may map each to its own sentence."""
+
+    RAISED = "raised"
+    WRONG_TYPE = "wrong_type"
+    WRONG_SHAPE = "wrong_shape"
+    WRONG_DTYPE = "wrong_dtype"
+    WRONG_VALUES = "wrong_values"
+    NOT_ATTACHED = "not_attached"  # not attached to the autograd graph (or attached where it must not be)
+    IN_PLACE = "in_place"  # changed an argument it was given
+    LOOPED = "looped"  # ran a Python loop over its data where the contract asks for vectorised code
+    FORBIDDEN_CALL = "forbidden_call"
+    MISSING_CALL = "missing_call"  # never called what the contract requires
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What a check kind's ``judge`` decides: a fraction of the points, why, and whose fault a shortfall is.
@@ -81,6 +96,11 @@ class Verdict:
     message: str
     blame: Blame = Blame.NONE
     shown: dict[str, Any] | None = None
+    failure: Failure | None = None  # how it failed, when the kind can tell (None: not said)
+
+    def because(self, failure: Failure) -> Verdict:
+        """This verdict, tagged with how the check failed."""
+        return replace(self, failure=failure)
 
     @classmethod
     def passed(cls, message: str = "") -> Verdict:
