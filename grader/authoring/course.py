@@ -297,7 +297,7 @@ def test_the_solution_gets_full_marks(rubric: Path) -> None:
     solutions = sorted((rubric.parent.parent / "reference").glob("solution*.ipynb"))
     assert solutions, f"no solution notebook beside the reference of {{rubric.name}}"
     for solution in solutions:
-        done = _grade(str(solution), "--format", "json")
+        done = _grade(str(solution), "--rubric", str(rubric), "--format", "json")
         assert done.returncode == 0, done.stderr[-2000:]
         report = json.loads(done.stdout)
         assert report["score"] == report["max_score"], report

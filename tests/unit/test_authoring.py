@@ -533,7 +533,7 @@ def test_the_solution_is_found_by_given_then_named_then_metadata_then_convention
     named = _solved(tmp_path, "named.ipynb", "a2")
     assert find_solution("a2", tmp_path, named=named) == named
     assert find_solution("a2", tmp_path, named=named, given=conventional) == conventional
-    with pytest.raises(GraderError, match="no solution notebook at .*missing.ipynb"):
+    with pytest.raises(GraderError, match=r"no solution notebook at .*missing\.ipynb"):
         find_solution("a2", tmp_path, given=tmp_path / "missing.ipynb")
 
 
@@ -550,3 +550,31 @@ def test_check_rubric_refuses_another_assignments_solution_before_grading(tmp_pa
     assert result.exit_code == 2
     assert f"the solution notebook of assignment {load_rubric(RUBRIC).assignment}" in result.output
     assert f"not of {load_rubric(RUBRIC05).assignment}" in result.output
+
+
+# ------------------------------------------------------------------ grade new-course
+
+
+def test_new_course_writes_a_package_whose_assignment_loads_and_whose_template_is_made_from_its_solution(tmp_path: Path) -> None:
+    course = tmp_path / "Deep Learning 101"
+    result = CliRunner().invoke(main, ["new-course", str(course)])
+    assert result.exit_code == 0, result.output
+    package = course / "deep_learning_101"
+    pyproject = (course / "pyproject.toml").read_text(encoding="utf-8")
+    assert '[project.entry-points."grader.assignments"]\ndeep_learning_101 = "deep_learning_101:rubrics"' in pyproject
+    rubric = load_rubric(package / "rubrics" / "01_tensor_basics.yaml")  # its contract quotes are checked on load
+    assert rubric.contract_path == (package / "rubrics" / "CONTRACT-01.md").resolve() and rubric.max_score == 100
+    assert all(check.contract for exercise in rubric.exercises for check in exercise.checks)
+    solution = solution_path(rubric, None)
+    assert solution.name == "solution_01.ipynb"
+    made = make_student_notebook(nbformat.read(solution, as_version=4), rubric.assignment)
+    template = nbformat.read(package / "exercises" / rubric.notebook, as_version=4)
+    assert [c.source for c in template.cells] == [c.source for c in made.cells] and "x.mul_" not in json.dumps(template)
+    assert (course / "tests" / "test_assignments.py").is_file() and "check-rubric" in (course / "README.md").read_text(encoding="utf-8")
+
+
+def test_new_course_refuses_a_folder_that_holds_files(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    result = CliRunner().invoke(main, ["new-course", str(tmp_path)])
+    assert result.exit_code == 2 and "not an empty folder" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
