@@ -355,7 +355,7 @@ def _describe(err: Any) -> str:
         return f"must not be empty, got {value}"
     if err.validator == "pattern":
         return f"must match {err.validator_value}, got {value}"
-    return err.message[:200]
+    return shorten(err.message, 200)
 
 
 def _short(value: Any) -> str:

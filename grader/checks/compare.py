@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from grader.checks import article
 from grader.probes import wire
 from grader.results import Failure
+from grader.shorten import shorten
 
 
 def close(got: float, expected: float, rtol: float, atol: float) -> bool:
@@ -97,7 +98,7 @@ def describe_value(value: Any) -> str:
     if kind == "bool":
         return str(value["bool"])
     if kind == "str":
-        return f"the string {value['str'][:60]!r}"
+        return f"the string {shorten(value['str'], 60)!r}"
     if kind == "nonfinite":
         return str(value["number"])
     if kind == "module":
