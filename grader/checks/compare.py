@@ -262,7 +262,7 @@ def property_differences(got: Any, want: Any, properties: Sequence[str], where: 
         found = (tensor_property_difference(got["tensor"], want["tensor"], name, where) for name in PROPERTIES if name in properties)
         return [difference for difference in found if difference is not None]
     if got_kind in ("list", "tuple"):
-        got_items, want_items = got[got_kind], want[want_kind]
+        got_items, want_items = got[next(iter(got))], want[want_kind]
         if got.get("length", len(got_items)) != want.get("length", len(want_items)):
             return [Difference(Failure.WRONG_SHAPE,
                                f"{where} has {got.get('length', len(got_items))} items, expected {want.get('length', len(want_items))}")]
