@@ -33,7 +33,7 @@ def close(got: float, expected: float, rtol: float, atol: float) -> bool:
 class Difference(NamedTuple):
     """One place where a value differs from the expected one: how (a :class:`Failure`) and the sentence that says where."""
 
-    failure: Failure
+    failure: Failure | None  # None: a way of failing no Failure names (a name not defined)
     text: str
 
 

@@ -150,9 +150,7 @@ def select_reference_part(value: Any, path: Sequence[int | str]) -> Any:
 
 
 def no_part_text(name: str, path: Sequence[int | str], record: dict[str, Any]) -> str:
-    """Why a returned value has no part at ``path``, from the probe's ``no_part`` (or ``raised``) record."""
-    if "raised" in record:
-        return raised_verdict(record["raised"], f"reading {part_label(path)} of what {name} returned").message
+    """Why a returned value has no part at ``path``, from the probe's ``no_part`` record."""
     missing: dict[str, Any] = record["no_part"] if isinstance(record.get("no_part"), dict) else {}
     step_number = int(missing.get("step", 0)) if isinstance(missing.get("step"), int) else 0
     step = path[min(step_number, len(path) - 1)]
@@ -177,8 +175,6 @@ def no_part_text(name: str, path: Sequence[int | str], record: dict[str, Any]) -
 
 def part_failure(record: dict[str, Any]) -> Failure:
     """A missing part: the wrong shape when the container is right but short of the item or key, else the wrong type."""
-    if "raised" in record:
-        return Failure.RAISED
     missing: dict[str, Any] = record.get("no_part") or {}
     return Failure.WRONG_SHAPE if missing.get("length") is not None or missing.get("found") == "dict" else Failure.WRONG_TYPE
 
@@ -287,7 +283,8 @@ class TensorCheck(Check):
             return Verdict.passed(f"{what} at all {total} calls")
         texts = [problem.text for problem in problems]
         message = "; ".join(texts[:2]) + (f" (and {len(texts) - 2} more calls)" if len(texts) > 2 else "")
-        return Verdict.partial((total - len(problems)) / total, message).because(problems[0].failure)
+        verdict = Verdict.partial((total - len(problems)) / total, message)
+        return verdict.because(problems[0].failure) if problems[0].failure else verdict
 
     def _failed_call(self, record: dict[str, Any], text: str) -> Verdict | None:
         if record.get("autograd"):
@@ -297,6 +294,8 @@ class TensorCheck(Check):
             ).because(Failure.FORBIDDEN_CALL)
         if "raised" in record:
             return raised_verdict(record["raised"], text)
+        if "part_raised" in record:
+            return raised_verdict(record["part_raised"], f"{text}: reading {part_label(part_path(self.params))}")
         if "no_part" in record:
             path = part_path(self.params)
             return Verdict.failed(f"{text}: {no_part_text(f'`{target_name(self.params)}`', path, record)}").because(part_failure(record))

@@ -353,13 +353,14 @@ class GlobalValues(Check):
         for student, reference in pairs.items():
             got = value.get(student)
             if got == {"missing": True}:
-                problems.append(Difference(Failure.WRONG_TYPE, f"`{student}` is not defined{ctx.why_missing(student)}"))
+                problems.append(Difference(None, f"`{student}` is not defined{ctx.why_missing(student)}"))
                 continue
             problems += tagged_differences(got, encode(getattr(ctx.reference, reference)), rtol, atol, f"`{student}`", strict, dtype)[:1]
         if not problems:
             return Verdict.passed(f"all {len(pairs)} values match")
         message = shorten_items([problem.text for problem in problems], most=3)
-        return Verdict.partial((len(pairs) - len(problems)) / len(pairs), message).because(problems[0].failure)
+        verdict = Verdict.partial((len(pairs) - len(problems)) / len(pairs), message)
+        return verdict.because(problems[0].failure) if problems[0].failure else verdict
 
 
 def _name_pairs(params: dict[str, Any]) -> dict[str, str]:

@@ -170,7 +170,7 @@ def select_part(value, path):
     list (negative counts from the end), a string ``".name"`` an attribute, any
     other string a key of a dict. Items and keys are read with the built-in
     types' own methods (a subclass's overrides are not asked); an attribute is
-    read with ``getattr`` (it may run the object's code: what raises is recorded).
+    read with ``getattr`` (it may run the object's code: ``{"part_raised": error}``).
     ``{"no_part": {"step", "found", "length"/"keys"}}`` says which step found nothing.
     """
     for number, step in enumerate(path):
@@ -189,7 +189,7 @@ def select_part(value, path):
             except AttributeError:
                 return False, {"no_part": {"step": number, "found": _plain_type_name(value)}}
             except BaseException as exc:  # noqa: BLE001 - a property of the student's object raised
-                return False, {"raised": error_record("call", exc)}
+                return False, {"part_raised": error_record("part", exc)}
         else:
             if not issubclass(kind, dict):
                 return False, {"no_part": {"step": number, "found": _plain_type_name(value)}}
@@ -342,6 +342,7 @@ _CALL_RESULT = one_of_records(
     record({"value": _VALUE, "after": {"type": "array", "items": _VALUE}, "grad": _GRADS}, required=["value"]),
     RAISED,
     _NO_PART,
+    record({"part_raised": ERROR}),
     record({"autograd": {"const": True}}),
 )
 

@@ -62,3 +62,11 @@ def test_without_a_default_an_unmapped_failure_adds_nothing_and_a_pass_never_doe
     assert check_result(spec, Verdict.passed("fine")).message == "fine"
     single = CheckSpec("c", "call_vs_reference", "t", 2.0, {}, feedback="Always this.")
     assert check_result(single, Verdict.failed("wrong").because(Failure.WRONG_VALUES)).message == "wrong. Always this."
+
+
+def test_the_student_kit_carries_the_feedback_map(tmp_path: Path) -> None:
+    from grader.kit.build import kit_rubric
+
+    path = _rubric_with_feedback(tmp_path, SENTENCES)
+    data, _ = kit_rubric(yaml.safe_load(path.read_text()), load_rubric(path))
+    assert data["exercises"][0]["checks"][0]["feedback"] == SENTENCES

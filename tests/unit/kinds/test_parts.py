@@ -40,6 +40,10 @@ def fit_object(x, y):
 
 def double(x):
     return x * 2
+
+
+def forward_with_cache(x):
+    return x.tanh(), {"input": x}
 '''
 
 RIGHT = '''
@@ -158,3 +162,21 @@ def test_the_part_forms(part: Any, path: list[Any]) -> None:
         jsonschema.validate({"function": "f", "properties": ["colour"]}, schema)
     assert CHECK_KINDS["call_vs_reference"](CheckSpec("c", "call_vs_reference", "t", 1.0, {"function": "f", "part": part})).plan(
         __import__("random").Random(1))[0].args["part"] == path
+
+
+def test_gradients_flow_back_from_the_part(reference: types.ModuleType) -> None:
+    params = {"function": "forward_with_cache", "calls": 2, "wrt": [0], "part": 0,
+              "args": [{"tensor": {"shape": [3, 2], "dtype": "float64", "requires_grad": True}}]}
+    right = "def forward_with_cache(x):\n    return x.tanh(), {'input': x}"
+    assert verdict("gradients_vs_reference", params, right, reference).outcome is Outcome.PASSED
+    wrong = verdict("gradients_vs_reference", params, right.replace("x.tanh()", "x.sigmoid()"), reference)
+    assert wrong.failure is Failure.WRONG_VALUES and "the gradient with respect to argument 1 differs" in wrong.message
+    detached = verdict("gradients_vs_reference", params, right.replace("x.tanh()", "x.tanh().detach()"), reference)
+    assert detached.failure is Failure.NOT_ATTACHED
+
+
+def test_an_attribute_that_raises_is_the_students_code_failing(reference: types.ModuleType) -> None:
+    student = RIGHT + "\nclass Fit:\n    @property\n    def weight(self):\n        return 1 / 0\n\ndef fit_object(x, y):\n    return Fit()\n"
+    found = verdict("call_vs_reference", {**FIT, "function": "fit_object", "part": ".weight"}, student, reference)
+    assert found.outcome is Outcome.ERROR and found.failure is Failure.RAISED
+    assert "reading the result.weight raised ZeroDivisionError" in found.message
