@@ -22,6 +22,8 @@ from typing import Any, Protocol
 import yaml
 
 from grader.errors import RubricError
+from grader.results import Failure
+from grader.shorten import shorten
 
 
 def _closed_object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -56,7 +58,7 @@ CHECK_SCHEMA: dict[str, Any] = _closed_object(
         "title": {"type": "string"},
         "points": {"type": "number", "minimum": 0},
         "params": {"type": "object"},
-        "feedback": {"type": "string"},
+        "feedback": {"anyOf": [{"type": "string"}, {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}}]},
         "hints": {"type": "array", "items": {"type": "string"}},
         "hidden": {"type": "boolean"},
         "review": {"type": "boolean"},
@@ -121,11 +123,21 @@ class CheckSpec:
     title: str
     points: float
     params: dict[str, Any]
-    feedback: str = ""
+    feedback: str | Mapping[str, str] = ""  # one sentence, or a sentence per failure name (and "default")
     hints: tuple[str, ...] = ()
     hidden: bool = False
     review: bool = False
     contract: tuple[str, ...] = ()  # the sentences of the assignment's contract this check enforces, quoted
+
+    def feedback_for(self, failure: str | None) -> str:
+        """The rubric's feedback for a check that failed this way (a :class:`~grader.results.Failure` value, or None).
+
+        A single sentence is shown whatever went wrong; a mapping shows the
+        sentence for ``failure``, else its ``default``, else nothing.
+        """
+        if isinstance(self.feedback, str):
+            return self.feedback
+        return str(self.feedback.get(failure or "default") or self.feedback.get("default", ""))
 
 
 @dataclass(frozen=True)
@@ -343,12 +355,11 @@ def _describe(err: Any) -> str:
         return f"must not be empty, got {value}"
     if err.validator == "pattern":
         return f"must match {err.validator_value}, got {value}"
-    return err.message[:200]
+    return shorten(err.message, 200)
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shorten(repr(value), 60)
 
 
 def _did_you_mean(word: str, choices: Any) -> str:
@@ -367,6 +378,18 @@ def _validate_checks(path: Path, data: dict[str, Any], kinds: Mapping[str, Check
             _validate(path, check.get("params", {}), kind.params_schema, prefix=f"{place}.params")
             for field_name, problem in kind.rubric_problems(check.get("params", {})):
                 raise RubricError(f"{path}: {place}.params.{field_name}: {problem}")
+            _check_feedback_keys(path, place, check.get("feedback"))
+
+
+def _check_feedback_keys(path: Path, place: str, feedback: Any) -> None:
+    """A feedback mapping's keys are failure names (or ``default``): a typo names the valid ones."""
+    if not isinstance(feedback, dict):
+        return
+    valid = [failure.value for failure in Failure] + ["default"]
+    for key in feedback:
+        if key not in valid:
+            raise RubricError(f"{path}: {place}.feedback.{key}: not a way a check fails{_did_you_mean(key, valid)}; "
+                              f"use {', '.join(valid)}")
 
 
 def _check_reference_names(path: Path, data: dict[str, Any], reference_path: Path, kinds: Mapping[str, CheckKind]) -> None:
@@ -427,7 +450,7 @@ def _exercise(data: dict[str, Any]) -> ExerciseSpec:
                 title=c.get("title", c["id"]),
                 points=float(c["points"]),
                 params=dict(c.get("params", {})),
-                feedback=c.get("feedback", ""),
+                feedback=dict(c["feedback"]) if isinstance(c.get("feedback"), dict) else c.get("feedback", ""),
                 hints=tuple(c.get("hints", ())),
                 hidden=c.get("hidden", False),
                 review=c.get("review", False),

@@ -14,10 +14,11 @@ from grader.rubric import CheckSpec, ExerciseSpec, parse_yaml_text
 
 
 def check_result(spec: CheckSpec, verdict: Verdict) -> CheckResult:
-    """One check's points from its verdict; the rubric's feedback is added to any failure."""
+    """One check's points from its verdict; the rubric's feedback for how it failed is added to any failure."""
     message = verdict.message
-    if verdict.outcome is not Outcome.PASSED and spec.feedback:
-        message = f"{message}. {spec.feedback}" if message else spec.feedback
+    feedback = spec.feedback_for(verdict.failure.value if verdict.failure else None) if verdict.outcome is not Outcome.PASSED else ""
+    if feedback:
+        message = f"{message}. {feedback}" if message else feedback
     return CheckResult(
         id=spec.id,
         title=spec.title,

@@ -46,8 +46,9 @@ from typing import Any, ClassVar
 
 from grader.probes import wire
 from grader.probes.protocol import Answer, ProbeCall
-from grader.results import Execution, Verdict
+from grader.results import Execution, Failure, Verdict
 from grader.rubric import CheckSpec
+from grader.shorten import shorten
 
 _REGISTERED: dict[str, type[Check]] = {}  # by register(); grader.checks.registry.CHECK_KINDS is this dict with every kind in it
 
@@ -105,8 +106,7 @@ _BARE_MARKER = re.compile(r"^\s*#\s*%%\s*$")  # a .py file's cell marker with no
 def first_line(source: str, width: int = 50) -> str:
     """A cell's first non-blank line (not a bare ``# %%`` marker of a .py file), quoted and shortened at a word boundary."""
     line = " ".join(next((line for line in source.splitlines() if line.strip() and not _BARE_MARKER.match(line)), "").split())
-    if len(line) > width:
-        line = line[: line.rfind(" ", 0, width) if " " in line[:width] else width].rstrip() + " ..."
+    line = shorten(line, max(width, 30) + 24)  # room for the "…(N more characters)" it may end with
     return f'"{line}"' if line else ""
 
 
@@ -242,15 +242,15 @@ def raised_message(error: Any, what: str) -> str:
     kind = str(error.get("type") or "an error")
     if kind == "Timeout":
         return f"{what} did not finish in time"
-    message = str(error.get("message", ""))[:200]
+    message = shorten(str(error.get("message", "")), 200)
     return f"{what} raised {kind}: {message}" if message else f"{what} raised {kind}"
 
 
 def raised_verdict(error: Any, what: str) -> Verdict:
-    """The verdict when ``what`` raised: a stub's NotImplementedError is "not attempted", anything else the code's fault."""
+    """The verdict when ``what`` raised: a stub's NotImplementedError is "not attempted", anything else the code's fault (``raised``)."""
     if isinstance(error, dict) and error.get("type") == "NotImplementedError":
         return Verdict.not_attempted(f"not attempted: {what} still raises NotImplementedError")
-    return Verdict.error(raised_message(error, what))
+    return Verdict.error(raised_message(error, what)).because(Failure.RAISED)
 
 
 def article(type_name: str) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 from grader.checks import article
 from grader.checks.schema import fields, param
+from grader.shorten import shorten
 
 DTYPES = ["float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"]
 _SIZE = {"type": ["integer", "string"]}
@@ -190,7 +191,7 @@ def arg_problems(arg: dict[str, Any], dims: dict[str, Any]) -> list[str]:
 
     errors = list(jsonschema.Draft202012Validator(ARG_SCHEMA).iter_errors(arg))
     if errors:
-        return [errors[0].message[:200]]
+        return [shorten(errors[0].message, 200)]
     kind, body = next(iter(arg.items()))
     names = [v for v in _sizes(kind, body) if isinstance(v, str)]
     unknown = [n for n in names if n not in dims]

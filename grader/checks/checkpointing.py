@@ -38,6 +38,7 @@ from grader.checks.schema import kind_params, param, tolerance_params
 from grader.probes import wire
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
+from grader.shorten import shorten
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "gelu")
 Expected = tuple[list[int], list[float]]
@@ -208,7 +209,7 @@ class _CheckpointCheck(Check):
             return ""
         if error.get("type") == "NoGraph":
             return "the output is not attached to a graph, so no gradient flows back"
-        return f"backward through the output failed ({error.get('type', 'an error')}: {str(error.get('message', ''))[:160]})"
+        return f"backward through the output failed ({error.get('type', 'an error')}: {shorten(str(error.get('message', '')), 160)})"
 
 
 @register

@@ -37,6 +37,7 @@ from grader.checks import Check, JudgeContext, answer_trouble, article, raised_m
 from grader.checks.schema import kind_params, param
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
+from grader.shorten import shorten_items
 
 _REPR = re.compile(r"^<\s*([A-Za-z_][\w.:]*) object at 0x[0-9a-fA-F]+\s*>$")
 _SINGLE_CHILD_DEPTH = 6
@@ -353,7 +354,7 @@ class GraphReachesModule(Check):
         return Verdict.partial(
             len(hit) / len(trainable),
             f"the graph behind `{tensor}` reaches {len(hit)} of `{model}`'s {len(trainable)} trainable parameters "
-            f"(not {', '.join(missed[:6])})",
+            f"(not {shorten_items(missed, most=6, sep=', ')})",
         )
 
 
@@ -521,7 +522,7 @@ class GradChainLayers(_ChainCheck):
         if unreached:
             return (
                 f"no path can pass through all {len(layers)} linear layers: the graph behind the tensor never reaches "
-                f"{', '.join(repr(m) for m in unreached[:6])} (is every layer used to compute it?)"
+                f"{shorten_items([repr(m) for m in unreached], most=6, sep=', ')} (is every layer used to compute it?)"
             )
         passed = best_layers_on_path(graph, steps, uses)
         if len(passed) >= len(layers):
@@ -529,7 +530,7 @@ class GradChainLayers(_ChainCheck):
         missed = [layer for layer in layers if layer not in passed]
         return (
             f"the chain passes through {len(passed)} of the {len(layers)} linear layers; it ends at '{names[-1]}' after "
-            f"{len(names)} name{'s' if len(names) != 1 else ''} without reaching {', '.join(repr(m) for m in missed[:6])}"
+            f"{len(names)} name{'s' if len(names) != 1 else ''} without reaching {shorten_items([repr(m) for m in missed], most=6, sep=', ')}"
         )
 
 

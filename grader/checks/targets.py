@@ -19,9 +19,11 @@ from typing import Any
 
 from grader.checks import Check, JudgeContext, article, raised_verdict, read_answer
 from grader.checks.argspec import ARG_SCHEMA, arg_places, arg_problems, describe_arg, describe_args, draw_dims, generate
+from grader.checks.compare import PROPERTIES, Difference
 from grader.checks.schema import param
 from grader.probes.protocol import Answer, ProbeCall
-from grader.results import Verdict
+from grader.results import Failure, Verdict
+from grader.shorten import shorten_items
 
 # ---------------------------------------------------------------- the code both sides share
 
@@ -81,6 +83,20 @@ TARGET_PROPERTIES: dict[str, Any] = {
     "init": param("array", "with method: the arguments the instance is built from, as argument specs", default=[], items=ARG_SCHEMA),
     "reference": REFERENCE,
 }
+_STEP = {"anyOf": [{"type": "integer"}, {"type": "string", "minLength": 1}]}
+PART = param(
+    None,
+    "judge only this part of the returned value: an item index (1: the second item of a tuple or list), a dict key "
+    "(losses), an attribute (.weight), or a list of these read left to right ([1, .weight]); the reference's value is read "
+    "the same way",
+    anyOf=[{"type": "integer"}, {"type": "string", "minLength": 1}, {"type": "array", "minItems": 1, "items": _STEP}],
+)
+PROPERTIES_PARAM = param(
+    "array",
+    "judge only these properties of the returned value (or of its part), not its values: type, shape, dtype, device, "
+    "requires_grad, attached (has a grad_fn); the reference's value on the same arguments gives the expected ones",
+    items={"enum": list(PROPERTIES)}, minItems=1, uniqueItems=True,
+)
 CALLS_PROPERTIES: dict[str, Any] = {
     "args": ARGS,
     "kwargs": KWARGS,
@@ -108,6 +124,59 @@ def reference_callable(params: dict[str, Any], ctx: JudgeContext, init: list[dic
         return getattr(instance, method)
     value = getattr(ctx.reference, name)
     return value.apply if key == "apply" else value
+
+
+def part_path(params: dict[str, Any]) -> list[int | str]:
+    """The rubric's ``part`` as a path of steps ([] when it has none): ``1`` -> ``[1]``, ``[1, ".weight"]`` stays."""
+    part = params.get("part")
+    if part is None:
+        return []
+    return list(part) if isinstance(part, list) else [part]
+
+
+def part_label(path: Sequence[int | str], what: str = "the result") -> str:
+    """A path as a student reads it: ``the result[1]['weight'].grad``."""
+    return what + "".join(step if isinstance(step, str) and step.startswith(".") else f"[{step!r}]" for step in path)
+
+
+def select_reference_part(value: Any, path: Sequence[int | str]) -> Any:
+    """The part of the reference's returned value the check reads (the kernel's own :func:`select_part`); a rubric fault when missing."""
+    if not path:
+        return value
+    ok, part = shared()["select_part"](value, list(path))
+    if not ok:
+        raise ValueError(f"the reference's result has no part {part_label(path)} ({no_part_text('the reference', path, part)})")
+    return part
+
+
+def no_part_text(name: str, path: Sequence[int | str], record: dict[str, Any]) -> str:
+    """Why a returned value has no part at ``path``, from the probe's ``no_part`` record."""
+    missing: dict[str, Any] = record["no_part"] if isinstance(record.get("no_part"), dict) else {}
+    step_number = int(missing.get("step", 0)) if isinstance(missing.get("step"), int) else 0
+    step = path[min(step_number, len(path) - 1)]
+    length = missing.get("length")
+    found = str(missing.get("found", "object"))
+    if isinstance(step, int) and isinstance(length, int):
+        held = f"{article(found)} of {length} item{'s' if length != 1 else ''}"
+    elif isinstance(step, str) and not step.startswith(".") and found == "dict":
+        keys = [str(key) for key in missing.get("keys", []) if isinstance(key, str)]
+        held = f"a dict with the keys {shorten_items([repr(key) for key in keys], total=length, sep=', ')}" if keys else "an empty dict"
+    else:
+        held = article(found)
+    if isinstance(step, int):
+        reads = f"item {step + 1} (index {step})" if step >= 0 else f"item {step} from the end"
+    elif step.startswith("."):
+        reads = f"its attribute {step[1:]!r}"
+    else:
+        reads = f"its key {step!r}"
+    whose = f"{name} returned" if step_number == 0 else f"{part_label(path[:step_number])} of what {name} returned is"
+    return f"{whose} {held}; the check reads {reads}"
+
+
+def part_failure(record: dict[str, Any]) -> Failure:
+    """A missing part: the wrong shape when the container is right but short of the item or key, else the wrong type."""
+    missing: dict[str, Any] = record.get("no_part") or {}
+    return Failure.WRONG_SHAPE if missing.get("length") is not None or missing.get("found") == "dict" else Failure.WRONG_TYPE
 
 
 def target_problems(params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -189,36 +258,45 @@ class TensorCheck(Check):
 
     def _judge_calls(
         self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext,
-        problems_of: Callable[[dict[str, Any], dict[str, Any]], list[str]], what: str,
+        problems_of: Callable[[dict[str, Any], dict[str, Any]], list[Difference]], what: str,
     ) -> Verdict:
-        """Judge each call's record with ``problems_of(wire call, record)``; credit is the share of calls without a problem."""
+        """Judge each call's record with ``problems_of(wire call, record)``; credit is the share of calls without a problem.
+
+        The verdict is tagged with how the first wrong call failed (its :class:`~grader.results.Failure`).
+        """
         records = self._records(answers[0], ctx)
         if isinstance(records, Verdict):
             return records
-        problems = []
+        problems: list[Difference] = []
         for number, (call, record) in enumerate(zip(calls[0].args["calls"], records, strict=True), start=1):
             text = f"call {number} ({self._call_text(call)})"
-            failed = _failed_call(record, text)
+            failed = self._failed_call(record, text)
             if failed is not None:
                 return failed
             found = problems_of(call, record)
             if found:
-                problems.append(f"{text}: {found[0]}")
+                problems.append(Difference(found[0].failure, f"{text}: {found[0].text}"))
         return self._score(problems, len(records), what)
 
-    def _score(self, problems: list[str], total: int, what: str) -> Verdict:
+    def _score(self, problems: list[Difference], total: int, what: str) -> Verdict:
         if not problems:
             return Verdict.passed(f"{what} at all {total} calls")
-        return Verdict.partial((total - len(problems)) / total, "; ".join(problems[:2]) + (
-            f" (and {len(problems) - 2} more calls)" if len(problems) > 2 else ""))
+        texts = [problem.text for problem in problems]
+        message = "; ".join(texts[:2]) + (f" (and {len(texts) - 2} more calls)" if len(texts) > 2 else "")
+        verdict = Verdict.partial((total - len(problems)) / total, message)
+        return verdict.because(problems[0].failure) if problems[0].failure else verdict
 
-
-def _failed_call(record: dict[str, Any], text: str) -> Verdict | None:
-    if record.get("autograd"):
-        return Verdict.failed(
-            f"{text} used autograd (.backward(), torch.autograd.grad or torch.func), which is switched off for this check: "
-            "compute it with tensor operations yourself"
-        )
-    if "raised" in record:
-        return raised_verdict(record["raised"], text)
-    return None
+    def _failed_call(self, record: dict[str, Any], text: str) -> Verdict | None:
+        if record.get("autograd"):
+            return Verdict.failed(
+                f"{text} used autograd (.backward(), torch.autograd.grad or torch.func), which is switched off for this check: "
+                "compute it with tensor operations yourself"
+            ).because(Failure.FORBIDDEN_CALL)
+        if "raised" in record:
+            return raised_verdict(record["raised"], text)
+        if "part_raised" in record:
+            return raised_verdict(record["part_raised"], f"{text}: reading {part_label(part_path(self.params))}")
+        if "no_part" in record:
+            path = part_path(self.params)
+            return Verdict.failed(f"{text}: {no_part_text(f'`{target_name(self.params)}`', path, record)}").because(part_failure(record))
+        return None

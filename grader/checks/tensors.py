@@ -24,30 +24,46 @@ from typing import Any
 
 from grader.checks import Check, JudgeContext, article, read_answer, register
 from grader.checks.argspec import draw_dims, generate
-from grader.checks.compare import close, describe_value, differences, relative_error, tensor_differences
+from grader.checks.compare import (
+    Difference,
+    close,
+    describe_value,
+    property_differences,
+    relative_error,
+    tagged_differences,
+    tensor_differences,
+)
 from grader.checks.schema import fields, kind_params, param, tolerance_params
 from grader.checks.targets import (
     ARGS,
     CALLS_PROPERTIES,
     DIMS,
     KWARGS,
+    PART,
+    PROPERTIES_PARAM,
     TARGET_PROPERTIES,
     TensorCheck,
     build,
     encode,
     encode_tensor,
+    part_label,
+    part_path,
     reference_callable,
+    select_reference_part,
     target_name,
     target_problems,
     upstream_for,
 )
 from grader.probes import wire
 from grader.probes.protocol import Answer, ProbeCall
-from grader.results import Verdict
+from grader.results import Failure, Verdict
+from grader.shorten import shorten, shorten_items
 
 _STRICT_TYPES_AND_DTYPE: dict[str, Any] = {
-    "strict_types": param("boolean", "a 0-d tensor differs from a number, and a list from a tuple", default=False),
-    "check_dtype": param("boolean", "tensor dtypes must match too", default=False),
+    "strict_types": param("boolean", "the kinds of Python containers and numbers must match: a 0-d tensor differs from a "
+                          "number, and a list from a tuple (it does not compare tensor dtypes: see check_dtype)", default=False),
+    "check_dtype": param("boolean", "tensor dtypes must match as well as their values (float64 for float32 fails); "
+                         "properties: [dtype] judges the dtype alone", default=False),
 }
 
 
@@ -64,6 +80,10 @@ class CallVersusReference(TensorCheck):
     is off while the target runs, and a call that uses it earns nothing for the
     check (what "by hand" means). ``strict_types`` makes a 0-d tensor differ from a
     number and a list from a tuple; ``check_dtype`` compares tensor dtypes.
+    ``part`` judges one part of the returned value alone (``part: 1`` the
+    second item of a tuple, ``part: losses`` a dict key, ``part: .weight`` an
+    attribute); ``properties`` judges only the named properties of the value
+    (type, shape, dtype, device, requires_grad, attached), not its values.
     Credit is the share of calls that match.
     """
 
@@ -77,6 +97,8 @@ class CallVersusReference(TensorCheck):
             "forbid_autograd": param("boolean", "switch autograd off while the target runs: a call that uses it earns nothing",
                                      default=False),
             **_STRICT_TYPES_AND_DTYPE,
+            "part": PART,
+            "properties": PROPERTIES_PARAM,
         },
         example={"function": "softmax", "dims": {"N": [2, 6], "C": [3, 7]},
                  "args": [{"tensor": {"shape": ["N", "C"], "dtype": "float64"}}]},
@@ -89,12 +111,14 @@ class CallVersusReference(TensorCheck):
             args["after"] = True
         if self.param("forbid_autograd"):
             args["forbid_autograd"] = True
+        if part_path(self.params):
+            args["part"] = part_path(self.params)
         return [ProbeCall("call_target", args)]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         init, (rtol, atol) = calls[0].args["target"].get("init", []), self.tolerance()
 
-        def problems_of(call: dict[str, Any], record: dict[str, Any]) -> list[str]:
+        def problems_of(call: dict[str, Any], record: dict[str, Any]) -> list[Difference]:
             return self._call_problems(record, self._expected(call, init, ctx), rtol, atol)
 
         return self._judge_calls(calls, answers, ctx, problems_of, "matches the reference")
@@ -103,18 +127,24 @@ class CallVersusReference(TensorCheck):
         fn = reference_callable(self.params, ctx, init)
         args = [build(arg) for arg in call["args"]]
         kwargs = {name: build(arg) for name, arg in call.get("kwargs", {}).items()}
-        value = fn(*args, **kwargs)
+        value = select_reference_part(fn(*args, **kwargs), part_path(self.params))
         return {"value": encode(value), "after": [encode(arg) for arg in args]}
 
-    def _call_problems(self, record: dict[str, Any], expected: dict[str, Any], rtol: float, atol: float) -> list[str]:
+    def _call_problems(self, record: dict[str, Any], expected: dict[str, Any], rtol: float, atol: float) -> list[Difference]:
         strict, dtype = bool(self.param("strict_types")), bool(self.param("check_dtype"))
         found = []
         if self.param("compare_output"):
-            found += differences(record.get("value"), expected["value"], rtol, atol, "the result", strict, dtype)
+            where = part_label(part_path(self.params))
+            if self.params.get("properties"):
+                found += property_differences(record.get("value"), expected["value"], self.params["properties"], where, strict)
+            else:
+                found += tagged_differences(record.get("value"), expected["value"], rtol, atol, where, strict, dtype)
         for index in self.param("compare_after"):
             after = record.get("after") or []
             if index < len(after) and index < len(expected["after"]):
-                found += differences(after[index], expected["after"][index], rtol, atol, f"argument {index + 1} after the call", strict, dtype)
+                changed = tagged_differences(after[index], expected["after"][index], rtol, atol, f"argument {index + 1} after the call",
+                                             strict, dtype)
+                found += [Difference(Failure.IN_PLACE, difference.text) for difference in changed]
         return found
 
 
@@ -126,7 +156,9 @@ class GradientsVersusReference(TensorCheck):
     gradient (the same on both sides), and the gradients with respect to the
     tensor arguments at ``wrt`` (which the rubric marks ``requires_grad``) and
     to the parameters of the module arguments at ``params_of`` are compared.
-    Use ``dtype: float64`` arguments for a gradcheck-grade comparison.
+    Use ``dtype: float64`` arguments for a gradcheck-grade comparison. With
+    ``part`` the gradient flows back from that part of the returned value
+    (``part: 0`` for the output of a function that returns ``(out, cache)``).
     """
 
     kind = "gradients_vs_reference"
@@ -150,6 +182,7 @@ class GradientsVersusReference(TensorCheck):
                          items={"type": "integer", "minimum": 0}),
             "params_of": param("array", "positions of the module arguments whose parameters' gradients are compared", default=[],
                                items={"type": "integer", "minimum": 0}),
+            "part": PART,
         },
         example={"apply": "LeakyReLUFunction", "args": [{"tensor": {"shape": [3, 4], "dtype": "float64", "requires_grad": True}}],
                  "wrt": [0]},
@@ -158,12 +191,15 @@ class GradientsVersusReference(TensorCheck):
     def plan(self, rng: random.Random) -> list[ProbeCall]:
         calls, init = self._calls(rng)
         grad = {"wrt": list(self.param("wrt")), "params_of": list(self.param("params_of")), "seed": rng.randrange(2**31)}
-        return [ProbeCall("call_target", {"target": self._target(init), "calls": calls, "grad": grad})]
+        args: dict[str, Any] = {"target": self._target(init), "calls": calls, "grad": grad}
+        if part_path(self.params):
+            args["part"] = part_path(self.params)
+        return [ProbeCall("call_target", args)]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         sent, (rtol, atol) = calls[0].args, self.tolerance()
 
-        def problems_of(call: dict[str, Any], record: dict[str, Any]) -> list[str]:
+        def problems_of(call: dict[str, Any], record: dict[str, Any]) -> list[Difference]:
             return self._grad_problems(record.get("grad") or {}, self._expected_grads(call, sent, ctx), rtol, atol)
 
         return self._judge_calls(calls, answers, ctx, problems_of, "gradients match the reference")
@@ -173,7 +209,7 @@ class GradientsVersusReference(TensorCheck):
 
         fn = reference_callable(self.params, ctx, sent["target"].get("init", []))
         args = [build(arg) for arg in call["args"]]
-        output = fn(*args, **{name: build(arg) for name, arg in call.get("kwargs", {}).items()})
+        output = select_reference_part(fn(*args, **{name: build(arg) for name, arg in call.get("kwargs", {}).items()}), part_path(self.params))
         names, inputs = [], []
         for index in sent["grad"]["wrt"]:
             names.append(str(index))
@@ -185,14 +221,16 @@ class GradientsVersusReference(TensorCheck):
         grads = torch.autograd.grad(output, inputs, upstream_for(output, sent["grad"]["seed"]), allow_unused=True)
         return {name: (None if g is None else encode_tensor(g)) for name, g in zip(names, grads, strict=True)}
 
-    def _grad_problems(self, grad: dict[str, Any], expected: dict[str, Any], rtol: float, atol: float) -> list[str]:
+    def _grad_problems(self, grad: dict[str, Any], expected: dict[str, Any], rtol: float, atol: float) -> list[Difference]:
         if "no_tensor" in grad:
-            return [f"it returned {article(str(grad['no_tensor']))}, not a tensor, so there is no gradient to compare"]
+            returned = article(str(grad["no_tensor"]))
+            return [Difference(Failure.WRONG_TYPE, f"it returned {returned}, not a tensor, so there is no gradient to compare")]
         if grad.get("no_graph"):
-            return ["its output is not attached to the graph (it does not require grad), so no gradient flows back"]
+            return [Difference(Failure.NOT_ATTACHED, "its output is not attached to the graph (it does not require grad), so no gradient flows back")]
         if "backward_raised" in grad:
             error = grad["backward_raised"]
-            return [f"backward through it raised {error.get('type', 'an error')}: {str(error.get('message', ''))[:160]}"]
+            return [Difference(Failure.RAISED,
+                               f"backward through it raised {error.get('type', 'an error')}: {shorten(str(error.get('message', '')), 160)}")]
         got = grad.get("grads") or {}
         found = []
         for name, want in expected.items():
@@ -200,7 +238,7 @@ class GradientsVersusReference(TensorCheck):
             if want is None:
                 continue
             if got.get(name) is None:
-                found.append(f"no gradient reaches {label}")
+                found.append(Difference(Failure.NOT_ATTACHED, f"no gradient reaches {label}"))
                 continue
             found += tensor_differences(got[name], want, rtol, atol, f"the gradient with respect to {label}", False)
         return found
@@ -244,29 +282,30 @@ class AutogradFunction(TensorCheck):
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
         rtol, atol = self.tolerance()
 
-        def problems_of(call: dict[str, Any], record: dict[str, Any]) -> list[str]:
+        def problems_of(call: dict[str, Any], record: dict[str, Any]) -> list[Difference]:
             problem = self._disagreement(record, rtol, atol)
             return [problem] if problem else []
 
         return self._judge_calls(calls, answers, ctx, problems_of, "the backward agrees with the forward")
 
     @staticmethod
-    def _disagreement(record: dict[str, Any], rtol: float, atol: float) -> str:
+    def _disagreement(record: dict[str, Any], rtol: float, atol: float) -> Difference | None:
         if "no_tensor" in record:
-            return f"it returned {article(str(record['no_tensor']))}, not a tensor"
+            return Difference(Failure.WRONG_TYPE, f"it returned {article(str(record['no_tensor']))}, not a tensor")
         if record.get("no_graph"):
-            return "its output does not require grad: the Function's result is not attached to the graph"
+            return Difference(Failure.NOT_ATTACHED, "its output does not require grad: the Function's result is not attached to the graph")
         if "backward_raised" in record:
             error = record["backward_raised"]
-            return f"its backward raised {error.get('type', 'an error')}: {str(error.get('message', ''))[:160]}"
+            return Difference(Failure.RAISED, f"its backward raised {error.get('type', 'an error')}: {shorten(str(error.get('message', '')), 160)}")
         for analytic_data, numeric_data in zip(record.get("analytic", []), record.get("numeric", []), strict=False):
             analytic, numeric = wire.decode_float(analytic_data), wire.decode_float(numeric_data)
             if not (math.isfinite(analytic) and math.isfinite(numeric)):
-                return "the backward or the forward gave a number that is not finite"
+                return Difference(Failure.WRONG_VALUES, "the backward or the forward gave a number that is not finite")
             if not close(analytic, numeric, rtol, atol):
-                return (f"along a random direction the backward gives {analytic:.6g} but differences of the forward give "
-                        f"{numeric:.6g} ({relative_error(analytic, numeric)}): the backward does not compute this forward's gradient")
-        return ""
+                return Difference(Failure.WRONG_VALUES,
+                                  f"along a random direction the backward gives {analytic:.6g} but differences of the forward give "
+                                  f"{numeric:.6g} ({relative_error(analytic, numeric)}): the backward does not compute this forward's gradient")
+        return None
 
 
 @register
@@ -310,16 +349,18 @@ class GlobalValues(Check):
         strict, dtype = bool(self.param("strict_types")), bool(self.param("check_dtype"))
         if all(value.get(name) in ({"missing": True}, {"none": True}) for name in pairs):
             return Verdict.not_attempted(f"not attempted: {', '.join(f'`{n}`' for n in pairs)} are not defined or still None")
-        problems = []
+        problems: list[Difference] = []
         for student, reference in pairs.items():
             got = value.get(student)
             if got == {"missing": True}:
-                problems.append(f"`{student}` is not defined{ctx.why_missing(student)}")
+                problems.append(Difference(None, f"`{student}` is not defined{ctx.why_missing(student)}"))
                 continue
-            problems += differences(got, encode(getattr(ctx.reference, reference)), rtol, atol, f"`{student}`", strict, dtype)[:1]
+            problems += tagged_differences(got, encode(getattr(ctx.reference, reference)), rtol, atol, f"`{student}`", strict, dtype)[:1]
         if not problems:
             return Verdict.passed(f"all {len(pairs)} values match")
-        return Verdict.partial((len(pairs) - len(problems)) / len(pairs), "; ".join(problems[:3]))
+        message = shorten_items([problem.text for problem in problems], most=3)
+        verdict = Verdict.partial((len(pairs) - len(problems)) / len(pairs), message)
+        return verdict.because(problems[0].failure) if problems[0].failure else verdict
 
 
 def _name_pairs(params: dict[str, Any]) -> dict[str, str]:
@@ -392,8 +433,8 @@ class Raises(TensorCheck):
                 problems.append(f"{text} raised {exception.get('type')}, expected {wanted}")
             elif "message" in self.params and not re.search(self.params["message"], str(exception.get("message", ""))):
                 problems.append(f"{text} raised {wanted}, but its message does not say what went wrong "
-                                f"({str(exception.get('message', ''))[:80]!r})")
+                                f"({shorten(str(exception.get('message', '')), 80)!r})")
         total = len(records)
         if not problems:
             return Verdict.passed(f"raises {wanted} on all {total} bad inputs")
-        return Verdict.partial((total - len(problems)) / total, "; ".join(problems[:2]))
+        return Verdict.partial((total - len(problems)) / total, shorten_items(problems, most=2))

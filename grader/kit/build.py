@@ -59,6 +59,7 @@ from grader.kit.scan import kit_texts, scan
 from grader.pipeline import Options, grade_submission, load_reference
 from grader.results import Outcome, SubmissionResult
 from grader.rubric import Rubric, load_rubric, parse_yaml_text
+from grader.shorten import shorten_items
 
 
 class KitRefused(GraderError):
@@ -297,7 +298,7 @@ def _report(result: SubmissionResult) -> str:
 def _scan(staging: Path, solution_nb: Any, reference_path: Path) -> int:
     leaks = scan(staging, solution_nb, reference_path.read_text(encoding="utf-8"))
     if leaks:
-        shown = "; ".join(str(leak) for leak in leaks[:5])
+        shown = shorten_items([str(leak) for leak in leaks], most=5)
         raise KitRefused(f"the kit would contain answers ({len(leaks)} found): {shown}")
     return len({name for name, _ in kit_texts(staging)})
 

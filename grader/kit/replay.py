@@ -59,6 +59,7 @@ from torch import nn
 
 from grader.errors import GraderError
 from grader.probes import wire
+from grader.shorten import shorten
 
 FORMAT = 2  # 2: numbers and tensors in the probes' wire format (grader.probes.wire)
 ROOT = 0  # the handle of the reference module itself
@@ -182,7 +183,7 @@ def _walk(value: Any) -> Iterator[Any]:
 
 def _short(payload: Any, limit: int = 120) -> str:
     text = canonical(payload)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(text, limit)
 
 
 # ------------------------------------------------------------------ recording

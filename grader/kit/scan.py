@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.authoring.notebook import answer_regions, cell_source
+from grader.shorten import shorten
 
 MIN_TEXT = 20  # a whole region or definition shorter than this is not looked for
 MIN_LINE = 24
@@ -66,7 +67,7 @@ def answers_of(solution: Any, reference_source: str | None) -> list[tuple[str, s
     for region in regions:
         where = f"answer region of {region.exercise or 'the solution'} (cell {region.cell_index + 1}, lines {region.first_line}-{region.last_line})"
         found.append((where, normalise(region.source)))
-        found += [(f"a line of the {where}: {line[:70]!r}", line) for line in significant_lines(region.source, public)]
+        found += [(f"a line of the {where}: {shorten(line, 70)!r}", line) for line in significant_lines(region.source, public)]
     if reference_source is not None:
         found += _reference_answers(reference_source, public)
     return [(what, text) for what, text in dict.fromkeys(found) if len(text) >= MIN_TEXT]
@@ -109,7 +110,7 @@ def _reference_answers(source: str, public: AbstractSet[str]) -> list[tuple[str,
         segment = ast.get_source_segment(source, node) or ""
         found.append((what, normalise(segment)))
         body = _without_docstrings(node)
-        found += [(f"a line of {what}: {line[:70]!r}", line) for line in significant_lines(body, public)]
+        found += [(f"a line of {what}: {shorten(line, 70)!r}", line) for line in significant_lines(body, public)]
     return found
 
 

@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
+from grader.shorten import shorten
+
 _T = TypeVar("_T")
 
 # ------------------------------------------------------------------ records
@@ -467,7 +469,7 @@ def _text(node: ast.AST) -> str:
 
 def _short_text(node: ast.AST, limit: int = 40) -> str:
     text = " ".join(ast.unparse(node).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(text, limit)
 
 
 def _short(node: ast.Constant) -> str:

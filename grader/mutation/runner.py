@@ -47,6 +47,7 @@ from grader.pipeline import Options, derive_seed, grade_submission, load_referen
 from grader.reporters import clean_text
 from grader.results import Outcome, SubmissionResult
 from grader.rubric import Limits, Rubric
+from grader.shorten import shorten, shorten_items
 
 Progress = Callable[[int, int], None]  # (done, total)
 _CELL = re.compile(r"\bcell (\d+)\b")
@@ -307,7 +308,7 @@ def read_notebook(path: Path, what: str) -> Any:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
     except (OSError, ValueError, nbformat.ValidationError) as exc:
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        reason = shorten(str(exc).strip().splitlines()[0], 200) if str(exc).strip() else type(exc).__name__
         raise RubricCheckRefused(f"{path}: cannot read the {what} notebook ({reason})") from None
     return nb
 
@@ -374,7 +375,7 @@ def _write(nb: Any, path: Path) -> None:
 
 def _checks_with(result: SubmissionResult, pick: Callable[[Any], bool]) -> str:
     found = [f"{ex.id}/{c.id} {c.score:g}/{c.max_score:g} ({_short(c.message, 120)})" for ex in result.exercises for c in ex.checks if pick(c)]
-    return "; ".join(found[:6]) + (f"; and {len(found) - 6} more" if len(found) > 6 else "")
+    return shorten_items(found, most=6)
 
 
 def _short(text: str, limit: int = 300) -> str:

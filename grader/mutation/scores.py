@@ -52,6 +52,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from grader.shorten import shorten
+
 CACHE_VARIABLE = "GRADER_CACHE_DIR"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COUNTS = ("mutants", "killed", "survived", "equivalent_suspected")
@@ -116,7 +118,7 @@ def summary_problem(summary: Any) -> str:
         return "expected a JSON object"
     for name, kind in _TOP_LEVEL.items():
         if not isinstance(summary.get(name), kind):
-            return f"{name}: expected {kind.__name__}, got {summary.get(name)!r}"[:200]
+            return shorten(f"{name}: expected {kind.__name__}, got {summary.get(name)!r}", 200)
     if not _SHA256.fullmatch(summary["rubric_sha256"]):
         return "rubric_sha256: expected 64 lowercase hex digits"
     problem = _counts_problem(summary, "")
@@ -135,8 +137,8 @@ def _counts_problem(counts: dict[str, Any], where: str) -> str:
     for name in _COUNTS:
         value = counts.get(name)
         if type(value) is not int or value < 0:
-            return f"{where}{name}: expected a count, got {value!r}"[:200]
+            return shorten(f"{where}{name}: expected a count, got {value!r}", 200)
     percent = counts.get("score_percent")
     if not isinstance(percent, (int, float)) or isinstance(percent, bool) or not 0 <= percent <= 100:
-        return f"{where}score_percent: expected a number from 0 to 100, got {percent!r}"[:200]
+        return shorten(f"{where}score_percent: expected a number from 0 to 100, got {percent!r}", 200)
     return ""

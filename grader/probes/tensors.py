@@ -51,6 +51,7 @@ def _references(torch):
         # The genuine Function.apply, taken before student code: a class is called through it, so a patched
         # ``torch.autograd.Function.apply`` (or an ``apply`` of the student's own) never answers for forward/backward.
         "function_apply": torch.autograd.Function.__dict__["apply"],
+        "device_of": (getattr(torch._C, "TensorBase", None) or torch._C._TensorBase).__dict__["device"].__get__,
         "activations": {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "identity": nn.Identity},
     }
 
@@ -153,7 +154,50 @@ def encode_tensor_data(value, kit):
     data["requires_grad"] = bool(kit["requires_grad_of"](value))
     node = kit["grad_fn_of"](value)
     data["grad_fn"] = None if node is None else type(node).__name__
+    device = kit["device_of"](value)
+    if device.type != "cpu":  # absent: on the CPU (the judge reads a missing device as "cpu")
+        data["device"] = str(device)
     return data
+
+
+# ---------------------------------------------------------------- the part of a value a check reads (both sides)
+
+
+def select_part(value, path):
+    """The part of ``value`` a check reads: ``(True, part)``, or ``(False, record)`` saying why there is none.
+
+    ``path`` is plain data, a list of steps: an integer is an item of a tuple or
+    list (negative counts from the end), a string ``".name"`` an attribute, any
+    other string a key of a dict. Items and keys are read with the built-in
+    types' own methods (a subclass's overrides are not asked); an attribute is
+    read with ``getattr`` (it may run the object's code: ``{"part_raised": error}``).
+    ``{"no_part": {"step", "found", "length"/"keys"}}`` says which step found nothing.
+    """
+    for number, step in enumerate(path):
+        kind = type(value)
+        if type(step) is int:
+            base = tuple if issubclass(kind, tuple) else list if issubclass(kind, list) else None
+            length = base.__len__(value) if base is not None else None
+            if base is None or not -length <= step < length:
+                return False, {"no_part": {"step": number, "found": _plain_type_name(value), "length": length}}
+            value = base.__getitem__(value, step)
+        elif step.startswith("."):
+            try:
+                value = getattr(value, step[1:])
+            except ProbeTimeout:
+                raise
+            except AttributeError:
+                return False, {"no_part": {"step": number, "found": _plain_type_name(value)}}
+            except BaseException as exc:  # noqa: BLE001 - a property of the student's object raised
+                return False, {"part_raised": error_record("part", exc)}
+        else:
+            if not issubclass(kind, dict):
+                return False, {"no_part": {"step": number, "found": _plain_type_name(value)}}
+            if not dict.__contains__(value, step):
+                keys = [str(key)[:60] for key in list(dict.keys(value))[:8]]
+                return False, {"no_part": {"step": number, "found": "dict", "keys": keys, "length": dict.__len__(value)}}
+            value = dict.__getitem__(value, step)
+    return True, value
 
 
 def _module_data(module, kit, depth):
@@ -290,9 +334,15 @@ _GRADS = one_of_records(
     record({"no_graph": {"const": True}}),
     record({"backward_raised": {"type": "object"}}),
 )
+_PART = {"type": "array", "items": {"type": ["integer", "string"]}}
+_NO_PART = record({"no_part": record({"step": {"type": "integer", "minimum": 0}, "found": NAME,
+                                      "length": {"type": ["integer", "null"]}, "keys": {"type": "array", "items": NAME}},
+                                     required=["step", "found"])})
 _CALL_RESULT = one_of_records(
     record({"value": _VALUE, "after": {"type": "array", "items": _VALUE}, "grad": _GRADS}, required=["value"]),
     RAISED,
+    _NO_PART,
+    record({"part_raised": ERROR}),
     record({"autograd": {"const": True}}),
 )
 
@@ -306,20 +356,26 @@ _CALL_RESULT = one_of_records(
             "grad": request_of({"wrt": {"type": "array", "items": {"type": "integer"}},
                                 "params_of": {"type": "array", "items": {"type": "integer"}}, "seed": {"type": "integer"}}),
             "forbid_autograd": {"type": "boolean"},
+            "part": _PART,
         },
         required=["target", "calls"],
     ),
     answer=one_of_records(*_TARGET_TROUBLE, record({"results": {"type": "array", "items": _CALL_RESULT}})),
 )
-def call_target(target, calls, after=False, grad=None, forbid_autograd=False):
+def call_target(target, calls, after=False, grad=None, forbid_autograd=False, part=()):
     """Call the target on each argument set; what it returned (and, if asked, the arguments after it and gradients).
 
     With ``forbid_autograd`` torch's autograd engine is switched off while the
     target runs: a call that tries to use it answers ``{"autograd": true}``.
+    With ``part`` (a path, see :func:`select_part`) only that part of the
+    returned value is encoded and differentiated.
     """
 
     def one_call(fn, args, kwargs):
         ok, returned = call_without_autograd(fn, *args, **kwargs) if forbid_autograd else call_student(fn, *args, **kwargs)
+        if not ok:
+            return returned
+        ok, returned = select_part(returned, part)
         if not ok:
             return returned
         result = {"value": encode_value(returned, _state)}

@@ -335,5 +335,13 @@ def type_name(value):
 
 
 def _shown(value):
+    """A value's repr for a protocol error, at most about 80 characters: cut after a word or an item, saying how much is left out.
+
+    grader/shorten.py's rule, written out here: the codec runs in the kernel and imports only the standard library.
+    """
     text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    if len(text) <= 80:
+        return text
+    cut = max(text.rfind(" ", 0, 58), text.rfind(",", 0, 58) + 1)
+    cut = cut if cut > 0 else 58
+    return text[:cut].rstrip() + f" …({len(text) - cut} more characters)"

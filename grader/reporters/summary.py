@@ -24,6 +24,7 @@ from grader.reporters.gradebook import student_sort_key
 from grader.reporters.pages import Picture, figure, picture, render, whole_numbers
 from grader.results import RosterMatch, SubmissionResult
 from grader.rubric import ExerciseSpec
+from grader.shorten import shorten_items
 
 TOP = 10
 
@@ -135,7 +136,7 @@ def render_summary_html(
         mutation=mutation,
         failed=failed,
         failed_picture=_failed_picture(failed) if failed else None,
-        problems=[(r, kind, r.reason if r.status != "graded" else "; ".join(r.errors[:3])) for r, kind in found],
+        problems=[(r, kind, r.reason if r.status != "graded" else shorten_items(list(r.errors), most=3)) for r, kind in found],
         problems_picture=_problems_picture(found) if found else None,
         slowest=slow,
         slowest_picture=_slowest_picture(slow),

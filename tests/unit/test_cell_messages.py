@@ -20,7 +20,7 @@ def test_a_cell_is_counted_among_code_cells_and_shown_by_its_first_line() -> Non
     assert cell_label(4, SOURCES) == "code cell 2" and cell_label(9, SOURCES) == "cell 9"
     assert where_in_cell(4, SOURCES, 2) == 'line 2 of the cell that starts "class DualNumber(DualNumber):"'
     assert where_in_cell(7, SOURCES, None) == 'the cell that starts "x = 1"' and where_in_cell(9, SOURCES, None) == ""
-    assert first_line("   \n" + "word " * 30) == '"' + " ".join(["word"] * 10) + ' ..."'
+    assert first_line("   \n" + "word " * 30) == '"' + " ".join(["word"] * 10) + ' …(100 more characters)"'
     # a .py file's bare cell marker is not how a student finds the cell; a titled one is
     assert first_line("# %%\nimport time") == '"import time"' and first_line("# %% Exercise 2\nx = 1") == '"# %% Exercise 2"'
 
