@@ -85,11 +85,13 @@ def _rule_references(torch):
     for cls in reversed(torch.Tensor.__mro__):
         tensor_members.update(vars(cls))
     snapshots["torch.Tensor"] = tensor_members
-    guards = [system.settrace, system.setprofile, _thread.start_new_thread]
-    guards += [getattr(_thread, "start_joinable_thread")] if hasattr(_thread, "start_joinable_thread") else []
-    guard_codes = [threading.settrace.__code__, threading.setprofile.__code__]
-    guard_codes += [getattr(threading, "setprofile_all_threads").__code__] if hasattr(threading, "setprofile_all_threads") else []
-    guard_codes += [getattr(threading, "settrace_all_threads").__code__] if hasattr(threading, "settrace_all_threads") else []
+    guards = {id(hook): (hook, "it changes the tracing hooks") for hook in (system.settrace, system.setprofile)}
+    for name in ("start_new_thread", "start_joinable_thread"):
+        start = getattr(_thread, name, None)
+        if start is not None:
+            guards[id(start)] = (start, "it starts a thread, whose steps cannot be counted")
+    hooks = ("settrace", "setprofile", "settrace_all_threads", "setprofile_all_threads")
+    guard_codes = [getattr(getattr(threading, name, None), "__code__", None) for name in hooks]
     return {
         "rules_settrace": system.settrace,
         "rules_gettrace": system.gettrace,
@@ -100,8 +102,8 @@ def _rule_references(torch):
         "rules_function_type": types.FunctionType,
         "rules_dict_get": dict.get,
         "rules_prefixes": prefixes,
-        "rules_guards": {id(guard): guard for guard in guards},
-        "rules_guard_codes": frozenset(guard_codes),
+        "rules_guards": guards,
+        "rules_guard_codes": frozenset(code for code in guard_codes if code is not None),
         "rules_snapshots": snapshots,
         "rules_import": importlib.import_module,
         "rules_builtins": builtins,
@@ -155,6 +157,9 @@ def resolve_watched(names):
 
 def _resolve(name, kit):
     parts = name.split(".")
+    if len(parts) == 1:  # a bare name is a builtin's (eval, exec, getattr)
+        members = kit["rules_snapshots"]["builtins"]
+        return (members[name], True) if name in members else (None, False)
     for cut in range(len(parts) - 1, 0, -1):
         prefix = ".".join(parts[:cut])
         members = kit["rules_snapshots"].get(prefix)
@@ -247,8 +252,9 @@ def watched_call(fn, args, kwargs, watched=(), max_steps=None):
                 note(hit[1])
             elif arg.__class__.__name__ == "builtin_function_or_method":
                 _note_method(arg, methods, note)
-            if armed[0] and guards.get(id(arg)) is arg:
-                tampered.append("it changes the tracing hooks or starts a thread")
+            guard = guards.get(id(arg)) if armed[0] else None
+            if guard is not None and guard[0] is arg:
+                tampered.append(guard[1])
         elif event == "call":
             name = codes.get(frame.f_code)
             if name is not None:
