@@ -93,10 +93,13 @@ def loop_verdict(name: str, sizes: tuple[int, int], unit: str, small: dict[str, 
     times = f"{sizes[1] / sizes[0]:.3g}× more {unit}" if sizes[0] else f"{gap} more {unit}"
     for key, what in (("steps", "its Python steps"), ("torch_calls", "its torch calls")):
         low, high = int(small.get(key, 0)), int(big.get(key, 0))
-        if high - low >= threshold or high >= threshold + STEP_ALLOWANCE:
+        verb = "runs a Python loop" if key == "steps" else "loops over its data"
+        if high - low >= threshold:
             growth = f"grew {high / low:.3g}×" if low else f"grew from 0 to {high}"
-            verb = "runs a Python loop" if key == "steps" else "loops over its data"
             return Verdict.failed(f"`{name}` {verb}: {what} {growth} for {times} ({low} → {high})").because(Failure.LOOPED)
+        if high >= threshold + STEP_ALLOWANCE:
+            return Verdict.failed(f"`{name}` {verb}: it took {high} {what[4:]} for {sizes[1]} {unit} "
+                                  f"(vectorised code takes fewer than {threshold + STEP_ALLOWANCE:g})").because(Failure.LOOPED)
     return Verdict.passed(f"`{name}` takes as many Python steps and torch calls for {times}: no loop over them")
 
 
