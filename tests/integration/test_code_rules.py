@@ -11,7 +11,6 @@ A second notebook is the honest answer to every rule. Two kernel runs.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
