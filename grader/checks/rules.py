@@ -270,7 +270,7 @@ _MAGIC = re.compile(r"^\s*[%!]")
 
 @register
 class SourceRule(Check):
-    """The function's source (and, with ``helpers``, the source of the submission's functions it calls) has none of the forbidden constructs or names.
+    """The function's source, and its helpers', has none of the forbidden constructs (loops...) or names (``torch.func``...).
 
     Judged in the grader's process from the cells' sources, with no kernel
     call: the last top-level ``def`` of ``function`` (or ``Class.method``) in

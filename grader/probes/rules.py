@@ -308,22 +308,8 @@ def _note_method(bound, methods, note):
 
 # ---------------------------------------------------------------- the probes
 
-_TARGET_SPEC = {
-    "type": "object",
-    "minProperties": 1,
-    "properties": {"function": NAME, "apply": NAME, "module": NAME, "method": NAME, "init": {"type": "array", "items": {"type": "object"}}},
-    "additionalProperties": False,
-}
-_CALL_SPEC = request_of({"args": {"type": "array", "items": {"type": "object"}},
-                         "kwargs": {"type": "object", "additionalProperties": {"type": "object"}}})
-_TROUBLE = [
-    record({"missing": {"type": ["string", "boolean"]}}),
-    record({"not_callable": NAME}),
-    record({"not_function_class": NAME}),
-    record({"not_module": NAME}),
-    record({"not_class": NAME}),
-    RAISED,
-]
+_TENSORS = MODULES["tensors"]  # targets and arguments as the tensor probes read them (that module runs first)
+_TARGET_SPEC, _CALL_SPEC, _TROUBLE = _TENSORS["_TARGET"], _TENSORS["_CALL"], _TENSORS["_TARGET_TROUBLE"]
 _COUNT = {"type": "integer", "minimum": 0}
 _WATCH_RECORD = record(
     {"steps": _COUNT, "torch_calls": _COUNT, "seen": {"type": "array", "items": NAME}, "over": {"const": True},
@@ -333,7 +319,7 @@ _WATCH_RECORD = record(
 
 
 def _watch_each(target, calls, watched, max_steps):
-    tensors = MODULES["tensors"]
+    tensors = _TENSORS
     fn, trouble = tensors["_target"](target)
     if trouble is not None:
         return trouble
@@ -362,7 +348,7 @@ def count_steps(target, calls, max_steps):
     steps the call is stopped (``over``). ``tampered`` says the watch was
     undone or dodged.
     """
-    tensors = MODULES["tensors"]
+    tensors = _TENSORS
     fn, trouble = tensors["_target"](target)
     if trouble is not None:
         return trouble
