@@ -313,6 +313,8 @@ class SourceRule(Check):
         found = program.function(name)
         if found is None:
             return Verdict.not_attempted(f"not found: the submission defines no `{name}`{ctx.why_missing(name.partition('.')[0])}")
+        if is_stub(found[1]):
+            return Verdict.not_attempted(f"not attempted: `{name}` is still a stub")
         checked = [(name, found)]
         if self.param("helpers"):
             checked += program.helpers(found[1], exclude={name.rpartition(".")[2]})
@@ -327,6 +329,28 @@ class SourceRule(Check):
                 return verdict.because(failure) if failure is not None else verdict
         listed = [CONSTRUCTS[c][1] for c in self.param("forbid")] + list(self.param("forbid_names"))
         return Verdict.passed(f"`{name}` uses none of: {', '.join(listed)}")
+
+
+def is_stub(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A def whose body is only a template stub: ``pass``, ``...``, ``return None`` or ``raise NotImplementedError`` (a docstring aside).
+
+    The same bodies the kernel calls stubs (``is_stub`` in ``grader/probes/runtime.py``), read from the source.
+    """
+    body = list(node.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        body = body[1:]
+    for statement in body:
+        if isinstance(statement, ast.Pass) or (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)):
+            continue
+        if isinstance(statement, ast.Return) and (statement.value is None or
+                                                  (isinstance(statement.value, ast.Constant) and statement.value.value is None)):
+            continue
+        raised = statement.exc if isinstance(statement, ast.Raise) else None
+        raised = raised.func if isinstance(raised, ast.Call) else raised
+        if isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
+            continue
+        return False
+    return True
 
 
 def source_problem(

@@ -216,7 +216,11 @@ def test_clean_source_passes_the_last_definition_counts_and_a_magic_line_is_no_s
     assert method.outcome is Outcome.FAILED and method.message.startswith("`M.f` uses a lambda (line 2")
 
 
-def test_a_function_the_source_does_not_define_is_not_attempted() -> None:
+def test_a_function_the_source_does_not_define_or_only_stubs_is_not_attempted() -> None:
     verdict = source_verdict(NO_LOOPS, "def g(x):\n    return x")
     assert (verdict.outcome, verdict.message) == (Outcome.NOT_ATTEMPTED, "not found: the submission defines no `f`")
+    for body in ('"""Distances."""\n    raise NotImplementedError("write me")', "pass", "...", "return None", "# TODO\n    pass"):
+        stub = source_verdict(NO_LOOPS, f"def f(x):\n    {body}")
+        assert (stub.outcome, stub.message) == (Outcome.NOT_ATTEMPTED, "not attempted: `f` is still a stub"), body
+    assert source_verdict(NO_LOOPS, "def f(x):\n    return x").outcome is Outcome.PASSED
     assert CHECK_KINDS["source_rule"].rubric_problems({"function": "f"}) != []
