@@ -108,6 +108,8 @@ def _rule_references(torch):
         "rules_import": importlib.import_module,
         "rules_builtins": builtins,
         "rules_counting_mode": CountingMode,
+        "rules_mode_enter": TorchFunctionMode.__enter__,  # a student who patches the class's methods later does not change these
+        "rules_mode_exit": TorchFunctionMode.__exit__,
         "rules_mode_count": torch._C._len_torch_function_stack,
         "rules_mode_at": torch._C._get_function_stack_at,
     }
@@ -264,7 +266,7 @@ def watched_call(fn, args, kwargs, watched=(), max_steps=None):
 
     previous_trace, previous_profile = kit["rules_gettrace"](), kit["rules_getprofile"]()
     depth = kit["rules_mode_count"]()
-    mode.__enter__()
+    kit["rules_mode_enter"](mode)
     kit["rules_setprofile"](profiler)
     kit["rules_settrace"](tracer)
     armed[0] = True
@@ -278,7 +280,7 @@ def watched_call(fn, args, kwargs, watched=(), max_steps=None):
         modes_now = kit["rules_mode_count"]()
         on_top = modes_now == depth + 1 and kit["rules_mode_at"](depth) is mode
         if on_top:
-            mode.__exit__(None, None, None)
+            kit["rules_mode_exit"](mode, None, None, None)
     if not over[0]:
         if trace_now is not tracer or profile_now is not profiler:
             tampered.append("it replaced the grader's trace or profile function")
