@@ -49,6 +49,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "assign": LazyCommand("grader.authoring.assign:assign", "Write the student notebook made from a solution notebook."),
     "check-rubric": LazyCommand("grader.mutation.cli:check_rubric", "Measure how many small mistakes in the solution a rubric's checks catch."),
     "kit": LazyCommand("grader.kit.build:kit", "Write the student kit of an assignment: the grader students install, without the answers."),
+    "new-course": LazyCommand("grader.authoring.course:new_course", "Write an installable course package with one example assignment."),
     "kinds": LazyCommand("grader.authoring.tools:kinds", "List the installed check kinds, or show one kind's parameters and an example."),
     "trace": LazyCommand("grader.authoring.tools:trace", "Write a rubric's check-to-contract table (Markdown) for a course to commit."),
     "review": LazyCommand("grader.review.server:review", "Review a graded class folder in your browser: set scores and comments by keyboard."),

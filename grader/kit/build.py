@@ -139,7 +139,7 @@ def build_kit(rubric_path: Path, out: Path, solution: Path | None = None, templa
     """Build, verify and write the kit of the rubric at ``rubric_path`` into ``out`` (see the module docstring)."""
     rubric = load_rubric(rubric_path, CHECK_KINDS)
     _check_out(out)
-    solution_file = solution_path(rubric, solution or _named_solution(rubric))
+    solution_file = solution_path(rubric, solution)
     solution_nb = _notebook_of(rubric, solution_file, "--solution")
     named_template = template_path(rubric, template)
     template_nb = _notebook_of(rubric, named_template, "--template") if named_template else make_student_notebook(solution_nb, rubric.assignment)
@@ -171,21 +171,6 @@ def _raw(path: Path) -> dict[str, Any]:
     data = parse_yaml_text(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict), path  # load_rubric has validated it
     return data
-
-
-def _named_solution(rubric: Rubric) -> Path | None:
-    """Without ``solution:`` in the rubric, the one notebook beside the reference module that names this assignment, if any."""
-    if rubric.solution_path is not None:
-        return None
-    named = []
-    for path in sorted(rubric.reference_path.parent.glob("*.ipynb")):
-        try:
-            metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-        except (OSError, ValueError):
-            continue
-        if isinstance(metadata, dict) and (metadata.get("grader") or {}).get("assignment") == rubric.assignment:
-            named.append(path)
-    return named[0] if len(named) == 1 else None
 
 
 def _notebook_of(rubric: Rubric, path: Path, flag: str) -> Any:

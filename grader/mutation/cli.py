@@ -33,7 +33,8 @@ from grader.rubric import Limits, Rubric, load_rubric
 @click.command("check-rubric", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("rubric_path", metavar="RUBRIC", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--solution", type=click.Path(path_type=Path, dir_okay=False),
-              help="The solved notebook (default: the rubric's `solution:`, else solution.ipynb beside the reference module).")
+              help="The solved notebook (default: the rubric's `solution:`, else the one notebook beside the reference module "
+                   "that names the assignment in its metadata, else solution.ipynb there).")
 @click.option("--template", type=click.Path(path_type=Path, dir_okay=False),
               help="The student notebook (default: the rubric's `template:`, else exercises/<the rubric's notebook> "
                    "next to the rubric's folder, else the one `grade assign` would make from the solution).")

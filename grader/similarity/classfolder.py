@@ -118,13 +118,12 @@ def _conventional_template(path: Path, data: dict[str, Any]) -> Path | None:
 def _template_from_solution(assignment: str, path: Path, data: dict[str, Any]) -> tuple[list[str], str]:
     import nbformat
 
+    from grader.authoring.layout import find_solution
     from grader.authoring.notebook import make_student_notebook
 
-    if isinstance(data.get("solution"), str):
-        solution = path.parent / data["solution"]
-    else:
-        solution = (path.parent / str(data.get("reference", ""))).parent / "solution.ipynb"
+    named = path.parent / data["solution"] if isinstance(data.get("solution"), str) else None
     try:
+        solution = find_solution(assignment, (path.parent / str(data.get("reference", ""))).parent, named=named)
         student = make_student_notebook(nbformat.read(solution, as_version=4), assignment)
     except (OSError, ValueError, GraderError):
         return [], f"No template for {assignment} (no template notebook, no usable solution): nothing was subtracted."

@@ -14,8 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from grader import load_rubric
+from grader.authoring.layout import find_solution, solution_path
 from grader.authoring.notebook import AnswerRegion, SolutionNotebookError, answer_regions, make_student_notebook, replace_region
 from grader.cli import main
+from grader.errors import GraderError
 from tests.conftest import RUBRIC, RUBRIC05, SOLUTION, SOLUTION05, TEMPLATE, TEMPLATE05
 
 
@@ -501,3 +503,78 @@ def test_an_unreadable_solution_is_refused_in_one_line(tmp_path: Path, content: 
     assert done.exit_code == 2
     assert done.output.startswith(f"grade assign: error: {path}: cannot read the solution notebook (")
     assert reason in done.output and done.output.count("\n") == 1
+
+
+# ------------------------------------------------------------------ which notebook is an assignment's solution
+
+
+@pytest.mark.parametrize(("rubric", "solution"), [(RUBRIC, SOLUTION), (RUBRIC05, SOLUTION05)], ids=["04", "05"])
+def test_every_command_takes_the_solution_that_names_the_assignment(rubric: Path, solution: Path) -> None:
+    """reference/ holds both lessons' solutions: 05's is the one naming 05, not the conventional solution.ipynb (04's)."""
+    assert solution_path(load_rubric(rubric), None).resolve() == solution.resolve()
+
+
+def _solved(folder: Path, name: str, assignment: str | None) -> Path:
+    nb = notebook(code("x = 1"))
+    if assignment is not None:
+        nb.metadata["grader"] = {"assignment": assignment}
+    path = folder / name
+    nbformat.write(nb, path)
+    return path
+
+
+def test_the_solution_is_found_by_given_then_named_then_metadata_then_convention(tmp_path: Path) -> None:
+    conventional = _solved(tmp_path, "solution.ipynb", None)
+    assert find_solution("a2", tmp_path) == conventional
+    naming = _solved(tmp_path, "solution_a2.ipynb", "a2")
+    assert find_solution("a2", tmp_path) == naming  # the one naming a2 wins over solution.ipynb
+    _solved(tmp_path, "other.ipynb", "a2")
+    assert find_solution("a2", tmp_path) == conventional  # two name a2: neither is guessed
+    named = _solved(tmp_path, "named.ipynb", "a2")
+    assert find_solution("a2", tmp_path, named=named) == named
+    assert find_solution("a2", tmp_path, named=named, given=conventional) == conventional
+    with pytest.raises(GraderError, match=r"no solution notebook at .*missing\.ipynb"):
+        find_solution("a2", tmp_path, given=tmp_path / "missing.ipynb")
+
+
+@pytest.mark.parametrize("how", ["given", "named", "conventional"])
+def test_a_solution_naming_another_assignment_is_refused_naming_both(tmp_path: Path, how: str) -> None:
+    wrong = _solved(tmp_path, "solution.ipynb", "a1")
+    found = {"given": {"given": wrong}, "named": {"named": wrong}, "conventional": {}}[how]
+    with pytest.raises(GraderError, match=r"solution.ipynb: the solution notebook of assignment a1 \(its metadata says so\), not of a2"):
+        find_solution("a2", tmp_path, **found)
+
+
+def test_check_rubric_refuses_another_assignments_solution_before_grading(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["check-rubric", str(RUBRIC05), "--solution", str(SOLUTION)])
+    assert result.exit_code == 2
+    assert f"the solution notebook of assignment {load_rubric(RUBRIC).assignment}" in result.output
+    assert f"not of {load_rubric(RUBRIC05).assignment}" in result.output
+
+
+# ------------------------------------------------------------------ grade new-course
+
+
+def test_new_course_writes_a_package_whose_assignment_loads_and_whose_template_is_made_from_its_solution(tmp_path: Path) -> None:
+    course = tmp_path / "Deep Learning 101"
+    result = CliRunner().invoke(main, ["new-course", str(course)])
+    assert result.exit_code == 0, result.output
+    package = course / "deep_learning_101"
+    pyproject = (course / "pyproject.toml").read_text(encoding="utf-8")
+    assert '[project.entry-points."grader.assignments"]\ndeep_learning_101 = "deep_learning_101:rubrics"' in pyproject
+    rubric = load_rubric(package / "rubrics" / "01_tensor_basics.yaml")  # its contract quotes are checked on load
+    assert rubric.contract_path == (package / "rubrics" / "CONTRACT-01.md").resolve() and rubric.max_score == 100
+    assert all(check.contract for exercise in rubric.exercises for check in exercise.checks)
+    solution = solution_path(rubric, None)
+    assert solution.name == "solution_01.ipynb"
+    made = make_student_notebook(nbformat.read(solution, as_version=4), rubric.assignment)
+    template = nbformat.read(package / "exercises" / rubric.notebook, as_version=4)
+    assert [c.source for c in template.cells] == [c.source for c in made.cells] and "x.mul_" not in json.dumps(template)
+    assert (course / "tests" / "test_assignments.py").is_file() and "check-rubric" in (course / "README.md").read_text(encoding="utf-8")
+
+
+def test_new_course_refuses_a_folder_that_holds_files(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    result = CliRunner().invoke(main, ["new-course", str(tmp_path)])
+    assert result.exit_code == 2 and "not an empty folder" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

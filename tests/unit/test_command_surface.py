@@ -20,7 +20,7 @@ def test_grade_help_lists_every_command_with_one_line() -> None:
     assert "Usage: grade [OPTIONS] SUBMISSION..." in done.output and "--fail-under" in done.output
     section = done.output.split("Commands (grade COMMAND --help for each):\n")[1]
     listed = [line.split()[0] for line in section.splitlines() if line.startswith("  ") and not line.startswith("   ")]
-    assert listed == sorted(COMMANDS) == ["assign", "check-rubric", "kinds", "kit", "review", "similarity", "trace"]
+    assert listed == sorted(COMMANDS) == ["assign", "check-rubric", "kinds", "kit", "new-course", "review", "similarity", "trace"]
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -19,7 +19,7 @@ import yaml
 
 from grader import load_rubric
 from grader.checks.registry import CHECK_KINDS
-from grader.errors import RubricError
+from grader.errors import GraderError, RubricError
 from grader.kit.build import KitRefused, build_kit, kit_rubric
 from grader.kit.identity import PACKAGE_DATA, code_digest, package_names, vendored_files
 from grader.kit.scan import answers_of, scan, significant_lines
@@ -246,8 +246,8 @@ def test_a_solution_of_another_assignment_is_refused(tmp_path: Path) -> None:
     other = nbformat.read(SOLUTION, as_version=4)
     other.metadata["grader"] = {"assignment": "05_custom_autograd_and_training"}
     nbformat.write(other, tmp_path / "solution.ipynb")
-    with pytest.raises(KitRefused, match="a notebook of assignment 05_custom_autograd_and_training, not 04_automatic_differentiation: "
-                                         "give --solution PATH"):
+    with pytest.raises(GraderError, match=r"the solution notebook of assignment 05_custom_autograd_and_training \(its metadata says so\), "
+                                          "not of 04_automatic_differentiation"):
         build_kit(RUBRIC, tmp_path / "kit", solution=tmp_path / "solution.ipynb")
     assert not (tmp_path / "kit").exists()
 
