@@ -43,9 +43,11 @@ STEP_ALLOWANCE = 250  # steps a vectorised function may take at the large size b
 MIN_SIZE_GAP = 64  # the rubric's two sizes differ by at least this, so that a one-line loop grows past the floor
 
 _TARGET = {key: value for key, value in TARGET_PROPERTIES.items() if key != "reference"}
-_NAME_LIST = param("array", "dotted names of functions, as torch spells them (torch.softmax, torch.nn.functional.cross_entropy, "
-                            "torch.Tensor.backward; a bare name is a builtin: eval)", default=[],
-                   items={"type": "string", "pattern": r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$"})
+_DOTTED = {"type": "string", "pattern": r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$"}
+_FORBIDDEN = param("array", "functions it must not call, as dotted names (torch.softmax, torch.nn.functional.cross_entropy, "
+                            "torch.Tensor.softmax; a bare name is a builtin: eval)", default=[], items=_DOTTED)
+_REQUIRED = param("array", "functions it must call at least once over the calls, as dotted names (torch.Tensor.backward)",
+                  default=[], items=_DOTTED)
 
 
 def _arg_problems(params: dict[str, Any], extra_dims: Sequence[str] = ()) -> list[tuple[str, str]]:
@@ -221,8 +223,8 @@ class Calls(_RuleCheck):
             **_TARGET,
             **CALLS_PROPERTIES,
             "calls": param("integer", "how many calls, each with freshly drawn arguments", default=2, minimum=1, maximum=20),
-            "forbidden": _NAME_LIST,
-            "required": _NAME_LIST,
+            "forbidden": _FORBIDDEN,
+            "required": _REQUIRED,
         },
         example={"function": "softmax", "forbidden": ["torch.softmax", "torch.nn.functional.softmax", "torch.Tensor.softmax"],
                  "args": [{"tensor": {"shape": [4, 5], "dtype": "float64"}}]},
