@@ -145,7 +145,7 @@ def example_value(schema: Mapping[str, Any], name: str) -> Any:
 
 
 def example_params(schema: Mapping[str, Any], accepts: Callable[[dict[str, Any]], bool] = lambda params: True) -> dict[str, Any]:
-    """The fewest parameters ``accepts``: the required ones with example values, else those and one optional parameter.
+    """The fewest parameters ``accepts``: the required ones with example values, else those and one optional parameter, else the kind's example.
 
     ``accepts`` is the kind's own judgement (its schema and ``rubric_problems``),
     so that the example is one a rubric may really use (a tensor kind needs one
@@ -154,6 +154,7 @@ def example_params(schema: Mapping[str, Any], accepts: Callable[[dict[str, Any]]
     properties = schema.get("properties", {})
     required = {name: example_value(properties[name], name) for name in properties if name in set(schema.get("required", []))}
     candidates = [required] + [{**required, name: example_value(properties[name], name)} for name in properties if name not in required]
+    candidates += [dict(example) for example in schema.get("examples", []) if isinstance(example, Mapping)]  # when one more is not enough
     return next((params for params in candidates if accepts(params)), required)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from grader.checks import checkpointing, dual, graphs, instructor, numbers, registered_kinds, structure, tensors, text  # noqa: F401 - importing registers them
+from grader.checks import checkpointing, dual, graphs, instructor, numbers, registered_kinds, rules, structure, tensors, text  # noqa: F401 - importing registers them
 
 __all__ = ["CHECK_KINDS"]
 

@@ -193,6 +193,25 @@ CASES = [
          off={"function": "softmax", "exception": "ValueError", "calls_with": [{"args": [{"tensor": {"values": [1.0, 2.0]}}]}]}),
 ]
 
+SOFTMAX_FROM_TORCH = "import torch\nfrom torch import softmax as sm\ndef softmax(z):\n    return sm(z, 1)"
+SOFTMAX_BY_ROWS = "import torch\ndef softmax(z):\n    return torch.stack([(r - r.max()).exp() / (r - r.max()).exp().sum() for r in z])"
+SOFTMAX_BY_HELPER = ("import torch\ndef _row(r):\n    e = (r - r.max()).exp()\n    return e / e.sum()\n\n"
+                     "def _rows(z):\n    out = []\n    for r in z:\n        out.append(_row(r))\n    return out\n\n"
+                     "def softmax(z):\n    return torch.stack(_rows(z))")
+CASES += [
+    Case("calls", "forbidden", {**SOFTMAX, "forbidden": ["torch.softmax"]}, SOFTMAX_BY_HAND, SOFTMAX_FROM_TORCH,
+         "`softmax` calls torch.softmax, which the contract forbids", off={**SOFTMAX, "forbidden": ["torch.nn.functional.cross_entropy"]}),
+    Case("calls", "required", {**SOFTMAX, "required": ["torch.autograd.grad"]}, SOFTMAX_BY_AUTOGRAD, SOFTMAX_BY_HAND,
+         "`softmax` never calls torch.autograd.grad, which the contract requires",
+         off={**SOFTMAX, "forbidden": ["torch.nn.functional.cross_entropy"]}),
+    Case("source_rule", "forbid", {"function": "softmax", "forbid": ["comprehension"]}, SOFTMAX_BY_HAND, SOFTMAX_BY_ROWS,
+         "`softmax` uses a comprehension", off={"function": "softmax", "forbid_names": ["torch.func"]}),
+    Case("source_rule", "forbid_names", {"function": "softmax", "forbid_names": ["torch.softmax"]}, SOFTMAX_BY_HAND, SOFTMAX_FROM_TORCH,
+         "`softmax` uses torch.softmax", off={"function": "softmax", "forbid": ["for"]}),
+    Case("source_rule", "helpers", {"function": "softmax", "forbid": ["for"], "helpers": True}, SOFTMAX_BY_HAND, SOFTMAX_BY_HELPER,
+         "`softmax` calls `_rows`, which uses a `for` loop", off={"function": "softmax", "forbid": ["for"], "helpers": False}),
+]
+
 # Parameters the schema scan below takes for options, which check nothing of their own: why each is not one.
 NOT_CHECKING_OPTIONS = {
     ("dual_rule", "function"): "names the rule under test (the target), not an option",

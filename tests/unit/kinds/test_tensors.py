@@ -104,7 +104,7 @@ def verdict(kind: str, params: dict[str, Any], student: str, reference: types.Mo
     finally:
         torch.set_grad_enabled(grad_mode)
     answers = parse_answers(published, calls)
-    context = JudgeContext(reference, Execution((), (), (), {}, 0.0), {})
+    context = JudgeContext(reference, Execution((), (), (), {}, 0.0), {1: textwrap.dedent(student)})  # a source kind reads the cell
     return check.judge(calls, answers, context)
 
 
