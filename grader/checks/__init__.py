@@ -40,7 +40,7 @@ import random
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -54,11 +54,18 @@ _REGISTERED: dict[str, type[Check]] = {}  # by register(); grader.checks.registr
 
 @dataclass(frozen=True)
 class JudgeContext:
-    """What a judge may consult besides the answers: the reference and the execution record."""
+    """What a judge may consult besides the answers: the reference, the execution record, the submission's own text.
+
+    ``written`` holds the written answers of the notebook's markdown cells tagged
+    ``answer:NAME`` (:func:`grader.load.written_answers`), read from the file in
+    the grader's process: a name is there when such a cell exists, with '' when
+    it holds only the template's placeholder.
+    """
 
     reference: ModuleType
     execution: Execution
     sources: dict[int, str]
+    written: dict[str, str] = field(default_factory=dict)
 
     def why_missing(self, name: str) -> str:
         """A hint for a name the kernel did not have: the failed cell that mentions it, if any."""
@@ -121,6 +128,9 @@ class Check(ABC):
     # The judge reads what the notebook printed (ctx.execution.printed_text): %grade, which judges a running kernel,
     # can judge it only from the saved notebook's outputs (grader/live/judge.py).
     reads_printed_output: ClassVar[bool] = False
+    # The judge reads written answers from the notebook's markdown cells (ctx.written): %grade reads them from the saved
+    # notebook file (grader/live/judge.py).
+    reads_answer_cells: ClassVar[bool] = False
 
     def __init__(self, spec: CheckSpec) -> None:
         self.spec = spec
