@@ -114,7 +114,7 @@ def read_written(answer: Answer, name: str, ctx: JudgeContext) -> str | Verdict:
     if cell:
         return cell
     value = read_answer(answer, name, ctx)
-    unwritten = value.outcome is Outcome.NOT_ATTEMPTED if isinstance(value, Verdict) else value.get("text") == ""
+    unwritten = value.outcome is Outcome.NOT_ATTEMPTED if isinstance(value, Verdict) else str(value.get("text", "x")).strip() == ""
     if cell is not None and unwritten:
         return Verdict.not_attempted(f"not attempted: the markdown cell for `{name}` (tagged answer:{name}) holds no answer yet")
     if isinstance(value, Verdict):
