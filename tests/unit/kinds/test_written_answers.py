@@ -158,3 +158,22 @@ def test_percent_grade_reads_the_cells_from_the_saved_file_even_without_outputs(
     saved = read_saved_outputs(path)
     assert saved.cells is None and saved.written == {NAME: "Mine."}
     assert read_saved_outputs(None).written is None
+
+
+def test_percent_grade_judges_the_saved_cell_and_says_when_it_cannot_read_the_file(tmp_path: Path) -> None:
+    from grader.live.judge import UNKNOWN_FILE_WRITTEN, Judge
+    from tests.conftest import RUBRIC
+
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(solution(nbformat.v4.new_code_cell("x = 1"), markdown(GOOD, TAG))), encoding="utf-8")
+    live = Judge()
+    replies = {}
+    for notebook in (str(path), None):
+        assert live.plan({"rubric": str(RUBRIC), "notebook": notebook, "only": ["ex4"]})["ok"]
+        replies[notebook] = live.judge({"answers": []})  # no kernel answers at all: only the saved cell can be judged
+    written = {notebook: next(c for ex in reply["result"]["exercises"] for c in ex["checks"] if c["id"] == "written_answer")
+               for notebook, reply in replies.items()}
+    assert (written[str(path)]["outcome"], written[str(path)]["score"]) == ("passed", 6.0)
+    assert UNKNOWN_FILE_WRITTEN not in replies[str(path)]["text"]
+    assert written[None]["outcome"] != "passed"
+    assert UNKNOWN_FILE_WRITTEN in replies[None]["text"]
