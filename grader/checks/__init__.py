@@ -9,8 +9,9 @@ parameter with :meth:`Check.param` to get its declared default), say what the
 student kit and ``%grade`` must know about it in the class attributes
 ``params_hold_answers`` and ``reads_printed_output``, decorate it with
 :func:`register`, and implement two methods (and, optionally,
-``rubric_problems`` and ``reference_names``, which the rubric loader calls to
-refuse params the schema cannot judge and reference names that do not exist):
+``rubric_problems``, ``reference_names`` and ``reference_params``, which the
+rubric loader calls to refuse params the schema cannot judge and reference names
+that do not exist, and to read params from the reference module's source):
 
 ``plan(rng)``
     Return the :class:`~grader.probes.protocol.ProbeCall` list this check needs from the
@@ -170,6 +171,15 @@ class Check(ABC):
     def reference_names(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
         """Optional: the names the rubric's reference module must define for these ``params``, as (field, name)."""
         return []
+
+    @classmethod
+    def reference_params(cls, params: dict[str, Any], reference_source: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """Optional: params read from the reference module's source when the rubric loads, and problems as (field, problem).
+
+        The loader adds the params to the check's (the ``observation`` kind's
+        function source); any problem refuses the rubric.
+        """
+        return {}, []
 
     def warm_up(self, calls: Sequence[ProbeCall]) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Optional: do slow first-time work for ``judge`` now (it runs while the kernel executes)."""
