@@ -130,6 +130,10 @@ class Observation(Check):
             return trouble
         value = answer.value if isinstance(answer.value, dict) else {}
         if "raised" in value:
+            raised = value["raised"] if isinstance(value["raised"], dict) else {}
+            missing = str(raised.get("message", "")).strip("'\"")
+            if raised.get("type") == "KeyError" and missing in self.param("names"):  # ns["f"] for an f the submission lacks
+                return answer_trouble(Answer(False, None, "NameError", missing), missing, ctx) or Verdict.not_attempted(missing)
             return raised_verdict(value["raised"], f"your code, run by the observation `{name}`,")
         found = result_dict(value.get("result"))
         if found is None:

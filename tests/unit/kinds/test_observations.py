@@ -172,12 +172,13 @@ def test_each_key_is_compared_with_its_tolerance(params: dict[str, Any], got: di
     (Answer(True, {"raised": {"type": "KeyError", "message": "'a'"}}), Outcome.ERROR, "run by the observation `partly`, raised KeyError"),
     (Answer(True, {"raised": {"type": "NotImplementedError", "message": ""}, "not_implemented": True}), Outcome.NOT_ATTEMPTED,
      "not attempted"),
+    (Answer(True, {"raised": {"type": "KeyError", "message": "'b'"}}), Outcome.NOT_ATTEMPTED, "not found: the submission defines no `b`"),
     (Answer(True, {"result": encode([1, 2])}), Outcome.FAILED, "not a dict of values"),
     (Answer(False, None, "Timeout", "no answer within 10s"), Outcome.ERROR, "did not finish in time"),
     (Answer(False, None, "ModuleNotFoundError", "No module named 'torch'"), Outcome.BROKEN, "could not run in the kernel"),
 ])
 def test_what_the_kernel_could_not_observe_is_worded(answer: Answer, outcome: Outcome, fragment: str) -> None:
-    verdict = judge(check_of("partly"), context_of(a=1.0, b=2.0, c=3.0), lambda call: answer)
+    verdict = judge(check_of("partly", names=["b"]), context_of(a=1.0, b=2.0, c=3.0), lambda call: answer)
     assert verdict.outcome is outcome, verdict.message
     assert fragment in verdict.message
 
