@@ -3,7 +3,8 @@
 Everything is checked before anything runs: size (before parsing), binary
 content, encoding, JSON, nbformat version and schema, Python syntax. A file
 that fails gets a :class:`SubmissionError` with a one-line reason. Stored
-outputs, metadata and tags are dropped: only the code is kept.
+outputs and metadata are dropped: the code is kept, and the written answers of markdown cells tagged
+``answer:NAME`` (:class:`AnswerCell`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ _MAGIC = {
     b"\xfe\xff": "UTF-16 text",
 }
 _CELL_MARKER = re.compile(r"^#\s*%%")
+# A markdown cell tagged ``answer:NAME`` holds the written answer NAME (`grade assign` keeps the tag in the student
+# notebook, and writes WRITTEN_PLACEHOLDER where the solution's answer was).
+ANSWER_TAG = "answer:"
+WRITTEN_PLACEHOLDER = "_Write your answer here._"
+MAX_WRITTEN_CHARS = 20000  # as the kernel's text_value probe caps a string answer
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,54 @@ class CodeCell:
 
 
 @dataclass(frozen=True)
+class AnswerCell:
+    """A markdown cell tagged ``answer:NAME``: the written answer ``name`` as it stands in the file."""
+
+    number: int
+    name: str
+    source: str
+
+    @property
+    def text(self) -> str:
+        """The answer itself: the cell without HTML comments and the template's placeholder, stripped ('' when only those)."""
+        text = _HTML_COMMENT.sub("", self.source).replace(WRITTEN_PLACEHOLDER, "").strip()
+        return text.encode("utf-8", "replace").decode("utf-8")  # JSON can spell lone surrogates; a report must not hold them
+
+
+def answer_name(tags: Any) -> str | None:
+    """The NAME of a cell's ``answer:NAME`` tag (the first one), or None when it has none."""
+    if not isinstance(tags, list):
+        return None
+    return next((tag[len(ANSWER_TAG):].strip() for tag in tags if isinstance(tag, str) and tag.startswith(ANSWER_TAG)), None) or None
+
+
+def answer_cells_of(cells: Any) -> tuple[AnswerCell, ...]:
+    """The markdown cells of a notebook's ``cells`` list tagged ``answer:NAME``, in order (anything malformed is skipped)."""
+    found = []
+    for number, cell in enumerate(cells if isinstance(cells, list) else [], start=1):
+        if isinstance(cell, dict) and cell.get("cell_type") == "markdown":
+            metadata = cell.get("metadata")
+            name = answer_name(metadata.get("tags") if isinstance(metadata, dict) else None)
+            if name:
+                found.append(AnswerCell(number, name, _source(cell)))
+    return tuple(found)
+
+
+def written_answers(cells: tuple[AnswerCell, ...]) -> dict[str, str]:
+    """Each written answer by name: the text of its tagged cells joined by blank lines ('' when all hold only the placeholder).
+
+    A name is present when the notebook has a cell tagged for it, even an empty
+    one, so that a judge can tell "no such cell" from "not written yet".
+    """
+    answers: dict[str, list[str]] = {}
+    for cell in cells:
+        answers.setdefault(cell.name, [])
+        if cell.text:
+            answers[cell.name].append(cell.text)
+    return {name: "\n\n".join(texts)[:MAX_WRITTEN_CHARS] for name, texts in answers.items()}
+
+
+@dataclass(frozen=True)
 class Submission:
     """A readable submission, ready to run."""
 
@@ -51,6 +106,7 @@ class Submission:
     raw: bytes
     code_cells: tuple[CodeCell, ...]
     sha256: str
+    answer_cells: tuple[AnswerCell, ...] = ()  # markdown cells tagged answer:NAME (a notebook's only)
 
     @property
     def student(self) -> str:
@@ -62,13 +118,14 @@ def load_submission(path: Path | str, max_mb: float = 20.0) -> Submission:
     path = Path(path)
     raw = _read(path, max_mb)
     text = _decode(raw)
+    answers: tuple[AnswerCell, ...] = ()
     if path.suffix == ".ipynb":
-        cells = _notebook_cells(text)
+        cells, answers = _notebook_cells(text)
         kind = "notebook"
     else:
         cells = _module_cells(text)
         kind = "module"
-    return Submission(path, kind, raw, tuple(cells), hashlib.sha256(raw).hexdigest())
+    return Submission(path, kind, raw, tuple(cells), hashlib.sha256(raw).hexdigest(), answers)
 
 
 def _read(path: Path, max_mb: float) -> bytes:
@@ -124,7 +181,7 @@ def _decode(raw: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _notebook_cells(text: str) -> list[CodeCell]:
+def _notebook_cells(text: str) -> tuple[list[CodeCell], tuple[AnswerCell, ...]]:
     data = _parse_json(text)
     if not isinstance(data, dict) or "cells" not in data:
         raise SubmissionError(f"not a notebook: the JSON holds {_json_kind(data)}, expected an object with 'cells'")
@@ -146,7 +203,7 @@ def _notebook_cells(text: str) -> list[CodeCell]:
         raise SubmissionError("the notebook has no code cells")
     for cell in code:
         _check_unicode(cell)
-    return code
+    return code, answer_cells_of(cells)
 
 
 def _check_unicode(cell: CodeCell) -> None:

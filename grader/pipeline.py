@@ -20,7 +20,7 @@ from grader.checks.registry import CHECK_KINDS
 from grader.errors import ReferenceError_, SubmissionError
 from grader.kernel.execute import CellProgress, execute_submission
 from grader.kernel.sandbox import Mode, choose_mode
-from grader.load import Submission, load_submission
+from grader.load import Submission, load_submission, written_answers
 from grader.probes import prepare_answer_checks, request_problem
 from grader.probes.protocol import Answer, ProbeCall, ProbeRequest, parse_answers
 from grader.results import Blame, CheckResult, Execution, ExerciseResult, Outcome, SubmissionResult, Verdict
@@ -87,7 +87,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
             return unusable(path, rubric, execution.kernel_failed, started, options.student, Blame.INFRASTRUCTURE)
         answers = parse_answers(execution.probe_outputs, request.calls)
         sources = {cell.number: cell.source for cell in submission.code_cells}
-        context = JudgeContext(_reference(reference), execution, sources)
+        context = JudgeContext(_reference(reference), execution, sources, written_answers(submission.answer_cells))
     results = judge_and_score(planned, answers, context, exercises)
     score, max_score = total(results)
     return SubmissionResult(
@@ -303,6 +303,8 @@ def unattempted(exercise: ExerciseSpec, answer: Answer, context: JudgeContext) -
     """
     states = answer.value if answer.ok and isinstance(answer.value, dict) else None
     if states is None or any(states.get(name) not in _STATE_WORDS for name in exercise.answers):
+        return ""
+    if any(context.written.get(name) for name in exercise.answers):  # written in its markdown answer cell
         return ""
     if any(states[name] == "missing" and context.why_missing(name.split(".")[0]) for name in exercise.answers):
         return ""

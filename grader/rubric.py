@@ -206,6 +206,8 @@ class CheckKind(Protocol):
 
     def reference_names(self, params: dict[str, Any]) -> list[tuple[str, str]]: ...
 
+    def reference_params(self, params: dict[str, Any], reference_source: str) -> tuple[dict[str, Any], list[tuple[str, str]]]: ...
+
 
 def load_rubric(path: Path | str, kinds: Mapping[str, CheckKind]) -> Rubric:
     """Read, validate and build the rubric at ``path`` whose checks name ``kinds``; raise :class:`RubricError` naming the place."""
@@ -222,6 +224,7 @@ def load_rubric(path: Path | str, kinds: Mapping[str, CheckKind]) -> Rubric:
     if not reference_path.is_file():
         raise RubricError(f"{path}: reference: no such file {data['reference']!r} (resolved to {reference_path})")
     _check_reference_names(path, data, reference_path, kinds)
+    _add_reference_params(path, data, reference_path, kinds)
     # The contract is for people and rubric tools, not needed to grade: a rubric shipped without it still grades.
     contract_path = (path.parent / data["contract"]).resolve() if "contract" in data else None
     if contract_path is not None and not contract_path.is_file():
@@ -405,6 +408,18 @@ def _check_reference_names(path: Path, data: dict[str, Any], reference_path: Pat
                         f"{path}: exercises[{i}].checks[{j}].params.{field_name}: the reference module "
                         f"{reference_path.name} defines no {name!r}{hint}"
                     )
+
+
+def _add_reference_params(path: Path, data: dict[str, Any], reference_path: Path, kinds: Mapping[str, CheckKind]) -> None:
+    """Params a kind reads from the reference module's source when the rubric loads (an observation's code), or its refusal."""
+    source = reference_path.read_text(encoding="utf-8")  # top_level_names has read it already: it is UTF-8 Python
+    for i, ex in enumerate(data["exercises"]):
+        for j, check in enumerate(ex["checks"]):
+            added, problems = kinds[check["kind"]].reference_params(check.get("params", {}), source)
+            for field_name, problem in problems:
+                raise RubricError(f"{path}: exercises[{i}].checks[{j}].params.{field_name}: {problem} (in {reference_path.name})")
+            if added:
+                check["params"] = {**check.get("params", {}), **added}
 
 
 def top_level_names(module_path: Path) -> set[str]:

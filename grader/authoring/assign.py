@@ -52,7 +52,9 @@ def assign(solution: Path, out_dir: Path, assignment: str | None, rubric: Path |
 
     Answers are marked in SOLUTION with "# BEGIN SOLUTION" / "# END SOLUTION"
     lines, the cell tag "solution", or "<!-- BEGIN SOLUTION -->" /
-    "<!-- END SOLUTION -->" lines in markdown. The file is named after the
+    "<!-- END SOLUTION -->" lines in markdown; the tag "answer:NAME" on a
+    markdown cell makes it the written answer NAME (kept in the student
+    notebook, where the grader reads it). The file is named after the
     rubric's notebook, else <assignment id>.ipynb. Exit status: 0 written (or up
     to date with --check), 1 out of date (--check), 2 a refusal.
     """

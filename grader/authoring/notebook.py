@@ -11,7 +11,13 @@ An instructor writes the solved notebook and marks what the student must write:
   on a code cell without markers: the whole cell is the answer;
 * ``<!-- BEGIN SOLUTION -->`` / ``<!-- END SOLUTION -->`` lines in a markdown
   cell, or the tag ``solution`` on a markdown cell without them, for a written
-  answer.
+  answer;
+* the tag ``answer:NAME`` on a markdown cell: the whole cell is the written
+  answer ``NAME``, which the grader reads from the submission file (a written
+  answer kind with ``name: NAME``). The tag stays in the student notebook; the
+  cell may hold no solution markers (text around them would be graded as part
+  of the student's answer: put the question in the cell before), and a name is
+  tagged once.
 
 :func:`answer_regions` finds these regions; :func:`make_student_notebook`
 replaces each with a stub that the student contract counts as "not attempted";
@@ -51,10 +57,11 @@ from typing import Any, Literal
 import nbformat
 
 from grader.errors import GraderError
+from grader.load import WRITTEN_PLACEHOLDER, answer_name
 
 YOUR_CODE_HERE = "# YOUR CODE HERE"
 RAISE_STUB = "raise NotImplementedError"
-WRITTEN_STUB = "_Write your answer here._"
+WRITTEN_STUB = WRITTEN_PLACEHOLDER  # the grader reads a tagged answer cell holding only this as "not attempted"
 SOLUTION_TAG = "solution"
 RegionKind = Literal["code-lines", "code-cell", "markdown"]
 
@@ -120,9 +127,28 @@ _MAGIC = re.compile(r"^(\s*)(?:%{1,2}|!)(?=[A-Za-z])")
 def answer_regions(nb: Any) -> list[AnswerRegion]:
     """The answer regions of a solution notebook, in order; refuse unclosed, stray, nested or misspelt markers."""
     regions: list[AnswerRegion] = []
+    named: dict[str, str] = {}
     for index, cell in enumerate(nb["cells"]):
+        _check_answer_tag(index, cell, named)
         regions.extend(_cell_regions(index, cell))
     return regions
+
+
+def _check_answer_tag(index: int, cell: Any, named: dict[str, str]) -> None:
+    """Refuse an ``answer:NAME`` tag the grader could not read as one whole written answer."""
+    name = answer_name(cell.get("metadata", {}).get("tags"))
+    if name is None:
+        return
+    place = cell_label(index, cell)
+    if cell["cell_type"] != "markdown":
+        raise SolutionNotebookError(f"{place}: the tag 'answer:{name}' marks a markdown cell; in code, the answer is the string `{name}` is set to")
+    if name in named:
+        raise SolutionNotebookError(f"{place}: the written answer {name!r} is already tagged on {named[name]}")
+    if _marked_spans(cell_source(cell).split("\n"), _MARKDOWN_MARKERS, place):
+        raise SolutionNotebookError(
+            f"{place}: a cell tagged 'answer:{name}' is the answer as a whole, so it holds no solution markers "
+            "(the text around them would be graded as the student's): move that text to a cell of its own")
+    named[name] = place
 
 
 def _cell_regions(index: int, cell: Any) -> list[AnswerRegion]:
@@ -138,7 +164,7 @@ def _cell_regions(index: int, cell: Any) -> list[AnswerRegion]:
     spans = _marked_spans(lines, markers, cell_label(index, cell))
     if spans:
         return [_region(index, cell, lines_kind, begin + 1, end - 1, lines) for begin, end in spans]
-    if _tagged_solution(cell):
+    if _tagged_solution(cell) or (cell["cell_type"] == "markdown" and answer_name(cell.get("metadata", {}).get("tags"))):
         return [_region(index, cell, whole_kind, 1, len(lines), lines)]
     return []
 

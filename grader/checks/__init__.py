@@ -9,8 +9,9 @@ parameter with :meth:`Check.param` to get its declared default), say what the
 student kit and ``%grade`` must know about it in the class attributes
 ``params_hold_answers`` and ``reads_printed_output``, decorate it with
 :func:`register`, and implement two methods (and, optionally,
-``rubric_problems`` and ``reference_names``, which the rubric loader calls to
-refuse params the schema cannot judge and reference names that do not exist):
+``rubric_problems``, ``reference_names`` and ``reference_params``, which the
+rubric loader calls to refuse params the schema cannot judge and reference names
+that do not exist, and to read params from the reference module's source):
 
 ``plan(rng)``
     Return the :class:`~grader.probes.protocol.ProbeCall` list this check needs from the
@@ -40,7 +41,7 @@ import random
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -55,11 +56,18 @@ _REGISTERED: dict[str, type[Check]] = {}  # by register(); grader.checks.registr
 
 @dataclass(frozen=True)
 class JudgeContext:
-    """What a judge may consult besides the answers: the reference and the execution record."""
+    """What a judge may consult besides the answers: the reference, the execution record, the submission's own text.
+
+    ``written`` holds the written answers of the notebook's markdown cells tagged
+    ``answer:NAME`` (:func:`grader.load.written_answers`), read from the file in
+    the grader's process: a name is there when such a cell exists, with '' when
+    it holds only the template's placeholder.
+    """
 
     reference: ModuleType
     execution: Execution
     sources: dict[int, str]
+    written: dict[str, str] = field(default_factory=dict)
 
     def why_missing(self, name: str) -> str:
         """A hint for a name the kernel did not have: the failed cell that mentions it, if any."""
@@ -121,6 +129,9 @@ class Check(ABC):
     # The judge reads what the notebook printed (ctx.execution.printed_text): %grade, which judges a running kernel,
     # can judge it only from the saved notebook's outputs (grader/live/judge.py).
     reads_printed_output: ClassVar[bool] = False
+    # The judge reads written answers from the notebook's markdown cells (ctx.written): %grade reads them from the saved
+    # notebook file (grader/live/judge.py).
+    reads_answer_cells: ClassVar[bool] = False
 
     def __init__(self, spec: CheckSpec) -> None:
         self.spec = spec
@@ -160,6 +171,15 @@ class Check(ABC):
     def reference_names(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
         """Optional: the names the rubric's reference module must define for these ``params``, as (field, name)."""
         return []
+
+    @classmethod
+    def reference_params(cls, params: dict[str, Any], reference_source: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """Optional: params read from the reference module's source when the rubric loads, and problems as (field, problem).
+
+        The loader adds the params to the check's (the ``observation`` kind's
+        function source); any problem refuses the rubric.
+        """
+        return {}, []
 
     def warm_up(self, calls: Sequence[ProbeCall]) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Optional: do slow first-time work for ``judge`` now (it runs while the kernel executes)."""

@@ -10,7 +10,19 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from grader.checks import checkpointing, dual, graphs, instructor, numbers, registered_kinds, rules, structure, tensors, text  # noqa: F401 - importing registers them
+from grader.checks import (  # noqa: F401 - importing registers them
+    checkpointing,
+    dual,
+    graphs,
+    instructor,
+    numbers,
+    observations,
+    registered_kinds,
+    rules,
+    structure,
+    tensors,
+    text,
+)
 
 __all__ = ["CHECK_KINDS"]
 

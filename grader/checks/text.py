@@ -12,6 +12,12 @@ matches no idea scores 0. With ``topic`` (phrasings again) an answer must match
 at least one of them to count as on topic. The check is meant to be marked
 ``review: true``.
 
+Where the answer is: a markdown cell tagged ``answer:NAME`` (``grade assign``
+keeps the tag; :mod:`grader.load` reads the cell from the submission file, in
+the grader's process) or the global string ``NAME``. The cell wins when it holds
+anything besides the template's placeholder (``_Write your answer here._``) and
+HTML comments; otherwise the string is read, as :func:`read_written` says.
+
 An idea counts only where the answer states it: its phrasings are matched
 within one sentence at a time (sentences end at ``.``, ``!``, ``?``, ``;``, a
 blank line or a new bullet; a line break alone is wrapping), never across the
@@ -34,7 +40,7 @@ from typing import Any
 from grader.checks import Check, JudgeContext, read_answer, register
 from grader.checks.schema import fields, kind_params, param
 from grader.probes.protocol import Answer, ProbeCall
-from grader.results import Verdict
+from grader.results import Outcome, Verdict
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'’][a-z0-9]+)*")
 # A sentence ends at . ! ? ; before a space, at a blank line, or where a new bullet starts; a line break alone is
@@ -95,15 +101,39 @@ def function_word_share(words: list[str]) -> float:
     return sum(word in FUNCTION_WORDS for word in words) / len(words) if words else 0.0
 
 
+def read_written(answer: Answer, name: str, ctx: JudgeContext) -> str | Verdict:
+    """The written answer ``name`` (its text, possibly empty), or the verdict when there is none to read.
+
+    Precedence: the markdown cell tagged ``answer:NAME`` when it holds text of
+    the student's (the string variable is then not read), else the string
+    variable ``NAME`` (``answer``, the kernel's reply to ``text_value``). When
+    neither is written and the notebook has the tagged cell, "not attempted"
+    names the cell, since that is where the template asks for the answer.
+    """
+    cell = ctx.written.get(name)
+    if cell:
+        return cell
+    value = read_answer(answer, name, ctx)
+    unwritten = value.outcome is Outcome.NOT_ATTEMPTED if isinstance(value, Verdict) else str(value.get("text", "x")).strip() == ""
+    if cell is not None and unwritten:
+        return Verdict.not_attempted(f"not attempted: the markdown cell for `{name}` (tagged answer:{name}) holds no answer yet")
+    if isinstance(value, Verdict):
+        return value
+    if "rejected" in value or not isinstance(value.get("text"), str):
+        return Verdict.failed(f"`{name}` must be a string (it is of type {value.get('rejected', 'unknown')})")
+    return str(value["text"])
+
+
 @register
 class KeyIdeas(Check):
-    """A global string scored against key ideas: the points of every idea one of whose phrasings it contains."""
+    """A written answer scored against key ideas: the points of every idea one of whose phrasings it contains."""
 
     kind = "key_ideas"
     params_hold_answers = True
+    reads_answer_cells = True
     params_schema = kind_params(
         {
-            "name": param("string", "the global string that holds the written answer"),
+            "name": param("string", "the written answer: a markdown cell tagged answer:NAME, else the global string NAME"),
             "question": param("string", "the question's text: runs of five of its words copied into the answer earn nothing",
                               default=""),
             "min_words": param("integer", "the fewest words of its own an answer must have", default=0, minimum=0),
@@ -139,13 +169,10 @@ class KeyIdeas(Check):
         return [ProbeCall("text_value", {"name": self.params["name"]})]
 
     def judge(self, calls: Sequence[ProbeCall], answers: Sequence[Answer], ctx: JudgeContext) -> Verdict:
-        name = self.params["name"]
-        value = read_answer(answers[0], name, ctx)
-        if isinstance(value, Verdict):
-            return value
-        if "rejected" in value or not isinstance(value.get("text"), str):
-            return Verdict.failed(f"`{name}` must be a string (it is of type {value.get('rejected', 'unknown')})")
-        return self._score(value["text"], self._patterns())  # the rubric loader has compiled every pattern once
+        text = read_written(answers[0], self.params["name"], ctx)
+        if isinstance(text, Verdict):
+            return text
+        return self._score(text, self._patterns())  # the rubric loader has compiled every pattern once
 
     def _patterns(self) -> list[list[re.Pattern[str]]]:
         """One list of compiled phrasings per idea, then the topic's list (possibly empty)."""

@@ -28,6 +28,10 @@ so repeated ``%grade`` calls ask the same questions. Checks that read what the
 notebook *printed* (``reads_printed_output`` on the kind) are judged against the
 outputs stored in the saved notebook file; when there is no such file, or it
 holds no outputs, they are left out of the live score and the report says so.
+Written answers in markdown cells tagged ``answer:NAME`` (read by kinds with
+``reads_answer_cells``) are read from the saved notebook file too; when the kernel
+does not know its file, only the string variables are judged, and a report in
+which such a check did not pass says so.
 """
 
 from __future__ import annotations
@@ -47,12 +51,13 @@ from grader.assignments import answer_fit, choose_assignment, choose_by_names, i
 from grader.checks import JudgeContext
 from grader.checks.registry import CHECK_KINDS
 from grader.errors import GraderError, UsageError
+from grader.load import answer_cells_of, written_answers
 from grader.pipeline import PlannedCheck, judge_and_score, load_reference, plan_probes, prepare_judges
 from grader.probes import probe_sources
 from grader.probes.protocol import ProbeRequest, parse_answers
 from grader.reporters import grade_note
 from grader.reporters.notebook import LIVE_NOTE, NotebookReport, deferred_note, render_notebook_html, render_notebook_text
-from grader.results import CellRun, Execution, SubmissionResult
+from grader.results import CellRun, Execution, ExerciseResult, Outcome, SubmissionResult
 from grader.rubric import CheckSpec, ExerciseSpec, Rubric, load_rubric
 from grader.scoring import total
 from grader.version import __version__
@@ -61,6 +66,15 @@ from grader.version import __version__
 def reads_printed_output(check: CheckSpec) -> bool:
     """Whether the check's judge reads the notebook's printed output (``ctx.execution.printed_text``), not a definition."""
     return CHECK_KINDS[check.kind].reads_printed_output
+
+
+def reads_answer_cells(check: CheckSpec) -> bool:
+    """Whether the check's judge reads written answers from the notebook's markdown cells (``ctx.written``)."""
+    return CHECK_KINDS[check.kind].reads_answer_cells
+
+
+UNKNOWN_FILE_WRITTEN = ("The kernel does not know which notebook file it runs, so answers written in markdown cells "
+                        "(tagged answer:NAME) cannot be read here: only answers stored in string variables were judged.")
 
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -74,11 +88,16 @@ def live_seed(rubric: Rubric) -> int:
 
 @dataclass(frozen=True)
 class SavedOutputs:
-    """What a saved notebook printed, cell by cell, or why it cannot be read (``cells`` is None then)."""
+    """What a saved notebook printed, cell by cell, or why it cannot be read (``cells`` is None then).
+
+    ``written`` holds its written answers (:func:`grader.load.written_answers`),
+    None when the file is unknown or unreadable.
+    """
 
     cells: tuple[CellRun, ...] | None
     sources: dict[int, str]
     note: str
+    written: dict[str, str] | None = None
 
 
 def read_saved_outputs(notebook: Path | None, now: float | None = None) -> SavedOutputs:
@@ -98,6 +117,7 @@ def read_saved_outputs(notebook: Path | None, now: float | None = None) -> Saved
     cells = data.get("cells") if isinstance(data, dict) else None
     if not isinstance(cells, list):
         return SavedOutputs(None, {}, f"The saved file {notebook.name} is not a notebook with cells.")
+    written = written_answers(answer_cells_of(cells))
     runs, sources, any_output = [], {}, False
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -108,9 +128,10 @@ def read_saved_outputs(notebook: Path | None, now: float | None = None) -> Saved
         runs.append(CellRun(number, "ok", stdout="".join(_stdout_text(output) for output in outputs)))
         sources[number] = _text(cell.get("source"))
     if not any_output:
-        return SavedOutputs(None, {}, f"The saved file {notebook.name} holds no outputs: save the notebook after running it.")
+        return SavedOutputs(None, {}, f"The saved file {notebook.name} holds no outputs: save the notebook after running it.", written)
     age = max(0.0, (time.time() if now is None else now) - saved)
-    return SavedOutputs(tuple(runs), sources, f"What the notebook printed is read from the saved file {notebook.name} (saved {_ago(age)}).")
+    note = f"What the notebook printed is read from the saved file {notebook.name} (saved {_ago(age)})."
+    return SavedOutputs(tuple(runs), sources, note, written)
 
 
 def _stdout_text(output: Any) -> str:
@@ -244,7 +265,7 @@ class Judge:
         answers = parse_answers([str(a) for a in request.get("answers") or [] if isinstance(a, str)], plan.request.calls)
         cells = plan.outputs.cells or ()
         execution = Execution(cells, (), (), {"mode": "live"}, 0.0)
-        context = JudgeContext(plan.reference, execution, plan.outputs.sources)
+        context = JudgeContext(plan.reference, execution, plan.outputs.sources, plan.outputs.written or {})
         exercises = judge_and_score(plan.planned, answers, context, plan.exercises)
         score, max_score = total(exercises)
         result = SubmissionResult(
@@ -258,6 +279,8 @@ class Judge:
             notes.append(deferred_note(plan.deferred, plan.outputs.note))
         elif any(reads_printed_output(item.check.spec) for item in plan.planned):
             notes.append(plan.outputs.note)
+        if plan.outputs.written is None and _written_unpassed(plan.planned, exercises):
+            notes.append(UNKNOWN_FILE_WRITTEN)
         report = NotebookReport(f"Live check of {plan.rubric.assignment} ({plan.chosen_because})", tuple(notes), result)
         return {"ok": True, "result": result.as_dict(), "text": render_notebook_text(report), "html": render_notebook_html(report)}
 
@@ -285,8 +308,8 @@ class Judge:
             raise UsageError(f"{unknown[0]}: no such exercise in {rubric.assignment} (choose from {', '.join(known)})")
         notebook = Path(notebook_arg) if notebook_arg else None
         chosen = [ex for ex in rubric.exercises if not only or ex.id in only]
-        needs_output = any(reads_printed_output(check) for ex in chosen for check in ex.checks)
-        outputs = read_saved_outputs(notebook) if needs_output else SavedOutputs(None, {}, "")
+        needs_file = any(reads_printed_output(check) or reads_answer_cells(check) for ex in chosen for check in ex.checks)
+        outputs = read_saved_outputs(notebook) if needs_file else SavedOutputs(None, {}, "")
         exercises, deferred = _judged_here(chosen, printed_known=outputs.cells is not None)
         key = (rubric.path.resolve(), rubric.sha256, tuple((ex.id, tuple(c.id for c in ex.checks)) for ex in exercises))
         if key not in self._plans:
@@ -324,6 +347,12 @@ def _judged_here(exercises: list[ExerciseSpec], printed_known: bool) -> tuple[li
         deferred += [(exercise.id, c.title, c.points) for c in exercise.checks if reads_printed_output(c)]
         kept.append(dataclasses.replace(exercise, checks=checks))
     return kept, tuple(deferred)
+
+
+def _written_unpassed(planned: list[PlannedCheck], exercises: tuple[ExerciseResult, ...]) -> bool:
+    """Whether a check that reads markdown answer cells did not pass (the answer may be in a cell this grade could not read)."""
+    readers = {(item.exercise.id, item.check.spec.id) for item in planned if reads_answer_cells(item.check.spec)}
+    return any((ex.id, check.id) in readers and check.outcome is not Outcome.PASSED for ex in exercises for check in ex.checks)
 
 
 def _kernel_events(request: dict[str, Any]) -> list[str]:

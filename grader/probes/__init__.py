@@ -44,7 +44,7 @@ from typing import Any
 
 _HERE = Path(__file__).resolve().parent
 # The codec and the runtime first; then the built-in probe modules, each run in a copy of the runtime's namespace.
-BUILTIN_MODULES = ("values", "calls", "dual", "graphs", "checkpoint", "tensors", "rules")
+BUILTIN_MODULES = ("values", "calls", "dual", "graphs", "checkpoint", "tensors", "rules", "observations")
 ENTRY_POINT_GROUP = "grader.probes"
 
 

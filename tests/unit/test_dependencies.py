@@ -19,7 +19,7 @@ GRADER = Path(__file__).resolve().parents[2] / "grader"
 
 # Bottom to top. A module belongs to the layer of its longest listed prefix; each may import only its own layer and those below.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("grader.version", "grader.errors", "grader.shorten", "grader.results", "grader.rubric")),
+    ("foundation", ("grader.version", "grader.errors", "grader.shorten", "grader.results", "grader.rubric", "grader.observation")),
     ("stages", ("grader.load", "grader.assignments", "grader.kernel", "grader.probes", "grader.checks", "grader.scoring", "grader.reporters")),
     ("orchestrator", ("grader.pipeline",)),
     ("commands", ("grader.batch", "grader.authoring", "grader.kit", "grader.live", "grader.mutation", "grader.pytest_plugin")),

@@ -220,6 +220,8 @@ NOT_CHECKING_OPTIONS = {
     ("function_vs_reference", "reference"): "names the reference function compared with, not an option",
     ("instructor_graded", "points"): "the points the instructor grades: this check scores 0 and fails nothing",
     ("instructor_graded", "name"): "the written answer it reports on: this check scores 0 and fails nothing",
+    ("observation", "keys"): "selects the keys compared (a key left out is not judged); tested with the observation's "
+    "own judge in tests/unit/kinds/test_observations.py, since an observation needs a reference function of its own",
 }
 
 _SAYS_IT_CHECKS = re.compile(r"\b(must|compared?|differs?|forbid|checks?|earns? nothing|fail)\b", re.IGNORECASE)

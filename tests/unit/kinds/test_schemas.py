@@ -131,5 +131,7 @@ def test_a_kind_declares_whether_its_params_hold_the_answer_and_whether_it_reads
     assert Check.params_hold_answers is False and Check.reads_printed_output is False
     for kind, cls in CHECK_KINDS.items():
         assert isinstance(cls.params_hold_answers, bool) and isinstance(cls.reads_printed_output, bool), kind
-    assert {kind for kind, cls in CHECK_KINDS.items() if cls.params_hold_answers} == {"key_ideas"}
+    assert {kind for kind, cls in CHECK_KINDS.items() if cls.params_hold_answers} == {"key_ideas", "observation"}
     assert {kind for kind, cls in CHECK_KINDS.items() if cls.reads_printed_output} == {"grad_chain_printed"}
+    assert Check.reads_answer_cells is False
+    assert {kind for kind, cls in CHECK_KINDS.items() if cls.reads_answer_cells} == {"key_ideas", "instructor_graded"}
