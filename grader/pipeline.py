@@ -310,7 +310,8 @@ def unattempted(exercise: ExerciseSpec, answer: Answer, context: JudgeContext) -
         return ""
     grouped: dict[str, list[str]] = {}
     for name in exercise.answers:
-        grouped.setdefault(_STATE_WORDS[str(states[name])], []).append(f"`{name}`")
+        unwritten = states[name] == "missing" and name in context.written  # its tagged markdown cell holds the placeholder
+        grouped.setdefault("its markdown cell still the placeholder" if unwritten else _STATE_WORDS[str(states[name])], []).append(f"`{name}`")
     shown = "; ".join(f"{', '.join(names)}: {word}" for word, names in grouped.items())
     return f"not attempted: every answer of this exercise is still a stub ({shown})"
 
@@ -340,6 +341,7 @@ def fault_lines(execution: Execution, planned: list[PlannedCheck], sources: dict
         if cell.status in ("ok", "not_run", "skipped"):
             continue
         error, line = split_cell_error(cell.error)
+        error = error.rstrip(": ")  # `raise NotImplementedError` has no message: no dangling colon
         what = {"error": f"raised {error}", "timeout": error, "crashed": f"stopped the kernel: {error}"}[cell.status]
         affected = _exercises_using(sources.get(cell.number, ""), planned)
         if affected and cell.status == "error" and error.startswith(("SyntaxError", "IndentationError", "TabError")):

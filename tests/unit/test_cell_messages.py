@@ -49,3 +49,12 @@ def test_a_notebook_without_cell_ids_loads_without_a_warning_and_is_not_changed(
         submission = load_submission(path)
     assert [cell.source for cell in submission.code_cells] == ["x = 1"]
     assert path.read_bytes() == before
+
+
+def test_an_error_without_a_message_leaves_no_dangling_colon() -> None:
+    from grader.pipeline import fault_lines
+    from grader.results import CellRun, Execution
+
+    execution = Execution((CellRun(2, "error", "NotImplementedError:  (cell line 3)"),), (), (), {}, 0.0)
+    (line,) = fault_lines(execution, [], {2: "x = 1\ny = 2\nraise NotImplementedError"})
+    assert line == 'code cell 1 raised NotImplementedError (no graded answer is defined there); line 3 of the cell that starts "x = 1"'
