@@ -24,6 +24,7 @@ from grader.version import __version__
 
 if TYPE_CHECKING:
     from grader.kernel.execute import CellProgress
+    from grader.results import SubmissionResult
     from grader.rubric import Limits, Rubric
 
 CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -134,7 +135,8 @@ def main() -> None:
 @click.option("--missing", type=click.Choice(["empty", "zero"]), default=None,
               help="Batch mode: an LMS gradebook's grade for a roster student with no submission (default: empty).")
 @click.option("--keep-warm/--no-keep-warm", default=None,
-              help="Keep the warm-kernel server running for the next grade on this machine (default: off; GRADER_KEEP_WARM=1).")
+              help="Leave a warm kernel server and a warm grading server for the next grade on this machine, which then answers "
+                   "in about a second (default: on, off in CI; GRADER_KEEP_WARM=0 turns it off).")
 @click.option("--similarity", is_flag=True,
               help="Batch mode: also write similarity.html, every pair of submissions ranked by how alike their answer code is.")
 @click.version_option(version=__version__)
@@ -212,8 +214,13 @@ def _rubric_and_limits(options: dict[str, Any], rubric_path: Path) -> tuple[Rubr
     unknown = [ex for ex in options["only"] if ex not in {e.id for e in rubric.exercises}]
     if unknown:
         raise UsageError(f"--only {unknown[0]}: no such exercise (choose from {', '.join(e.id for e in rubric.exercises)})")
+    return rubric, replace(rubric.limits, **_limit_changes(options))
+
+
+def _limit_changes(options: dict[str, Any]) -> dict[str, Any]:
+    """The rubric's limits the command line changes (``--cell-timeout``, ``--timeout``, ``--memory-mb``)."""
     changes = {"cell_timeout_s": options["cell_timeout"], "submission_timeout_s": options["timeout"], "memory_mb": options["memory_mb"]}
-    return rubric, replace(rubric.limits, **{k: v for k, v in changes.items() if v is not None})
+    return {name: value for name, value in changes.items() if value is not None}
 
 
 def _refuse_batch_only(options: dict[str, Any]) -> None:
@@ -231,32 +238,37 @@ def gradebook_formats(values: tuple[str, ...]) -> tuple[str, ...]:
 
 def _tell_cell_progress(progress: CellProgress) -> None:
     """On stderr (stdout is the report): which cell is taking long, and when its time limit stops it."""
-    from grader.checks import first_line  # lazy: `grade --help` stays fast
+    from grader.reporters.terminal import progress_line  # lazy: `grade --help` stays fast
 
-    starts = first_line(progress.source)
-    left = max(0.0, progress.limit_s - progress.elapsed_s)
-    click.echo(
-        f"code cell {progress.code_cell}{f' (it starts {starts})' if starts else ''} is still running after "
-        f"{progress.elapsed_s:.0f} s; its time limit stops it in {left:.0f} s",
-        err=True,
-    )
+    click.echo(progress_line(progress), err=True)
 
 
 def _grade_one(submission: Path, options: dict[str, Any]) -> int:
-    from grader.pipeline import Options, grade_submission, unreadable  # lazy: `grade --help` stays fast
     from grader.reporters.json_report import render_json
     from grader.reporters.terminal import render_text
     from grader.scoring import apply_overrides, load_overrides
 
-    _start_warm_server(options["portable"], options["keep_warm"])
+    kept = _keeps_warm(options["portable"], options["keep_warm"])
+    if not kept:
+        _start_warm_server(options["portable"], keep_warm=False)
     try:
         rubric_path, warning = _rubric_for(submission, options)
     except SubmissionError as exc:  # unreadable, and so no assignment to read from it: still one report, with the reason
+        from grader.pipeline import unreadable  # lazy: a grade answered by the kept server imports no pipeline
+
         result = unreadable(submission, exc.message)
     else:
-        rubric, limits = _rubric_and_limits(options, rubric_path)
-        grading = Options(only=tuple(options["only"]), limits=limits, portable=options["portable"], on_progress=_tell_cell_progress)
-        result = grade_submission(submission, rubric, grading)
+        by_kept_server = _graded_by_kept_server(submission, rubric_path, options) if kept else None
+        if by_kept_server is not None:
+            result = by_kept_server
+        else:
+            from grader.pipeline import Options, grade_submission
+
+            rubric, limits = _rubric_and_limits(options, rubric_path)
+            if kept:
+                _start_warm_server(options["portable"], keep_warm=True)
+            grading = Options(only=tuple(options["only"]), limits=limits, portable=options["portable"], on_progress=_tell_cell_progress)
+            result = grade_submission(submission, rubric, grading)
         if warning:  # in every report, where the zeros it explains are
             result = replace(result, errors=(warning, *result.errors))
     if options["overrides"] is not None:
@@ -277,11 +289,30 @@ def _grade_one(submission: Path, options: dict[str, Any]) -> int:
         from grader.reporters.github import append_step_summary  # lazy: `grade --help` stays fast
 
         append_step_summary(result, Path(os.environ["GITHUB_STEP_SUMMARY"]), options["fail_under"])
+    if kept and not result.environment.get("kept_grader"):
+        from grader.kept import start_server_for_next_time  # lazy: `grade --help` stays fast
+
+        start_server_for_next_time()
     if result.status != "graded":
         return ExitCode.UNUSABLE
     if options["fail_under"] is not None and result.score < options["fail_under"]:
         return ExitCode.FAILED
     return ExitCode.OK
+
+
+def _keeps_warm(portable: bool, keep_warm: bool | None) -> bool:
+    """Whether this ``grade`` uses (and leaves) kept servers: the sandbox mode, and ``--keep-warm`` or its default."""
+    from grader.kernel.private import keep_warm_wanted
+    from grader.kernel.sandbox import Mode, choose_mode  # lazy: `grade --help` stays fast
+
+    return choose_mode(portable) is Mode.SANDBOX and keep_warm_wanted(keep_warm, os.environ)
+
+
+def _graded_by_kept_server(submission: Path, rubric_path: Path, options: dict[str, Any]) -> SubmissionResult | None:
+    """The kept grading server's result (a warm process: this one imports no torch), or None to grade here."""
+    from grader.kept import grade_kept  # lazy: `grade --help` stays fast
+
+    return grade_kept(submission, rubric_path, tuple(options["only"]), _limit_changes(options), lambda line: click.echo(line, err=True))
 
 
 def _start_warm_server(portable: bool, keep_warm: bool | None) -> None:

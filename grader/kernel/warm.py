@@ -22,29 +22,37 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import hashlib
 import json
 import os
 import shutil
 import signal
 import socket
-import stat
-import struct
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
 
+from grader.kernel.private import (  # noqa: F401 - re-exported: warm's callers and tests name them here
+    DEFAULT_IDLE_S,
+    IDLE_VARIABLE,
+    KEEP_WARM_VARIABLE,
+    REPLY_TIMEOUT_S,
+    check_private,
+    connect_if_listening,
+    idle_seconds,
+    keep_warm_wanted,
+    key_parts,
+    peer_credentials,
+    private_folder,
+    server_key,
+)
 from grader.kernel.sandbox import Mode, choose_mode, detect_isolation, socket_folder
-from grader.version import __version__
 
 # ----------------------------------------------------------------- grader side
 
@@ -203,112 +211,6 @@ def _start_quietly() -> None:
 
 # ------------------------------------------------------------ the kept server
 
-KEEP_WARM_VARIABLE = "GRADER_KEEP_WARM"
-IDLE_VARIABLE = "GRADER_WARM_IDLE_S"
-DEFAULT_IDLE_S = 300.0
-_SOCKET_PATH_MAX = 107
-_REPLY_TIMEOUT_S = 120.0  # a kept server that hangs costs this once (then a launched kernel); warming up under load takes far less
-
-
-def keep_warm_wanted(flag: bool | None, environ: Mapping[str, str]) -> bool:
-    """``--keep-warm/--no-keep-warm`` if given, else ``GRADER_KEEP_WARM``, else off (in CI too: ``CI=true`` grades once).
-
-    Off by default for now: measured, a second ``grade`` on a kept server took 0.99x plain nbclient, because the
-    ``grade`` process itself still imports torch for the judge; keeping the server pays once the judge is kept too.
-    """
-    if flag is not None:
-        return flag
-    value = environ.get(KEEP_WARM_VARIABLE, "").strip().lower()
-    return bool(value) and value not in ("0", "false", "no", "off")
-
-
-def idle_seconds(environ: Mapping[str, str]) -> float:
-    """How long a kept server waits for the next ``grade`` before leaving (``GRADER_WARM_IDLE_S``)."""
-    try:
-        value = float(environ.get(IDLE_VARIABLE, DEFAULT_IDLE_S))
-    except ValueError:
-        return DEFAULT_IDLE_S
-    return value if value > 0 else DEFAULT_IDLE_S
-
-
-def server_key(parts: Mapping[str, str]) -> str:
-    """The name of a kept server: what it was started from (see :func:`key_parts`); any change means another server."""
-    return hashlib.sha256(json.dumps(dict(parts), sort_keys=True).encode()).hexdigest()[:24]
-
-
-@cache
-def key_parts() -> dict[str, str]:
-    """What a kept server's kernels depend on: this grader's version and code, this Python, its installed packages, torch."""
-    return {
-        "grader_version": __version__,
-        "grader_code": _code_digest(Path(__file__).resolve().parent.parent),
-        "executable": sys.executable,
-        "prefix": sys.prefix,
-        "python": sys.version,
-        "torch": _torch_version(),
-        "site_packages": _site_packages_stamp(),
-    }
-
-
-def _code_digest(package: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def _torch_version() -> str:
-    """torch's version.py, read without importing torch (importlib.metadata takes a quarter second)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("torch")
-    if spec is None or spec.origin is None:
-        return "none"
-    try:
-        return hashlib.sha256(Path(spec.origin).with_name("version.py").read_bytes()).hexdigest()
-    except OSError:
-        return spec.origin
-
-
-def _site_packages_stamp() -> str:
-    """Installing, upgrading or removing a package changes its site-packages folder's modification time."""
-    folders = dict.fromkeys(sysconfig.get_paths()[name] for name in ("purelib", "platlib"))
-    stamps = []
-    for folder in folders:
-        with contextlib.suppress(OSError):
-            stamps.append(f"{folder}:{os.stat(folder).st_mtime_ns}")
-    return ";".join(stamps)
-
-
-def private_folder(environ: Mapping[str, str]) -> Path:
-    """This user's folder of kept servers, mode 0700: under ``XDG_RUNTIME_DIR``, or ``/tmp``. Refused unless it is ours alone."""
-    runtime = environ.get("XDG_RUNTIME_DIR", "")
-    name = f"grader-warm-{os.getuid()}"
-    base = Path(runtime) if runtime and os.path.isabs(runtime) and len(runtime) + len(name) + 32 <= _SOCKET_PATH_MAX else Path("/tmp")
-    folder = base / name
-    with contextlib.suppress(FileExistsError):
-        folder.mkdir(mode=0o700)
-    check_private(folder)
-    return folder
-
-
-def check_private(folder: Path) -> None:
-    """Raise PermissionError unless ``folder`` is a real folder (no link) owned by this user that nobody else may enter."""
-    info = os.lstat(folder)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise PermissionError(
-            f"{folder}: expected a folder of user {os.getuid()} with mode 0700, found owner {info.st_uid}, "
-            f"mode {stat.filemode(info.st_mode)}: no kept warm-kernel server"
-        )
-
-
-def peer_credentials(connection: socket.socket) -> tuple[int, int, int]:
-    """The process id, user id and group id of the process at the other end of a Unix socket."""
-    raw = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    pid, uid, gid = struct.unpack("3i", raw)
-    return pid, uid, gid
-
-
 def connect_kept_server(environ: Mapping[str, str] = os.environ) -> tuple[socket.socket, bool]:
     """A connection to this key's kept server, starting it if none answers; and whether it was already running."""
     import fcntl  # POSIX only, like the kept server
@@ -335,27 +237,6 @@ def connect_kept_server(environ: Mapping[str, str] = os.environ) -> tuple[socket
             process.kill()
         raise RuntimeError("the kept warm-kernel server did not start")
     return connection, False
-
-
-def connect_if_listening(path: Path) -> socket.socket | None:
-    """Connect to the server at ``path``; None if there is none listening. Refuses a socket or a server of another user."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.getuid():
-        raise PermissionError(f"{path}: not a socket of user {os.getuid()}")
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        connection.connect(str(path))
-    except (ConnectionRefusedError, FileNotFoundError):
-        connection.close()
-        return None
-    if peer_credentials(connection)[1] != os.getuid():
-        connection.close()
-        raise PermissionError(f"{path}: the server there runs as another user")
-    connection.settimeout(_REPLY_TIMEOUT_S)
-    return connection
 
 
 @contextlib.contextmanager

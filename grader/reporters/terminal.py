@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from grader.reporters import KIT_NOTE, check_lines, clean_text, unusable_note
 from grader.results import CheckResult, Outcome, SubmissionResult
+
+if TYPE_CHECKING:
+    from grader.kernel.execute import CellProgress
 
 PORTABLE_NOTE = (
     "Portable mode: no sandbox here, so your code ran as you, with your files and network and no memory limit "
@@ -58,3 +63,15 @@ _CODES = {"red": "31", "green": "32", "yellow": "33", "bold": "1"}
 
 def _paint(text: str, colour: str, enabled: bool) -> str:
     return f"\x1b[{_CODES[colour]}m{text}\x1b[0m" if enabled else text
+
+
+def progress_line(progress: CellProgress) -> str:
+    """Which cell is taking long, and when its time limit stops it (``grade`` prints it on stderr while the cell runs)."""
+    from grader.checks import first_line
+
+    starts = first_line(progress.source)
+    left = max(0.0, progress.limit_s - progress.elapsed_s)
+    return (
+        f"code cell {progress.code_cell}{f' (it starts {starts})' if starts else ''} is still running after "
+        f"{progress.elapsed_s:.0f} s; its time limit stops it in {left:.0f} s"
+    )

@@ -1,4 +1,6 @@
-"""A `grade` on the command line leaves its warm-kernel server for the next one, safely (grader/kernel/warm.py).
+"""A `grade` on the command line leaves its warm-kernel server and its grading server for the next one, safely.
+
+(grader/kernel/warm.py keeps the kernels warm, grader/kept/ the grading process.)
 
 Each test keeps its servers in a folder of its own and stops them at the end.
 """
@@ -66,7 +68,8 @@ def _servers_under(runtime: Path) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        if b"grader.kernel.zygote" in command and str(runtime).encode() in b" ".join(command) and state != "Z":
+        kept = b"grader.kernel.zygote" in command or b"grader.kept.server" in command
+        if kept and str(runtime).encode() in b" ".join(command) and state != "Z":
             pids.append(int(entry.name))
     return pids
 
@@ -98,6 +101,8 @@ def test_the_next_grade_reuses_the_server_and_inherits_nothing(grade: Grade, mak
     again = grade(SOLUTION)
     assert _server(again) == (pid, True, True)
     assert again["score"] == first["score"] and again["exercises"] == first["exercises"]
+    # the first grade graded in its own process; the later ones were answered by the kept grading server it left
+    assert "kept_grader" not in first["environment"] and again["environment"]["kept_grader"] == polluted["environment"]["kept_grader"]
     assert _wait_until(lambda: _open_sockets(pid) == 1, 30), "the server keeps its graders' connections open"
 
 
@@ -107,8 +112,9 @@ def test_a_killed_server_costs_one_fresh_start_and_another_key_is_never_used(
     first = grade(SOLUTION)
     os.kill(_server(first)[0], signal.SIGKILL)  # its socket stays behind, refusing connections
     after = grade(SOLUTION)
-    pid, kept, reused = _server(after)
-    assert (kept, reused) == (True, False) and pid != _server(first)[0]
+    pid, kept, _ = _server(after)
+    # a fresh server replaced it: started by this grade, or already by the kept grading server the first grade left
+    assert kept is True and pid != _server(first)[0]
     assert after["score"] == first["score"] and after["exercises"] == first["exercises"]
     real = warm.key_parts()
     monkeypatch.setattr(warm, "key_parts", lambda: {**real, "grader_version": real["grader_version"] + ".newer"})
@@ -131,3 +137,15 @@ def test_ci_keeps_no_server(grade: Grade, kept_env: dict[str, str]) -> None:
     report = grade(SOLUTION, CI="true", GRADER_KEEP_WARM="")
     assert report["environment"]["warm_server_kept"] is False and report["score"] == report["max_score"]
     assert _servers_under(Path(kept_env["XDG_RUNTIME_DIR"])) == []
+
+
+def test_a_killed_grading_server_costs_one_grade_in_process(grade: Grade) -> None:
+    first = grade(SOLUTION)
+    second = grade(SOLUTION)
+    grader_pid = second["environment"]["kept_grader"]
+    os.kill(grader_pid, signal.SIGKILL)  # its socket stays behind, refusing connections
+    after = grade(SOLUTION)
+    assert "kept_grader" not in after["environment"]  # graded in its own process, as the first grade was
+    again = grade(SOLUTION)
+    assert again["environment"]["kept_grader"] not in (None, grader_pid)  # the grade after the fault started a new one
+    assert first["exercises"] == second["exercises"] == after["exercises"] == again["exercises"]

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("grader.version", "grader.errors", "grader.shorten", "grader.results", "grader.rubric", "grader.observation")),
     ("stages", ("grader.load", "grader.assignments", "grader.kernel", "grader.probes", "grader.checks", "grader.scoring", "grader.reporters")),
     ("orchestrator", ("grader.pipeline",)),
-    ("commands", ("grader.batch", "grader.authoring", "grader.kit", "grader.live", "grader.mutation", "grader.pytest_plugin")),
+    ("commands", ("grader.batch", "grader.authoring", "grader.kept", "grader.kit", "grader.live", "grader.mutation", "grader.pytest_plugin")),
     ("entry points", ("grader.cli", "grader.__main__", "grader")),
 )
 

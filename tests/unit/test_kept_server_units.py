@@ -17,8 +17,10 @@ from grader.kernel.warm import connect_if_listening, idle_seconds, keep_warm_wan
 @pytest.mark.parametrize(
     ("flag", "environ", "kept"),
     [
-        (None, {}, False),                                       # off by default until the judge is kept warm too
+        (None, {}, True),                                        # on by default: the judge is kept warm too
         (None, {"CI": "true"}, False),                           # CI grades once per machine
+        (None, {"CI": "1"}, False),
+        (None, {"CI": "false"}, True),
         (None, {"GRADER_KEEP_WARM": "0"}, False),
         (None, {"GRADER_KEEP_WARM": "off", "CI": "false"}, False),
         (None, {"GRADER_KEEP_WARM": "1", "CI": "true"}, True),   # asked for explicitly
