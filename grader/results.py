@@ -159,6 +159,7 @@ class CheckResult:
     override: Override | None = None
     blame: Blame = Blame.NONE
     shown: dict[str, Any] | None = None  # the verdict's ``shown``: what a reviewer reads (see Verdict)
+    failure: Failure | None = None  # how it failed, when the kind could tell (the rubric's feedback map was chosen by it)
 
     def __post_init__(self) -> None:
         if self.blame is Blame.NONE and self.outcome is not Outcome.PASSED:  # built by hand: the outcome's usual blame
@@ -329,7 +330,11 @@ def _check_from_dict(data: dict[str, Any]) -> CheckResult:
         override=Override(**override) if override else None,
         blame=Blame(data["blame"]) if "blame" in data else blame_of(Outcome(data["outcome"])),
         shown=data["shown"] if isinstance(data.get("shown"), dict) else None,
+        failure=Failure(data["failure"]) if data.get("failure") in _FAILURES else None,
     )
+
+
+_FAILURES = {failure.value for failure in Failure}
 
 
 def _plain(value: Any) -> Any:

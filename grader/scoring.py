@@ -31,6 +31,7 @@ def check_result(spec: CheckSpec, verdict: Verdict) -> CheckResult:
         hidden=spec.hidden,
         blame=verdict.blame,
         shown=verdict.shown,
+        failure=verdict.failure if verdict.outcome is not Outcome.PASSED else None,
     )
 
 

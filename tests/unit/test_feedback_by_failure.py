@@ -56,6 +56,19 @@ def test_scoring_shows_the_sentence_for_how_the_check_failed(verdict: Verdict, s
     assert not any(sentence in result.message for sentence in others)
 
 
+def test_the_result_says_how_the_check_failed_and_keeps_it_through_json() -> None:
+    from grader.results import ExerciseResult, SubmissionResult
+
+    spec = CheckSpec("c", "call_vs_reference", "t", 2.0, {}, feedback=SENTENCES)
+    failed = check_result(spec, Verdict.failed("shape (3,)").because(Failure.WRONG_SHAPE))
+    passed = check_result(spec, Verdict.passed("fine"))
+    assert (failed.failure, passed.failure) == (Failure.WRONG_SHAPE, None)
+    result = SubmissionResult("s.ipynb", "s", "a", "graded", 2.0, 4.0, (ExerciseResult("ex1", "t", 2.0, 4.0, (failed, passed)),), (), 1.0)
+    data = result.as_dict()
+    assert [c["failure"] for c in data["exercises"][0]["checks"]] == ["wrong_shape", None]  # in the JSON report and results.jsonl
+    assert SubmissionResult.from_dict(data) == result
+
+
 def test_without_a_default_an_unmapped_failure_adds_nothing_and_a_pass_never_does() -> None:
     spec = CheckSpec("c", "call_vs_reference", "t", 2.0, {}, feedback={"wrong_shape": "Mind the shape."})
     assert check_result(spec, Verdict.failed("wrong values").because(Failure.WRONG_VALUES)).message == "wrong values"
