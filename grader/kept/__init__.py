@@ -4,7 +4,7 @@ The first ``grade`` (with the kept warm-kernel server on, see
 :func:`grader.kernel.private.keep_warm_wanted`) grades in its own process as
 always and starts, beside the kept warm-kernel server, a kept *grading* server
 (:mod:`grader.kept.server`) that has imported the pipeline, the check kinds and
-torch. A later ``grade`` of the same user, grader and Python environment (the
+torch, with no thread of its own (it forks). A later ``grade`` of the same user, grader and Python environment (the
 same :func:`~grader.kernel.private.server_key`) sends it the paths and the limits
 and reads back the result as JSON: it never imports torch itself. The server
 forks one child per request, so no state passes from one grade to the next, and

@@ -19,9 +19,14 @@ import os
 import signal
 import socket
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+_ONE_THREAD = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# A child that outlives its submission's limit by this much is stuck: it dies, and its grade falls back to the client.
+_CHILD_GRACE_S = 120
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,6 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--listen", required=True)
     parser.add_argument("--idle", type=float, default=300.0)
     args = parser.parse_args(argv)
+    for variable in _ONE_THREAD:  # before torch is imported: see _warm_up
+        os.environ[variable] = "1"
     listener = _bind(Path(args.listen))
     if listener is None:
         return
@@ -65,37 +72,30 @@ def _bind(path: Path) -> socket.socket | None:
 
 
 def _warm_up() -> None:
-    """What every grade does the first time, done once here so that each forked child starts past it.
+    """What every grade imports and prepares, done once here so that each forked child starts past it.
 
-    Each installed assignment's solution (else its template) is graded once: the imports, the compiled schemas,
-    the reference modules, the Jupyter stack and the judges' first torch calls are then in this process, and a
-    child's grade costs what the notebook's own run costs. The kernels come from the kept warm-kernel server; the
-    connection is closed afterwards, so that no child shares it.
+    Nothing here may leave a thread behind: a child forked from a process with
+    threads can inherit a lock that no thread of its own will release. So no
+    kernel is run here (the Jupyter stack would start its threads), and torch
+    computes on one thread (``main`` set ``OMP_NUM_THREADS=1`` before importing
+    it), so that no OpenMP pool exists to be forked.
     """
+    import jupyter_client  # noqa: F401
+    import nbclient  # noqa: F401
+    import numpy  # noqa: F401
+    import torch  # noqa: F401
+
     from grader.assignments import installed_assignments
     from grader.checks.registry import CHECK_KINDS
-    from grader.kernel.warm import Zygote
-    from grader.pipeline import Options, grade_submission
+    from grader.pipeline import plan_probes, prepare_judges
     from grader.rubric import load_rubric
 
-    Zygote.keep = True
-    for assignment in installed_assignments():
+    for assignment in installed_assignments():  # each check's first-time work (schemas compiled, the reference imported)
         with contextlib.suppress(Exception):
             rubric = load_rubric(assignment.rubric_path, CHECK_KINDS)
-            notebook = next((p for p in (rubric.solution_path, rubric.template_path) if p is not None and p.is_file()), None)
-            if notebook is not None:
-                grade_submission(notebook, rubric, Options())
-    _forget_warm_server(Zygote)
-
-
-def _forget_warm_server(zygote: Any) -> None:
-    """Close this process's connection to the warm-kernel server: each child opens its own."""
-    instance = zygote._instance
-    zygote._instance = None
-    if instance is not None:
-        for stream in (instance.reader, instance.writer):
-            with contextlib.suppress(Exception):
-                stream.close()
+            planned, request = plan_probes(list(rubric.exercises), 0)
+            prepare_judges(rubric.reference_path, planned)
+            request.prelude(0, rubric.limits.probe_timeout_s)
 
 
 def _serve(listener: socket.socket, idle_s: float) -> None:
@@ -111,6 +111,9 @@ def _serve(listener: socket.socket, idle_s: float) -> None:
         if peer_credentials(connection)[1] != os.getuid():
             connection.close()
             continue
+        if threading.active_count() > 1:  # see _warm_up: never fork a process with threads; the clients grade themselves
+            connection.close()
+            return
         pid = os.fork()
         if pid == 0:
             listener.close()
@@ -139,6 +142,8 @@ def _answer(connection: socket.socket) -> None:
 
     try:
         request = json.loads(connection.makefile("rb").readline(1 << 20))
+        limits = request.get("limits") or {}
+        signal.alarm(int(float(limits.get("submission_timeout_s", 900)) + _CHILD_GRACE_S))
         result = _grade(request, lambda line: send({"progress": line}))
         result = replace(result, environment={**result.environment, "kept_grader": os.getppid()})
         send({"result": result.as_dict()})

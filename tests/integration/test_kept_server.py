@@ -149,3 +149,21 @@ def test_a_killed_grading_server_costs_one_grade_in_process(grade: Grade) -> Non
     again = grade(SOLUTION)
     assert again["environment"]["kept_grader"] not in (None, grader_pid)  # the grade after the fault started a new one
     assert first["exercises"] == second["exercises"] == after["exercises"] == again["exercises"]
+
+
+def test_the_kept_grading_server_grades_each_assignment_in_turn_and_never_hangs(kept_env: dict[str, str]) -> None:
+    """Children forked one after another grade 04, 05 and 06 to full marks (a child of a threaded server once hung)."""
+    root = SOLUTION.parent
+
+    def grade_notebook(name: str) -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-m", "grader", str(root / name), "--format", "json"], capture_output=True, text=True,
+                              timeout=120, check=False, env=kept_env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        report: dict[str, Any] = json.loads(done.stdout)
+        return report
+
+    first = grade_notebook("solution.ipynb")
+    later = [grade_notebook(name) for name in ("solution_05.ipynb", "solution_06.ipynb", "solution.ipynb", "solution_06.ipynb")]
+    assert first["score"] == 100 and "kept_grader" not in first["environment"]
+    assert [(r["assignment"][:2], r["score"]) for r in later] == [("05", 100), ("06", 100), ("04", 100), ("06", 100)]
+    assert len({r["environment"]["kept_grader"] for r in later}) == 1  # one server, a fresh child each time
