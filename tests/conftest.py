@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import site
+import subprocess
+import sys
+import sysconfig
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -152,3 +156,18 @@ def assert_not_attempted(result: SubmissionResult, exercise: str) -> None:
         assert found.outcome is Outcome.NOT_ATTEMPTED, (found.id, found.message)
         assert found.message.startswith("not attempted"), (found.id, found.message)
         assert "Traceback" not in found.message
+
+
+def venv_borrowing_this_environment(folder: Path, *first: Path) -> tuple[Path, Path]:
+    """A fresh venv in ``folder`` that sees this environment's packages by path (``first`` before them): its python and site-packages.
+
+    The borrowed folders are added by a .pth file of plain paths, so this environment's own .pth files (the
+    editable grader's) are not run there: what the venv installs itself is what it grades with.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
+    python = folder / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                  capture_output=True, text=True, check=True).stdout.strip())
+    deps = [p for p in {sysconfig.get_paths()["purelib"], *site.getsitepackages()} if Path(p).is_dir()]
+    (purelib / "_borrowed_dependencies.pth").write_text("\n".join([*map(str, first), *deps]) + "\n", encoding="utf-8")
+    return python, purelib

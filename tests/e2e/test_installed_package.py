@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import site
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SOLUTION
+from tests.conftest import ROOT, SOLUTION, venv_borrowing_this_environment
 
 pytestmark = pytest.mark.kernel
 
@@ -55,14 +53,8 @@ def test_the_wheel_carries_the_bundled_assignments_the_probe_modules_and_the_tem
 
 
 def test_a_fresh_install_grades_a_notebook_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                  capture_output=True, text=True, check=True).stdout.strip())
     # This environment's dependencies (torch, nbclient, ...), added as a path: its own .pth files (the editable grader) are not run.
-    deps = [p for p in {sysconfig.get_paths()["purelib"], *site.getsitepackages()} if Path(p).is_dir()]
-    (purelib / "_borrowed_dependencies.pth").write_text("\n".join(deps) + "\n", encoding="utf-8")
+    python, purelib = venv_borrowing_this_environment(tmp_path / "venv")
     install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
                              capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stdout + install.stderr

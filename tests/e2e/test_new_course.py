@@ -8,17 +8,15 @@ tests/e2e/test_installed_package.py does.
 from __future__ import annotations
 
 import json
-import site
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, venv_borrowing_this_environment
 
 pytestmark = pytest.mark.kernel
 
@@ -29,14 +27,8 @@ def test_a_new_course_installs_lists_its_assignment_and_grades_its_solution_to_f
     assert written.exit_code == 0, written.output
     assert "package my_course, assignment 01_tensor_basics" in written.output
 
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                  capture_output=True, text=True, check=True).stdout.strip())
     # This environment's packages and the checkout's grader (whose entry points this environment's metadata declares).
-    deps = [p for p in {sysconfig.get_paths()["purelib"], *site.getsitepackages()} if Path(p).is_dir()]
-    (purelib / "_borrowed_dependencies.pth").write_text("\n".join([str(ROOT), *deps]) + "\n", encoding="utf-8")
+    python, _ = venv_borrowing_this_environment(tmp_path / "venv", ROOT)
     install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-build-isolation",
                               "-q", "-e", str(course)], capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stdout + install.stderr

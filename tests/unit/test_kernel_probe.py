@@ -21,6 +21,29 @@ from grader.probes import answer_problem, load_runtime
 Ask = Callable[..., Any]
 
 
+def probes_on(code: str, probe_timeout_s: float) -> Ask:
+    """A fresh probe runtime installed on a namespace where ``code`` then runs as the student's; ``ask(probe, **args)``.
+
+    Every answer is also checked against the probe's declared answer schema.
+    """
+    module = load_runtime()
+    published: list[dict[str, Any]] = []
+    namespace: dict[str, Any] = {}
+    publish = lambda data, metadata=None: published.append(json.loads(next(iter(data.values()))))  # noqa: E731 - the kernel's display hook
+    module["install"]("token", namespace, 7, probe_timeout_s, publish=publish)
+    exec(compile(textwrap.dedent(code), "<student>", "exec"), namespace)
+
+    def ask(probe: str, **args: Any) -> Any:
+        published.clear()
+        module["run"](json.dumps([{"probe": probe, "args": args}]))
+        (answer,) = published
+        assert answer["ok"], answer
+        assert answer_problem(probe, answer["value"]) == ""
+        return answer["value"]
+
+    return ask
+
+
 @pytest.fixture
 def runtime() -> Iterator[Callable[[str], Ask]]:
     """``runtime(code)`` runs ``code`` as the student's notebook after installing the probes; returns ``ask(probe, **args)``.
@@ -30,21 +53,7 @@ def runtime() -> Iterator[Callable[[str], Ask]]:
     grad_mode = torch.is_grad_enabled()
 
     def make(code: str) -> Ask:
-        module = load_runtime()
-        published: list[dict[str, Any]] = []
-        namespace: dict[str, Any] = {}
-        module["install"]("token", namespace, 7, 5.0, publish=lambda data, metadata=None: published.append(json.loads(next(iter(data.values())))))
-        exec(compile(textwrap.dedent(code), "<student>", "exec"), namespace)
-
-        def ask(probe: str, **args: Any) -> Any:
-            published.clear()
-            module["run"](json.dumps([{"probe": probe, "args": args}]))
-            (answer,) = published
-            assert answer["ok"], answer
-            assert answer_problem(probe, answer["value"]) == ""
-            return answer["value"]
-
-        return ask
+        return probes_on(code, probe_timeout_s=5.0)
 
     yield make
     torch.set_grad_enabled(grad_mode)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import random
-import textwrap
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,7 +10,8 @@ import pytest
 import torch
 
 from grader.checks.argspec import generate
-from grader.probes import answer_problem, load_runtime
+from grader.probes import load_runtime
+from tests.unit.test_kernel_probe import probes_on
 
 STUDENT = '''
 import sys, threading, functools
@@ -74,22 +73,8 @@ Ask = Callable[..., Any]
 
 @pytest.fixture(scope="module")
 def ask() -> Iterator[Ask]:
-    module = load_runtime()
-    published: list[dict[str, Any]] = []
-    namespace: dict[str, Any] = {}
     original = torch.softmax
-    module["install"]("token", namespace, 7, 20.0, publish=lambda data, metadata=None: published.append(json.loads(next(iter(data.values())))))
-    exec(compile(textwrap.dedent(STUDENT), "<student>", "exec"), namespace)
-
-    def run(probe: str, **args: Any) -> Any:
-        published.clear()
-        module["run"](json.dumps([{"probe": probe, "args": args}]))
-        (answer,) = published
-        assert answer["ok"], answer
-        assert answer_problem(probe, answer["value"]) == ""
-        return answer["value"]
-
-    yield run
+    yield probes_on(STUDENT, probe_timeout_s=20.0)
     torch.softmax = original
 
 
