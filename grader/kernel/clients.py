@@ -65,6 +65,10 @@ class CappedKernelClient(AsyncKernelClient):
         context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         context.setsockopt(zmq.RCVHWM, MAX_QUEUED_MESSAGES)
         context.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)  # a send to a lost peer fails instead of blocking
+        # The client connects while a forked kernel is still binding its sockets; libzmq's default first retry
+        # after 100 ms was a sixth of a warm submission's time (measured: kernel ready to first reply, 200 -> 95 ms)
+        context.setsockopt(zmq.RECONNECT_IVL, 5)
+        context.setsockopt(zmq.RECONNECT_IVL_MAX, 20)
         return context
 
     def start_channels(
