@@ -50,6 +50,8 @@ from grader.rubric import Limits, Rubric, load_rubric
               help="Time limit per cell for every notebook graded (at most the rubric's): a mutant that hangs is killed by it.")
 @click.option("--timeout", type=float, default=60.0, show_default=True, metavar="S",
               help="Wall-clock limit per notebook graded (at most the rubric's).")
+@click.option("--whole", is_flag=True,
+              help="Grade each mutant on its whole notebook instead of the cells its exercise depends on (slower; the same verdicts).")
 @click.option("--no-record", is_flag=True, help="Do not store the score for the batch's summary.html (never stored with --only).")
 def check_rubric(rubric_path: Path, **options: Any) -> None:
     """Measure how many small mistakes (mutants) in the solution notebook RUBRIC's checks catch.
@@ -84,6 +86,7 @@ def _run(rubric_path: Path, options: dict[str, Any]) -> ExitCode:
     check = runner.CheckOptions(
         solution=solution, template=template, jobs=options["jobs"] or default_jobs(), limits=_limits(rubric, options),
         max_mutants=options["max_mutants"], only=tuple(options["only"]), seed=options["seed"],
+        whole=options["whole"],
     )
     with _ProgressBar() as bar:
         run = runner.check_rubric(rubric, check, bar.update)

@@ -12,7 +12,8 @@ same questions:
    on (:mod:`grader.mutation.slicing`), graded ``only`` that exercise: its
    mutants are graded on the same cut when it gets full marks and the same
    answers as the whole solution, else on the whole notebook;
-3. every mutant, ``only`` its exercise.
+3. every mutant, ``only`` its exercise (on its whole notebook with ``CheckOptions.whole``, which
+   ``tests/integration/test_check_rubric.py`` uses to show that the cut gives the same verdicts).
 
 A mutant is *killed* when its exercise loses points on some check (a crash,
 a timeout or a dead kernel costs points too, and the fault is kept), and
@@ -84,6 +85,7 @@ class CheckOptions:
     max_mutants: int | None = None
     only: tuple[str, ...] = ()
     seed: int = 0
+    whole: bool = False  # grade every mutant on its whole notebook, never on its exercise's cut (slower; the same verdicts)
 
 
 @dataclass(frozen=True)
@@ -154,24 +156,27 @@ def check_rubric(rubric: Rubric, options: CheckOptions, progress: Progress | Non
     with tempfile.TemporaryDirectory(prefix="grader-check-rubric-") as folder:
         work = Path(folder)
         template = options.template or _made_template(nb, rubric, work)
-        cut_solutions, notebooks, labels = _write_slices(nb, rubric, exercises, chosen, work)
+        cut_solutions: dict[str, Path]
+        labels: dict[str, dict[int, str]]
+        if options.whole:
+            cut_solutions, notebooks, labels = {}, _write_whole(nb, chosen, work), {}
+        else:
+            cut_solutions, notebooks, labels = _write_slices(nb, rubric, exercises, chosen, work)
         jobs = [
             GradingJob("solution", options.solution, None, only=(), seed=seed),
             GradingJob("template", template, None, only=(), seed=seed),
-            *(GradingJob(f"solution:{ex}", cut_solutions[ex], None, only=(ex,), seed=seed) for ex in exercises),
+            *(GradingJob(f"solution:{ex}", path, None, only=(ex,), seed=seed) for ex, path in cut_solutions.items()),
             *(GradingJob(m.id, notebooks[m.id], None, only=(m.exercise,), seed=seed) for m in chosen),
         ]
         baselines = _Baselines(rubric, options.solution, template)
         replies = run_jobs(jobs, rubric, settings, options.jobs, progress, baselines.check)
         reference.result()
-        whole = [ex for ex in exercises if not baselines.slice_holds(ex, replies[f"solution:{ex}"])]
-        if whole:
+        whole = list(exercises) if options.whole else [ex for ex in exercises if not baselines.slice_holds(ex, replies[f"solution:{ex}"])]
+        if whole and not options.whole:
             notes.append(f"graded on the whole notebook (the solution's cut-down notebook did not give the same answers): {', '.join(whole)}")
             redo = [m for m in chosen if m.exercise in whole]
+            notebooks.update(_write_whole(nb, redo, work))
             for mutant in redo:
-                path = work / f"{mutant.id}-whole.ipynb"
-                _write(mutant_notebook(nb, mutant), path)
-                notebooks[mutant.id] = path
                 labels.pop(mutant.id, None)
             replies.update(run_jobs([GradingJob(m.id, notebooks[m.id], None, only=(m.exercise,), seed=seed) for m in redo],
                                     rubric, settings, options.jobs, progress, None))
@@ -362,6 +367,15 @@ def _write_slices(
         _write(cut, notebooks[mutant.id])
         labels[mutant.id] = {number: cell_label(index, nb["cells"][index]) for number, index in enumerate(kept, start=1)}
     return solutions, notebooks, labels
+
+
+def _write_whole(nb: Any, mutants: Sequence[Mutant], work: Path) -> dict[str, Path]:
+    """Each mutant's whole notebook, written to ``work``: its path by mutant id."""
+    paths = {}
+    for mutant in mutants:
+        paths[mutant.id] = work / f"{mutant.id}-whole.ipynb"
+        _write(mutant_notebook(nb, mutant), paths[mutant.id])
+    return paths
 
 
 def _renumber(text: str, labels: dict[int, str]) -> str:

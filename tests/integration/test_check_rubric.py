@@ -101,3 +101,22 @@ def test_a_template_with_points_is_refused(assignment: Path, tmp_path: Path) -> 
     done = check_rubric(assignment, "double.yaml", "--template", str(solved), "--max-mutants", "1", "--jobs", "1", cache=tmp_path / "cache")
     assert done.returncode == 2
     assert "the template" in done.stderr and "gets 10 / 10 instead of 0" in done.stderr and "ex1/doubles 10/10" in done.stderr
+
+
+def test_mutants_graded_on_their_exercise_cut_get_the_verdicts_of_their_whole_notebook(tmp_path: Path) -> None:
+    """Lesson 04: a sample of mutants of every exercise, graded on the cut (the default, faster) and whole (``--whole``)."""
+    rubric = ROOT / "rubrics" / "04_automatic_differentiation.yaml"
+    verdicts = {}
+    for mode in ("cut", "whole"):
+        command = [sys.executable, "-m", "grader", "check-rubric", str(rubric), "--max-mutants", "16", "--jobs", "2",
+                   "--format", "json", "--no-record", *(["--whole"] if mode == "whole" else [])]
+        env = {"PATH": "/usr/bin:/bin", "GRADER_CACHE_DIR": str(tmp_path / mode), "HOME": str(tmp_path / mode)}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        report = json.loads(done.stdout)
+        assert report["sliced"] == ([] if mode == "whole" else ["ex1", "ex2", "ex3", "ex4"])
+        verdicts[mode] = {r["id"]: (r["exercise"], r["status"], tuple(r["checks"])) for r in report["results"]}
+    assert verdicts["cut"] == verdicts["whole"]
+    sample = verdicts["cut"].values()
+    assert {exercise for exercise, _, _ in sample} == {"ex1", "ex2", "ex3", "ex4"}
+    assert {status for _, status, _ in sample} >= {"killed", "equivalent-suspected"}
