@@ -3,8 +3,8 @@
 Runs as ``python -m grader.kernel.zygote``, started and fed by :mod:`grader.kernel.warm`. It
 imports only the standard library until it is started, then what every
 submission of this course imports, runs the first checkpointed backward pass
-(which pulls in some 800 modules) and imports what ``IPKernelApp.initialize``
-would; then it answers "ready".
+(which pulls in some 800 modules) and the first forward-mode product, and
+imports what ``IPKernelApp.initialize`` would; then it answers "ready".
 
 For each request it forks::
 
@@ -66,14 +66,20 @@ def _import_all(names: tuple[str, ...]) -> None:
             pass
 
 
-def _warm_checkpoint() -> None:
-    """The first checkpointed backward pass imports torch._dynamo, sympy and more: do it once, here."""
+def _warm_autodiff() -> None:
+    """Do once, here, what each kernel would pay for on first use.
+
+    The first checkpointed backward pass imports torch._dynamo, sympy and more
+    (~1 s); the first forward-mode product (``torch.func.jvp``) sets up
+    functorch's dispatch (~0.1 s per kernel, measured on the lesson's solution).
+    """
     import torch
     from torch.utils.checkpoint import checkpoint_sequential
 
     model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
     inputs = torch.randn(2, 3, requires_grad=True)
     checkpoint_sequential(model, 2, inputs, use_reentrant=False).sum().backward()
+    torch.func.jvp(torch.sin, (torch.zeros(2),), (torch.ones(2),))
 
 
 def _single_threaded() -> None:
@@ -105,7 +111,7 @@ def _serve(listener: socket.socket | None, still_ours: Any, idle_s: float = 0.0)
     """Warm up, then answer requests; ``still_ours`` (a kept zygote's) says whether its socket is still in place."""
     kept = still_ours is not None
     _import_all(WARM_MODULES)
-    _warm_checkpoint()
+    _warm_autodiff()
     _single_threaded()
     gc.collect()
     gc.freeze()  # the children's collector then leaves these objects alone: no copy-on-write of the whole heap
