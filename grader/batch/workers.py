@@ -7,20 +7,25 @@ back as a failure and a fresh worker takes the next one.
 
 A fresh grading process pays once for what every later submission finds
 ready: importing torch, nbclient and the reference, compiling nbformat's
-schema, reaching the warm-kernel server (which may still be importing) and
-starting a first kernel; several seconds on a busy machine. Paid inside the
+schema and the checks' schemas, and reaching the warm-kernel server (which may
+still be importing); several seconds on a busy machine. Paid inside the
 first submission, that start-up would be counted in its ``duration_s`` (the
 first submissions of every worker would top the "slowest" list), so a worker
 pays it with :func:`warm_up` before the first job that needs a kernel.
+
+On POSIX the workers are forked by multiprocessing's fork server, which has
+imported the pipeline, torch and the Jupyter client stack once
+(:data:`WORKER_PRELOAD`): a pool of N workers imports torch once, not N times.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import multiprocessing
 import os
 import signal
-import tempfile
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -48,14 +53,12 @@ class Job:
     note: str = ""
 
 
+# What the fork server imports once before it forks the workers (POSIX; elsewhere each spawned worker imports it).
+WORKER_PRELOAD = ("grader.pipeline", "grader.checks.registry", "grader.kernel.clients", "grader.kernel.execute",
+                  "torch", "numpy", "nbformat", "nbclient", "jupyter_client")
 Reply = tuple[str, Any]  # ("ok", SubmissionResult.as_dict()) | ("failed", reason)
 GradeFn = Callable[[Job, Rubric, Settings], dict[str, Any]]
 WarmUpFn = Callable[[Path, Rubric, Settings], bool]
-# The smallest usable submission: one cell, so that a kernel really runs and every probe is asked (and finds nothing).
-_WARM_UP_NOTEBOOK = (
-    '{"cells": [{"cell_type": "code", "execution_count": null, "id": "warm-up", "metadata": {}, "outputs": [], "source": "pass"}], '
-    '"metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
-)
 
 
 def grade_job(job: Job, rubric: Rubric, settings: Settings) -> dict[str, Any]:
@@ -80,28 +83,30 @@ def _installed() -> list[Assignment]:
 
 
 def warm_up(path: Path, rubric: Rubric, settings: Settings) -> bool:
-    """Pay this process's one-time start-up now, not in the time of the submission at ``path``: grade a one-cell notebook.
+    """Pay this process's one-time start-up now, not in the time of the submission at ``path``.
 
-    That imports and loads everything the pipeline needs, waits for the
-    warm-kernel server and runs one kernel, probes and judges included; its
-    result is thrown away. Returns False, having done nothing, when ``path``
-    cannot be loaded: that submission needs no kernel, so there is no start-up
-    to keep out of its time (the next one may). A failure of the warm-up
-    itself is left for the real submissions to meet and report.
+    That imports and loads everything the pipeline needs (the reference and
+    each check's first-time work) and waits until the warm-kernel server is
+    ready to fork; no kernel is run. Returns False, having done nothing, when
+    ``path`` cannot be loaded: that submission needs no kernel, so there is no
+    start-up to keep out of its time (the next one may). A failure of the
+    warm-up itself is left for the real submissions to meet and report.
     """
-    from grader.pipeline import Options, grade_submission  # here: worker processes grade; the process that starts them stays light
+    from grader.kernel.execute import prepare_first_run  # here: worker processes grade; the process that starts them stays light
+    from grader.kernel.warm import wait_until_ready
+    from grader.pipeline import plan_probes, prepare_judges
 
     try:
         load_submission(path, settings.limits.max_submission_mb)
     except SubmissionError:
         return False
-    with tempfile.TemporaryDirectory(prefix="grader-warm-up-") as folder:
-        notebook = Path(folder) / "warm_up.ipynb"
-        notebook.write_text(_WARM_UP_NOTEBOOK, encoding="utf-8")
-        try:
-            grade_submission(notebook, rubric, Options(only=settings.only, limits=settings.limits, hide=settings.hide, student="warm-up"))
-        except Exception:  # noqa: BLE001 - only a head start
-            pass
+    try:
+        planned, _ = plan_probes([ex for ex in rubric.exercises if not settings.only or ex.id in settings.only], 0)
+        prepare_judges(rubric.reference_path, planned)
+        prepare_first_run()
+        wait_until_ready()
+    except Exception:  # noqa: BLE001 - only a head start
+        pass
     return True
 
 
@@ -113,8 +118,15 @@ def attempt(grade: GradeFn, job: Job, rubric: Rubric, settings: Settings) -> Rep
         return ("failed", f"the grader failed on this submission ({type(exc).__name__}: {exc})")
 
 
-def _worker_main(conn: Connection, rubric: Rubric, settings: Settings, grade: GradeFn, warm: WarmUpFn | None) -> None:
-    """A worker process: grade each job received until told to stop (None) or orphaned, warming up before the first that needs it."""
+def _worker_main(
+    conn: Connection, rubric: Rubric, settings: Settings, grade: GradeFn, warm: WarmUpFn | None, environ: dict[str, str]
+) -> None:
+    """A worker process: grade each job received until told to stop (None) or orphaned, warming up before the first that needs it.
+
+    ``environ`` is the pool's environment when it started this worker (a forked one would have the fork server's).
+    """
+    os.environ.clear()
+    os.environ.update(environ)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, _stop_worker)
     _stop_with_parent()
@@ -124,13 +136,21 @@ def _worker_main(conn: Connection, rubric: Rubric, settings: Settings, grade: Gr
         except (EOFError, OSError):
             return
         if job is None:
-            return
+            _leave_now()
         if warm is not None and _warmed(warm, job, rubric, settings):  # before the job's clock starts
             warm = None
         try:
             conn.send(attempt(grade, job, rubric, settings))
         except OSError:
             return
+
+
+def _leave_now() -> None:
+    """A finished worker exits without Python's teardown (torch's takes ~0.4 s): its grades cleaned up after themselves."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 def _warmed(warm: WarmUpFn, job: Job, rubric: Rubric, settings: Settings) -> bool:
@@ -181,6 +201,15 @@ def kill_descendants() -> None:
                 pass
 
 
+def _worker_context() -> Any:
+    """multiprocessing's fork server with the pipeline preloaded where there is one (POSIX), else spawn (Windows)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(WORKER_PRELOAD))
+    return context
+
+
 @dataclass
 class _Worker:
     process: Any  # multiprocessing's SpawnProcess
@@ -215,7 +244,7 @@ class LocalPool:
         # the pipeline stops a submission at its wall-clock limit; this only catches a grader that hangs
         # (a first job's time here includes its worker's warm-up: well within the margin)
         self.watchdog_s = watchdog_s or 2 * settings.limits.submission_timeout_s + 180
-        self._context = multiprocessing.get_context("spawn")
+        self._context = _worker_context()
         self._workers: list[_Worker] = []
 
     def __enter__(self) -> LocalPool:
@@ -248,6 +277,10 @@ class LocalPool:
 
     def close(self, graceful: bool = True) -> None:
         """Stop every worker (not graceful: at once, with the kernels they are running)."""
+        if graceful:  # all are told first, so that they leave together
+            for worker in self._workers:
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
         for worker in self._workers:
             self._stop(worker, graceful)
         self._workers = []
@@ -256,7 +289,7 @@ class LocalPool:
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
             target=_worker_main,
-            args=(child_end, self.rubric, self.settings, self.grade, self.warm_up),
+            args=(child_end, self.rubric, self.settings, self.grade, self.warm_up, dict(os.environ)),
             name="grader-worker",
             daemon=True,
         )

@@ -179,6 +179,17 @@ def execute_submission(
     return _run_loop(_execute(plan, Resume(warm=warm and not portable), started))
 
 
+def prepare_first_run() -> None:
+    """Do now what a process's first run would do on its way: import the Jupyter stack, build a notebook."""
+    import nbformat  # here: the Jupyter stack loads when asked, not with the module
+    from jupyter_client.kernelspec import KernelSpec  # noqa: F401
+    from nbclient.exceptions import DeadKernelError  # noqa: F401
+
+    from grader.kernel.clients import CappedNotebookClient  # noqa: F401
+
+    nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("pass")])
+
+
 def _run_loop(main: Coroutine[Any, Any, Execution]) -> Execution:
     if sys.platform == "win32" and hasattr(asyncio, "Runner"):  # ZeroMQ's asyncio needs add_reader: Windows' default loop lacks it
         with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:

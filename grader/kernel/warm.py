@@ -158,15 +158,19 @@ class Zygote:
     def alive(self) -> bool:
         return self.process is None or self.process.poll() is None
 
-    def spawn(self, request: dict[str, Any]) -> int:
-        """Ask for one kernel; returns its process id."""
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send one request and read its reply (``{"error": …}`` when the server is gone)."""
         with self._lock:
             try:
                 self.writer.write((json.dumps(request) + "\n").encode())
                 self.writer.flush()
-                reply = _read_reply(self.reader)
+                return _read_reply(self.reader)
             except OSError as exc:
-                reply = {"error": str(exc)}
+                return {"error": str(exc)}
+
+    def spawn(self, request: dict[str, Any]) -> int:
+        """Ask for one kernel; returns its process id."""
+        reply = self.ask(request)
         if "pid" not in reply:
             type(self)._instance = None  # start afresh next time
             raise RuntimeError(str(reply.get("error", "the warm-kernel server gave no answer")))
@@ -182,6 +186,13 @@ class Zygote:
             if not zygote.kept:
                 raise
         return cls.shared().spawn(request)
+
+
+def wait_until_ready() -> bool:
+    """Wait until this process's warm-kernel server has warmed up and can fork (starting it if need be); False if it cannot."""
+    if choose_mode() is Mode.PORTABLE:
+        return False
+    return Zygote.shared().ask({"ping": True}).get("ready") is True
 
 
 def server_facts() -> dict[str, Any]:
