@@ -106,7 +106,7 @@ class RunPlan:
     """What stays the same for every attempt at one submission: what to run, its limits, its box."""
 
     submission: Submission
-    prelude: str
+    prelude: Callable[..., str]  # the first cell's source, given ``prebooted=`` what the kernel's server prebooted ("" for nothing)
     probe_code: Callable[[int], str]  # the probe cell's source, starting at a given call index
     limits: Limits
     mime: str  # the MIME type of probe answers
@@ -152,7 +152,7 @@ class _Attempt:
 
 def execute_submission(
     submission: Submission,
-    prelude: str,
+    prelude: Callable[..., str],
     probe_code: Callable[[int], str],
     limits: Limits,
     mime: str,
@@ -161,7 +161,10 @@ def execute_submission(
     mode: Mode = Mode.SANDBOX,
     on_progress: Callable[[CellProgress], None] | None = None,
 ) -> Execution:
-    """Run ``submission`` in a sandboxed kernel: prelude, its code cells, then ``probe_code(first_call)``.
+    """Run ``submission`` in a sandboxed kernel: ``prelude(prebooted=…)``, its code cells, then ``probe_code(first_call)``.
+
+    ``prebooted`` is the digest of the probe runtime the warm-kernel server booted
+    before forking the kernel ("" for a launched kernel): see ``ProbeRequest.prelude``.
 
     ``probe_code`` is a function giving the source of the probe cell that starts
     at a given call index; answers are display outputs of MIME type ``mime``.
@@ -297,7 +300,7 @@ async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
     work = box / "work"
     try:
         km, uid = _prepare_box(box, work, plan, resume.warm)
-        sources = [plan.prelude, *(cell.source for cell in plan.submission.code_cells), plan.probe_code(resume.first_call)]
+        sources = ["", *(cell.source for cell in plan.submission.code_cells), plan.probe_code(resume.first_call)]
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
         client = _notebook_client(nb, km, plan)
         try:
@@ -308,6 +311,7 @@ async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
             attempt.ending, attempt.reason = Ending.NO_KERNEL, f"{type(exc).__name__}: {exc}".rstrip(": ")
             await _kill(km, client)
             return attempt
+        nb.cells[0].source = plan.prelude(prebooted=getattr(km.provisioner, "prebooted", ""))
         attempt.private_root = _sandbox_report(box).get("private_root") is True
         if uid is not None:  # its sockets exist now: the kernel may not write anything else on the host's disk
             os.chmod(box / "runtime", 0o711)
@@ -432,6 +436,9 @@ async def _run_cells(client: Any, nb: Any, plan: RunPlan, skip: frozenset[int], 
             return
         if is_probe:
             attempt.probe_outputs = _probe_answers(cell, plan.mime)
+        elif step.role is Role.PRELUDE and index in client.raised:  # no probe runtime: this kernel cannot grade
+            attempt.ending, attempt.reason = Ending.NO_KERNEL, f"the probe runtime was not installed ({client.raised[index]})"
+            return
         elif step.role is Role.STUDENT:
             timed_out = index in client.timed_out
             attempt.cells[step.number] = _cell_run(step.number, cell, client.raised.get(index), timed_out, client.timeout)

@@ -168,16 +168,17 @@ class Zygote:
             except OSError as exc:
                 return {"error": str(exc)}
 
-    def spawn(self, request: dict[str, Any]) -> int:
-        """Ask for one kernel; returns its process id."""
+    def spawn(self, request: dict[str, Any]) -> tuple[int, str]:
+        """Ask for one kernel; returns its process id and the digest of the probe runtime it holds ("" for none)."""
         reply = self.ask(request)
         if "pid" not in reply:
             type(self)._instance = None  # start afresh next time
             raise RuntimeError(str(reply.get("error", "the warm-kernel server gave no answer")))
-        return int(reply["pid"])
+        prebooted = reply.get("prebooted")
+        return int(reply["pid"]), prebooted if isinstance(prebooted, str) else ""
 
     @classmethod
-    def spawn_kernel(cls, request: dict[str, Any]) -> int:
+    def spawn_kernel(cls, request: dict[str, Any]) -> tuple[int, str]:
         """Ask for one kernel; a kept server that went away since we connected is replaced once, then it is the caller's fault path."""
         zygote = cls.shared()
         try:
@@ -324,6 +325,8 @@ class ForkedKernel:
 class WarmProvisioner(LocalProvisioner):
     """A kernel provisioner whose kernels come from the zygote, confined like launched ones."""
 
+    prebooted = ""  # the digest of the probe runtime the zygote booted before forking this kernel
+
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
         start = cmd.index("grader.kernel.sandbox") + 1
         split = cmd.index("--", start)
@@ -339,7 +342,7 @@ class WarmProvisioner(LocalProvisioner):
             "namespaces": detect_isolation().namespaces and os.geteuid() == 0,
             "client_pid": os.getpid(),  # the kernel dies with this grading process, even with a shared server
         }
-        pid = await asyncio.get_running_loop().run_in_executor(None, Zygote.spawn_kernel, request)
+        pid, self.prebooted = await asyncio.get_running_loop().run_in_executor(None, Zygote.spawn_kernel, request)
         self.process = ForkedKernel(pid, status_file)  # type: ignore[assignment]  # duck-typed Popen
         self.pid = pid
         self.pgid = None  # signals go to the kernel itself; as PID 1 of its namespace it takes the rest with it

@@ -82,6 +82,20 @@ def _warm_autodiff() -> None:
     torch.func.jvp(torch.sin, (torch.zeros(2),), (torch.ones(2),))
 
 
+_prebooted = ""  # the digest of the probe runtime booted here, handed to every kernel (see grader.probes.preboot)
+
+
+def _preboot() -> None:
+    """Boot the probe runtime once, here: each kernel's first cell takes it instead of compiling the probe code again."""
+    global _prebooted
+    try:
+        from grader.probes import preboot
+
+        _prebooted = preboot()
+    except Exception:  # noqa: BLE001 - each kernel's first cell then boots the runtime itself, as a launched one does
+        _prebooted = ""
+
+
 def _single_threaded() -> None:
     threads = threading.active_count()
     if threads != 1:
@@ -112,6 +126,7 @@ def _serve(listener: socket.socket | None, still_ours: Any, idle_s: float = 0.0)
     kept = still_ours is not None
     _import_all(WARM_MODULES)
     _warm_autodiff()
+    _preboot()
     _single_threaded()
     gc.collect()
     gc.freeze()  # the children's collector then leaves these objects alone: no copy-on-write of the whole heap
@@ -184,7 +199,7 @@ def _answer(line: bytes) -> bytes:
     try:
         request = json.loads(line)
         # a ping is answered once the warm-up is over (requests wait for it): a grader asks before it needs a kernel
-        reply: dict[str, Any] = {"ready": True} if request.get("ping") else {"pid": _spawn(request)}
+        reply: dict[str, Any] = {"ready": True, "prebooted": _prebooted} if request.get("ping") else {"pid": _spawn(request), "prebooted": _prebooted}
     except Exception as exc:  # noqa: BLE001 - a failed spawn is reported, the zygote lives on
         reply = {"error": f"{type(exc).__name__}: {exc}"}
     return (json.dumps(reply) + "\n").encode()

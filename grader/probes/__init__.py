@@ -37,7 +37,9 @@ to the kernel after the built-in ones. Probe names are unique.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +103,33 @@ def load_runtime(sources: tuple[ProbeSource, ...] | None = None) -> dict[str, An
 
     chosen = sources if sources is not None else probe_sources()
     return boot([(source.label, source.source) for source in chosen], "grader_probe_runtime").__dict__
+
+
+# Where a warm kernel finds the runtime its warm-kernel server booted before forking it (a ``sys.modules`` key).
+PREBOOTED = "_grader_probe_prebooted"
+
+
+@functools.cache
+def sources_digest() -> str:
+    """A digest of the boot code and every probe source: a prebooted runtime is used only when it was booted from these."""
+    digest = hashlib.sha256(boot_source().encode())
+    for source in probe_sources():
+        digest.update(b"\0" + source.label.encode() + b"\0" + source.source.encode())
+    return digest.hexdigest()
+
+
+def preboot() -> str:
+    """Boot the probe runtime in this process (the warm-kernel server, before it forks) and leave it at ``PREBOOTED``.
+
+    Each forked kernel's first cell then takes it instead of compiling the
+    probe code again (see ``ProbeRequest.prelude``). Returns what it was booted from (:func:`sources_digest`).
+    """
+    from grader.probes.boot import boot
+
+    runtime = boot([(source.label, source.source) for source in probe_sources()], PREBOOTED)
+    runtime.__dict__["BOOTED_FROM"] = sources_digest()
+    sys.modules[PREBOOTED] = runtime
+    return sources_digest()
 
 
 def boot_source() -> str:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.probes import answer_problem, boot_source, probe_sources, wire
+from grader.probes import PREBOOTED, answer_problem, boot_source, probe_sources, sources_digest, wire
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 # What one cell may print, in characters, before the kernel itself truncates it (the grader's own cap is lower).
@@ -62,27 +62,44 @@ class ProbeRequest:
     def mime(self) -> str:
         return f"application/vnd.grader.{self.token}+json"
 
-    def prelude(self, seed: int, probe_timeout_s: float, output_limit: int = KERNEL_OUTPUT_LIMIT, portable: bool = False) -> str:
+    def prelude(
+        self, seed: int, probe_timeout_s: float, output_limit: int = KERNEL_OUTPUT_LIMIT, portable: bool = False, prebooted: str = ""
+    ) -> str:
         """The first cell of every run: installs the probe runtime before any student code.
 
         It also truncates, in the kernel, what a cell prints past ``output_limit``
         characters (defence in depth: the grader caps output itself as it arrives),
         and turns ``exit()`` into an error of its own cell. With ``portable`` the
         runtime leaves each call's time limit to the grader's interrupt instead
-        of SIGALRM, which only Linux and macOS have.
+        of SIGALRM, which only Linux and macOS have. ``prebooted`` is what the
+        warm-kernel server that forked the kernel booted the runtime from: when
+        it is this grader's :func:`~grader.probes.sources_digest`, the cell takes
+        that runtime (nothing else has run in the kernel yet) instead of booting it
+        from ~120 KB of sources, and it fails, rather than grade without probes, if the runtime is not there.
         """
         timer = "interrupt" if portable else "alarm"
-        sources = [(source.label, source.source) for source in probe_sources()]
         module = f"_grader_probe_{self.token}"
+        if prebooted and prebooted == sources_digest():
+            take = (
+                f"_gm = __import__('sys').modules.pop({PREBOOTED!r}, None)\n"
+                f"if getattr(_gm, 'BOOTED_FROM', None) != {prebooted!r}:\n"
+                "    raise RuntimeError('grader: the warm kernel has no probe runtime')\n"
+            )
+        else:
+            sources = [(source.label, source.source) for source in probe_sources()]
+            take = (
+                "_gb = {}\n"
+                f"exec(compile({boot_source()!r}, '<grader probe boot>', 'exec'), _gb)\n"
+                f"_gm = _gb['boot']({sources!r}, {module!r})\n"
+                "del _gb\n"
+            )
         return (
-            "_gb = {}\n"
-            f"exec(compile({boot_source()!r}, '<grader probe boot>', 'exec'), _gb)\n"
-            f"_gm = _gb['boot']({sources!r}, {module!r})\n"
-            f"_gm.install({self.token!r}, get_ipython().user_ns, {int(seed)}, {float(probe_timeout_s)!r}, timer={timer!r})\n"
+            take
+            + f"_gm.install({self.token!r}, get_ipython().user_ns, {int(seed)}, {float(probe_timeout_s)!r}, timer={timer!r})\n"
             f"_gm.cap_streams(get_ipython(), {int(output_limit)})\n"
             "_gm.refuse_exit(get_ipython())\n"
             f"__import__('sys').modules[{module!r}] = _gm\n"
-            "del _gb, _gm\n"
+            "del _gm\n"
         )
 
     def cell_source(self, start: int = 0) -> str:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.kernel.warm import Zygote
 from grader.pipeline import Options, grade_submission
+from grader.probes import sources_digest
 from grader.rubric import Rubric
 from tests.conftest import SOLUTION, MakeNotebook, solution_answers
 
@@ -55,6 +57,20 @@ def test_forked_and_launched_kernels_grade_alike(make_notebook: MakeNotebook, ru
     assert (warm.environment["warm_kernel"], cold.environment["warm_kernel"]) == (True, False)
     assert warm.score == cold.score == 96
     assert [c.message for ex in warm.exercises for c in ex.checks] == [c.message for ex in cold.exercises for c in ex.checks]
+
+
+def test_kernels_take_the_probe_runtime_their_server_booted_and_a_missing_one_is_never_graded_without(
+    make_notebook: MakeNotebook, rubric: Rubric, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = solution_answers()
+    path = make_notebook("solved", answers["ex1"], answers["ex2"], answers["ex3"], answers["ex4"])
+    warm = grade_submission(path, rubric, Options(warm_kernels=True))
+    assert Zygote.shared().ask({"ping": True}) == {"ready": True, "prebooted": sources_digest()}
+    assert (warm.environment["warm_kernel"], warm.score) == (True, 100)
+    # the first cell looks for the runtime where the server did not put it: it fails, and a launched kernel grades instead
+    monkeypatch.setattr("grader.probes.protocol.PREBOOTED", "_grader_probe_elsewhere")
+    fallback = grade_submission(path, rubric, Options(warm_kernels=True))
+    assert (fallback.environment["warm_kernel"], fallback.score, fallback.errors) == (False, 100, ())
 
 
 def test_a_deep_temp_folder_grades_and_leaves_no_server_folder_behind(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -86,7 +87,8 @@ def test_output_flood_is_truncated_and_grader_memory_stays_flat(tmp_path: Path, 
     request = ProbeRequest(())
     exact = reset_peak_rss()
     before = peak_rss_kb() if exact else int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-    execution = execute_submission(submission, request.prelude(1, 5.0), request.cell_source, rubric.limits, request.mime)
+    prelude = functools.partial(request.prelude, 1, 5.0, prebooted="")
+    execution = execute_submission(submission, prelude, request.cell_source, rubric.limits, request.mime)
     growth_mb = (peak_rss_kb() - before) / 1024
     print(f"grader peak RSS during a 900 MB output flood: {peak_rss_kb() / 1024:.0f} MB (+{growth_mb:.0f} MB)")
     assert growth_mb < 150, f"the grader's memory grew by {growth_mb:.0f} MB"

@@ -74,3 +74,32 @@ def test_probe_modules_cannot_rebind_the_runtime_for_each_other() -> None:
     for label, namespace in runtime["MODULES"].items():
         assert namespace["lookup"] is runtime["lookup"], label
         assert namespace is not runtime
+
+
+def test_the_first_cell_takes_a_prebooted_runtime_only_when_it_was_booted_from_these_sources() -> None:
+    from grader.probes import PREBOOTED, sources_digest
+    from grader.probes.protocol import ProbeRequest
+
+    request = ProbeRequest(())
+    takes = request.prelude(1, 5.0, prebooted=sources_digest())
+    assert PREBOOTED in takes and "def boot(" not in takes and len(takes) < 1000  # no probe code travels
+    for prebooted in ("", "a digest of other sources"):
+        boots = request.prelude(1, 5.0, prebooted=prebooted)
+        assert PREBOOTED not in boots and "def boot(" in boots and "def install(" in boots
+    assert "del _gb\n" in boots  # the boot helper is not left in the student's namespace
+    # both end alike: this run's settings installed, the runtime under this run's token
+    for source in (takes, boots):
+        tail = source[source.index("_gm.install("):]
+        assert f"modules['_grader_probe_{request.token}'] = _gm" in tail and tail.endswith("del _gm\n"), source[-300:]
+
+
+def test_a_prebooted_runtime_records_what_it_was_booted_from() -> None:
+    import sys
+
+    from grader.probes import PREBOOTED, preboot, sources_digest
+
+    try:
+        assert preboot() == sources_digest()
+        assert sys.modules[PREBOOTED].BOOTED_FROM == sources_digest() and "run" in vars(sys.modules[PREBOOTED])
+    finally:
+        sys.modules.pop(PREBOOTED, None)
