@@ -156,7 +156,7 @@ requires-python = {json.dumps(python)}
 dependencies = {_toml_list(requires)}
 
 [project.scripts]
-grade = "grader.cli:main"
+grade = "grader.cli:run"
 
 [project.entry-points."grader.assignments"]
 {entry} = "{package}:rubrics"
