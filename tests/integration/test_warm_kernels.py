@@ -59,6 +59,14 @@ def test_forked_and_launched_kernels_grade_alike(make_notebook: MakeNotebook, ru
     assert [c.message for ex in warm.exercises for c in ex.checks] == [c.message for ex in cold.exercises for c in ex.checks]
 
 
+def test_a_forked_kernel_runs_student_code_with_the_collector_on(make_notebook: MakeNotebook, rubric: Rubric) -> None:
+    # the warm-kernel server warms up with the collector off; a kernel must not inherit that
+    path = make_notebook("collector", "import gc\nassert gc.isenabled(), 'the garbage collector is off'")
+    result = grade_submission(path, rubric, Options(warm_kernels=True))
+    assert result.environment["warm_kernel"] is True
+    assert not [line for line in result.errors if "garbage collector" in line], result.errors
+
+
 def test_kernels_take_the_probe_runtime_their_server_booted_and_a_missing_one_is_never_graded_without(
     make_notebook: MakeNotebook, rubric: Rubric, monkeypatch: pytest.MonkeyPatch
 ) -> None:
