@@ -3,7 +3,7 @@
 Starting a kernel and importing torch, numpy and matplotlib (and the some 800
 modules that the first ``torch.utils.checkpoint`` call pulls in) costs seconds
 per submission, the same seconds every time. The zygote pays them once per
-grading process. :class:`WarmProvisioner` is a jupyter_client kernel
+grading process. :class:`~grader.kernel.provisioner.WarmProvisioner` is a jupyter_client kernel
 provisioner that asks the zygote for a kernel instead of starting a process;
 the rest of jupyter_client and nbclient work as with any kernel, and the
 kernel is confined exactly like a launched one.
@@ -19,13 +19,11 @@ a fresh server is started, and a kernel that cannot be forked is launched.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -33,10 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
-
-from jupyter_client.provisioning import LocalProvisioner
 
 from grader.kernel.private import (  # noqa: F401 - re-exported: warm's callers and tests name them here
     DEFAULT_IDLE_S,
@@ -52,7 +47,7 @@ from grader.kernel.private import (  # noqa: F401 - re-exported: warm's callers 
     private_folder,
     server_key,
 )
-from grader.kernel.sandbox import Mode, choose_mode, detect_isolation, socket_folder
+from grader.kernel.sandbox import Mode, choose_mode, socket_folder
 
 # ----------------------------------------------------------------- grader side
 
@@ -283,75 +278,3 @@ def shared_server() -> Iterator[None]:
         process.kill()
         process.wait()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-class ForkedKernel:
-    """A Popen look-alike for a kernel the zygote started (not our child: its status comes by file)."""
-
-    def __init__(self, pid: int, status_file: Path) -> None:
-        self.pid = pid
-        self.status_file = status_file
-        self.returncode: int | None = None
-        self.stdin = self.stdout = self.stderr = None  # what LocalProvisioner.wait() closes
-
-    def poll(self) -> int | None:
-        if self.returncode is None and self.status_file.exists():
-            text = self.status_file.read_text().strip()
-            self.returncode = int(text) if text.lstrip("-").isdigit() else -9
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired("kernel", timeout or 0)
-            time.sleep(0.02)
-        return self.returncode or 0
-
-    def send_signal(self, signum: int) -> None:
-        if self.poll() is None:
-            try:
-                os.kill(self.pid, signum)
-            except ProcessLookupError:
-                pass
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
-
-class WarmProvisioner(LocalProvisioner):
-    """A kernel provisioner whose kernels come from the zygote, confined like launched ones."""
-
-    prebooted = ""  # the digest of the probe runtime the zygote booted before forking this kernel
-
-    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
-        start = cmd.index("grader.kernel.sandbox") + 1
-        split = cmd.index("--", start)
-        connection_file = cmd[cmd.index("-f", split) + 1]
-        status_file = Path(connection_file).with_name("kernel.status")
-        request = {
-            "connection_file": connection_file,
-            "status_file": str(status_file),
-            "log_file": str(status_file.with_name("kernel.log")),
-            "cwd": str(kwargs.get("cwd") or os.getcwd()),
-            "env": {k: v for k, v in (kwargs.get("env") or {}).items() if not k.startswith("JPY_")},
-            "sandbox_args": cmd[start:split],
-            "namespaces": detect_isolation().namespaces and os.geteuid() == 0,
-            "client_pid": os.getpid(),  # the kernel dies with this grading process, even with a shared server
-        }
-        pid, self.prebooted = await asyncio.get_running_loop().run_in_executor(None, Zygote.spawn_kernel, request)
-        self.process = ForkedKernel(pid, status_file)  # type: ignore[assignment]  # duck-typed Popen
-        self.pid = pid
-        self.pgid = None  # signals go to the kernel itself; as PID 1 of its namespace it takes the rest with it
-        self.cwd = request["cwd"]
-        return self.connection_info
-
-    async def wait(self) -> int | None:
-        """Wait for the kernel to be gone, polling more often than LocalProvisioner's 0.1 s (once per submission)."""
-        while self.process is not None and self.process.poll() is None:
-            await asyncio.sleep(0.01)
-        return await super().wait()
-

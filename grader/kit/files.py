@@ -162,7 +162,7 @@ grade = "grader.cli:run"
 {entry} = "{package}:rubrics"
 
 [project.entry-points."jupyter_client.kernel_provisioners"]
-grader-warm = "grader.kernel.warm:WarmProvisioner"
+grader-warm = "grader.kernel.provisioner:WarmProvisioner"
 
 [tool.setuptools]
 packages = {_toml_list(packages)}
