@@ -212,14 +212,14 @@ def _worker_context() -> Any:
 
 @dataclass
 class _Worker:
-    process: Any  # multiprocessing's SpawnProcess
+    process: Any  # a multiprocessing Process (forkserver or spawn)
     conn: Connection
     job: Job | None = None
     started: float = 0.0
 
 
 class LocalPool:
-    """``size`` spawned worker processes, each grading one submission at a time.
+    """``size`` worker processes (see :func:`_worker_context`), each grading one submission at a time.
 
     Each worker (a replacement too) calls ``warm_up`` (e.g. :func:`warm_up`),
     if given, before each job until it reports having warmed up. A worker that dies, or holds one submission
