@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -41,7 +42,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
+        gc.disable()  # as the warm-kernel server's: the warm-up allocates much and frees little (see grader.kernel.zygote)
         _warm_up()
+        gc.freeze()  # each forked child's collector then leaves the warm state alone
+        gc.enable()
         _serve(listener, args.idle)
     finally:
         with contextlib.suppress(OSError):
