@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -130,6 +131,7 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, _stop_worker)
     _stop_with_parent()
+    _stop_with_pool()
     while True:
         try:
             job = conn.recv()
@@ -177,6 +179,24 @@ def _stop_with_parent() -> None:
         return
     if os.getppid() == 1:  # the parent was already gone
         raise SystemExit(1)
+
+
+def _stop_with_pool() -> None:
+    """A worker forked by the fork server stops (SIGTERM, its kernels with it) when the pool's process dies, even by SIGKILL.
+
+    Its parent is the fork server, which itself waits for its workers to leave
+    before it does: without this, a killed batch's worker graded on until its
+    submission's time limit.
+    """
+    pool = multiprocessing.parent_process()
+    if pool is None or pool.pid == os.getppid():  # spawned: _stop_with_parent covers it
+        return
+
+    def watch() -> None:
+        wait([pool.sentinel])
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="grader-pool-watch", daemon=True).start()
 
 
 def kill_descendants() -> None:

@@ -130,3 +130,57 @@ def test_a_killed_grader_takes_its_kernel_with_it(tmp_path: Path) -> None:
         grader.send_signal(signal.SIGKILL)
         grader.wait()
     assert wait_for_no_leftovers(marker) == []
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every living descendant of ``pid`` (Linux /proc), zombies left out."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@needs_namespaces
+def test_a_killed_batch_takes_its_workers_their_fork_server_and_kernels_with_it(tmp_path: Path) -> None:
+    """B02 for a batch: workers come from multiprocessing's fork server, not from the batch process itself."""
+    marker = f"{MARKER}-batch-orphan-{os.getpid()}"
+    detach = DETACHES.replace(f"{MARKER}-detached", marker)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    write_notebook(folder, "orphan", detach, "import time\ntime.sleep(120)")
+    batch = subprocess.Popen(
+        [sys.executable, "-m", "grader", str(folder), "--out", str(tmp_path / "out"), "--jobs", "1", "--rubric", "04_automatic_differentiation"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not leftover_processes(marker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert leftover_processes(marker), "the hostile cell never started"
+        family = _descendants(batch.pid)  # the fork server, the worker, the warm-kernel server, its keeper and kernel
+        assert len(family) >= 4, family
+    finally:
+        batch.send_signal(signal.SIGKILL)
+        batch.wait()
+    assert wait_for_no_leftovers(marker) == []
+    deadline = time.monotonic() + 20
+    while [pid for pid in family if _alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [Path(f"/proc/{pid}/cmdline").read_bytes()[:120] for pid in family if _alive(pid)] == []
