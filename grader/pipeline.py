@@ -80,7 +80,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
     with ThreadPoolExecutor(max_workers=1) as pool:  # the reference's torch import overlaps the kernel's run
         reference = pool.submit(prepare_judges, rubric.reference_path, planned, options.reference)
         execution = execute_submission(
-            submission, functools.partial(request.prelude, seed, limits.probe_timeout_s, portable=mode is Mode.PORTABLE, prebooted=""),
+            submission, functools.partial(request.prelude, seed, limits.probe_timeout_s, portable=mode is Mode.PORTABLE),
             request.cell_source, limits,
             request.mime, hide=[*default_hidden(rubric), *options.hide], warm=options.warm_kernels, mode=mode,
             on_progress=options.on_progress,

@@ -171,10 +171,11 @@ def check_rubric(rubric: Rubric, options: CheckOptions, progress: Progress | Non
         baselines = _Baselines(rubric, options.solution, template)
         replies = run_jobs(jobs, rubric, settings, options.jobs, progress, baselines.check)
         reference.result()
-        whole = list(exercises) if options.whole else [ex for ex in exercises if not baselines.slice_holds(ex, replies[f"solution:{ex}"])]
-        if whole and not options.whole:
-            notes.append(f"graded on the whole notebook (the solution's cut-down notebook did not give the same answers): {', '.join(whole)}")
-            redo = [m for m in chosen if m.exercise in whole]
+        # exercises whose cut-down solution did not hold: their mutants are graded again, whole
+        fallback = [ex for ex in cut_solutions if not baselines.slice_holds(ex, replies[f"solution:{ex}"])]
+        if fallback:
+            notes.append(f"graded on the whole notebook (the solution's cut-down notebook did not give the same answers): {', '.join(fallback)}")
+            redo = [m for m in chosen if m.exercise in fallback]
             notebooks.update(_write_whole(nb, redo, work))
             for mutant in redo:
                 labels.pop(mutant.id, None)
@@ -188,7 +189,7 @@ def check_rubric(rubric: Rubric, options: CheckOptions, progress: Progress | Non
     return RubricCheck(
         rubric=rubric, solution=options.solution, template=str(options.template or "made from the solution"),
         exercises=tuple(exercises), seed=seed, sample_seed=options.seed, generated=len(all_mutants), results=results,
-        sliced=tuple(ex for ex in exercises if ex not in whole), notes=tuple(notes), jobs=options.jobs,
+        sliced=tuple(ex for ex in cut_solutions if ex not in fallback), notes=tuple(notes), jobs=options.jobs,
         duration_s=round(time.monotonic() - started, 3), generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         max_mutants=options.max_mutants, solution_score=solution_result.score, template_score=baselines.template.score,
         max_score=solution_result.max_score, timings=timings,

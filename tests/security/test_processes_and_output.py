@@ -87,7 +87,7 @@ def test_output_flood_is_truncated_and_grader_memory_stays_flat(tmp_path: Path, 
     request = ProbeRequest(())
     exact = reset_peak_rss()
     before = peak_rss_kb() if exact else int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-    prelude = functools.partial(request.prelude, 1, 5.0, prebooted="")
+    prelude = functools.partial(request.prelude, 1, 5.0)
     execution = execute_submission(submission, prelude, request.cell_source, rubric.limits, request.mime)
     growth_mb = (peak_rss_kb() - before) / 1024
     print(f"grader peak RSS during a 900 MB output flood: {peak_rss_kb() / 1024:.0f} MB (+{growth_mb:.0f} MB)")
