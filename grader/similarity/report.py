@@ -28,19 +28,19 @@ class CodeLine:
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a shown region: the cell (1-based among code cells) and its lines."""
+    """One side of a shown region: whose code, the cell (1-based among code cells) and its lines."""
 
+    student: str
     cell: int
     lines: tuple[CodeLine, ...]
 
 
 @dataclass(frozen=True)
 class ShownRegion:
-    """One matching region of a pair: how many fingerprints the two sides share, and each side's lines."""
+    """One matching region of a pair: how many fingerprints the two sides share, and both sides (the pair's order)."""
 
     shared: int
-    first: Side
-    second: Side
+    sides: tuple[Side, Side]
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,19 @@ class ReportInfo:
     skipped: tuple[str, ...] = ()
 
 
-def side(document: Document, region: Region, first: bool) -> Side:
-    """The unit of one side of ``region`` with its matched lines marked."""
+def side(student: str, document: Document, region: Region, first: bool) -> Side:
+    """The unit of one side of ``region`` (``student``'s ``document``) with its matched lines marked."""
     unit = region.first_unit if first else region.second_unit
     matched = region.first_lines if first else region.second_lines
     text = document.cells[unit.cell].splitlines()
     lines = tuple(CodeLine(n, text[n - 1] if n <= len(text) else "", n in matched) for n in unit.lines)
-    return Side(unit.cell + 1, lines)
+    return Side(student, unit.cell + 1, lines)
+
+
+def shown_region(pair: Pair, documents: Mapping[str, Document], region: Region) -> ShownRegion:
+    """``region`` of ``pair`` as the page shows it: each side's lines, in the pair's order."""
+    sides = (side(pair.first, documents[pair.first], region, True), side(pair.second, documents[pair.second], region, False))
+    return ShownRegion(region.shared, sides)
 
 
 def shown_pairs(
@@ -84,10 +90,8 @@ def shown_pairs(
     for rank, pair in enumerate(pairs[:SHOWN_PAIRS], start=1):
         found: tuple[ShownRegion, ...] = ()
         if rank <= DETAILED_PAIRS:
-            first, second = documents[pair.first], documents[pair.second]
-            found = tuple(
-                ShownRegion(r.shared, side(first, r, True), side(second, r, False)) for r in shown_regions(regions(first, second, ignored))
-            )
+            found_regions = regions(documents[pair.first], documents[pair.second], ignored)
+            found = tuple(shown_region(pair, documents, region) for region in shown_regions(found_regions))
         shown.append(ShownPair(rank, pair, tuple(failures.get((pair.first, pair.second), ())), found))
     return shown
 

@@ -211,6 +211,8 @@ def test_grade_similarity_writes_the_report(graded_class: Path) -> None:
     assert "<script>alert" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert "stop = start + per + (1 if i &lt; extra else 0)" in page  # dev's pasted function, escaped, in the side-by-side view
     assert page.index("ben</td><td>ben_reordered") < page.index("Matching code")
+    detail = page[page.index('<h3 id="pair-1">') :]
+    assert detail.index("<header>ben: code cell") < detail.index("<header>ben_reordered: code cell")  # each side names its student
     assert "Same wrong output at ex1/values, shared by 2 students" in page
     flagged = json.loads((graded_class / "similarity.json").read_text(encoding="utf-8"))["flagged"]
     assert {"ben", "ben_reordered", "dev", "ivy"} <= set(flagged)  # grade review shows these students first
