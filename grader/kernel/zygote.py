@@ -54,7 +54,13 @@ WARM_MODULES = (
     # what IPKernelApp.initialize() would otherwise import in every kernel
     "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "ipykernel.comm", "IPython.display",
     "IPython.core.interactiveshell", "IPython.core.completer", "IPython.core.history",
-    "sqlite3", "pdb", "pydoc", "faulthandler", "tornado.ioloop",
+    "sqlite3", "pdb", "pydoc", "faulthandler", "tornado.ioloop", "tornado.platform.asyncio",
+    "IPython.core.debugger", "IPython.core.completerlib", "IPython.core.oinspect", "IPython.extensions.storemagic",
+    "IPython.utils.wildcard", "importlib.resources.readers",
+    # what the lesson's cells import on first use (drawing with the inline backend, torch's autograd function checks)
+    "matplotlib.backends.backend_agg", "PIL.features", "torch._subclasses.schema_check_mode",
+    # what each forked kernel runs to confine itself
+    "grader.kernel.sandbox",
 )
 
 

@@ -67,6 +67,23 @@ def test_a_forked_kernel_runs_student_code_with_the_collector_on(make_notebook: 
     assert not [line for line in result.errors if "garbage collector" in line], result.errors
 
 
+KERNEL_SIDE = {"grader", "grader.kernel", "grader.kernel.sandbox", "grader.kernel.syscalls", "grader.probes", "grader.probes.boot", "grader.version"}
+GRADER_MODULES_IN_KERNEL = f"""
+import sys
+found = sorted(name for name in sys.modules if name.split(".")[0] == "grader" and name not in {sorted(KERNEL_SIDE)!r})
+assert not found, f"the grader's own modules in the kernel: {{found}}"
+"""
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["forked", "launched"])
+def test_a_kernel_holds_only_what_confines_it_and_boots_the_probes(make_notebook: MakeNotebook, rubric: Rubric, warm: bool) -> None:
+    # rubric, checks, scoring and results stay in the grading process (the sandbox once imported the rubric module)
+    path = make_notebook("modules", GRADER_MODULES_IN_KERNEL)
+    result = grade_submission(path, rubric, Options(warm_kernels=warm))
+    assert result.environment["warm_kernel"] is warm
+    assert not [line for line in result.errors if "own modules" in line], result.errors
+
+
 def test_kernels_take_the_probe_runtime_their_server_booted_and_a_missing_one_is_never_graded_without(
     make_notebook: MakeNotebook, rubric: Rubric, monkeypatch: pytest.MonkeyPatch
 ) -> None:
