@@ -364,6 +364,17 @@ def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
         raise UsageError("several submissions need --out RESULTS_DIR (where the gradebook and feedback go)")
     if options["portable"]:
         os.environ["GRADER_PORTABLE"] = "1"  # the batch's worker processes choose their kernels' mode from it
+    if options["dask_scheduler"] is not None:
+        return _grade_classes(submissions, options)
+    from grader.batch.workers import start_worker_server  # lazy: `grade --help` stays fast
+    from grader.kernel.warm import shared_server
+
+    with shared_server():  # started first: the seconds of imports of both servers overlap reading the class and its rubric
+        start_worker_server()
+        return _grade_classes(submissions, options)
+
+
+def _grade_classes(submissions: list[str], options: dict[str, Any]) -> int:
     if options["rubric"] is not None:
         return _grade_class(submissions, options, _rubric_for(None, options)[0], options["out"], None)
     groups, unmatched = _by_assignment(submissions, options["out"])

@@ -56,7 +56,9 @@ class Job:
 
 # What the fork server imports once before it forks the workers (POSIX; elsewhere each spawned worker imports it).
 WORKER_PRELOAD = ("grader.pipeline", "grader.checks.registry", "grader.kernel.clients", "grader.kernel.execute",
-                  "torch", "numpy", "nbformat", "nbclient", "jupyter_client")
+                  "torch", "numpy", "nbformat", "nbclient", "jupyter_client",
+                  # what a checkpointed backward pass (the checkpointing checks' warm-up) imports first: sympy, 0.5 s a worker
+                  "torch.fx.experimental.symbolic_shapes")
 Reply = tuple[str, Any]  # ("ok", SubmissionResult.as_dict()) | ("failed", reason)
 GradeFn = Callable[[Job, Rubric, Settings], dict[str, Any]]
 WarmUpFn = Callable[[Path, Rubric, Settings], bool]
@@ -219,6 +221,14 @@ def kill_descendants() -> None:
                 kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+
+
+def start_worker_server() -> None:
+    """Start the fork server now (POSIX): its imports then overlap reading the class and the kernel server's warm-up."""
+    if _worker_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def _worker_context() -> Any:

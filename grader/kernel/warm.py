@@ -250,9 +250,11 @@ def connect_kept_server(environ: Mapping[str, str] = os.environ) -> tuple[socket
 def shared_server() -> Iterator[None]:
     """For a batch: one warm-kernel server for every grading process started inside this block.
 
-    In portable mode there are no warm kernels, so no server is started.
+    In portable mode there are no warm kernels, so no server is started; inside
+    another such block, that block's server serves this one too.
     """
-    if choose_mode() is Mode.PORTABLE:
+    enclosing = os.environ.get(SHARED_SERVER_VARIABLE)
+    if choose_mode() is Mode.PORTABLE or (enclosing and os.path.exists(enclosing)):
         yield
         return
     folder = str(socket_folder("grader-zygote-socket-", "socket"))
