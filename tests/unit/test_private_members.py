@@ -114,3 +114,21 @@ def test_wait_for_ready_is_the_name_nbclient_calls() -> None:
     source = inspect.getsource(NotebookClient.async_start_new_kernel_client)
     assert "wait_for_ready" in source, "nbclient no longer calls kc.wait_for_ready: CappedKernelClient's faster start is bypassed"
     assert CappedKernelClient.wait_for_ready is CappedKernelClient._async_wait_for_ready
+
+
+@pytest.mark.parametrize(("name", "parameters"), [("_async_start_kernel", ("self", "kw")), ("_async_shutdown_kernel", ("self", "now", "restart"))])
+def test_starting_and_stopping_a_kernel_are_still_the_methods_inside_the_pending_state_wrapper(name: str, parameters: tuple[str, ...]) -> None:
+    # SandboxKernelManager calls what jupyter_client's in_pending_state wraps, without the wrapper's 10 ms sleep
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.manager import KernelManager
+
+    from grader.kernel.clients import SandboxKernelManager
+
+    public = {"_async_start_kernel": "start_kernel", "_async_shutdown_kernel": "shutdown_kernel"}[name]
+    wrapper = vars(KernelManager).get(name)
+    assert wrapper is not None and getattr(AsyncKernelManager, public) is wrapper, f"AsyncKernelManager.{public} is no longer {name}"
+    inner = getattr(wrapper, "__wrapped__", None)
+    assert inner is not None, f"jupyter_client's {name} is no longer wrapped: SandboxKernelManager.{public} would skip its own work"
+    assert _parameters(inner) == parameters and inspect.iscoroutinefunction(inner), f"{name} changed"
+    assert "asyncio.sleep(0.01)" in inspect.getsource(inspect.getmodule(KernelManager).in_pending_state), "the wrapper changed"  # type: ignore[union-attr]
+    assert getattr(SandboxKernelManager, public) is inner
