@@ -230,8 +230,6 @@ def _backend(jobs: Sequence[Job], rubric: Rubric, settings: Settings, options: B
 
 def _import_reporters() -> None:
     """Import the HTML reporters now, in a background thread, while the workers grade."""
-    import matplotlib.pyplot  # noqa: F401
-
     import grader.reporters.summary  # noqa: F401
 
 
@@ -311,7 +309,7 @@ def write_outputs(
     matched: RosterMatch | None = None,
 ) -> None:
     """Write results.jsonl (compacted, in order), the gradebooks, feedback/ and summary.html, each atomically."""
-    # Here: the HTML reporters (matplotlib) are imported while the workers grade (_import_reporters), not before.
+    # Here: the HTML reporters (Jinja2) are imported while the workers grade (_import_reporters), not before.
     from grader.reporters.feedback import feedback_names, render_html, render_markdown
     from grader.reporters.summary import render_summary_html
 

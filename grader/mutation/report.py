@@ -20,7 +20,7 @@ from grader.mutation.runner import MutantResult, RubricCheck
 from grader.reporters import clean_text
 
 if TYPE_CHECKING:
-    from grader.reporters.pages import Picture
+    from grader.reporters.charts import BarChart
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ def render_html(run: RubricCheck) -> str:
         "rubric_strength.html.j2",
         run=run,
         total=total,
-        exercise_picture=_picture(exercises) if run.results else None,
+        exercise_chart=_chart(exercises) if run.results else None,
         per_exercise={**exercises, "total": total},
         per_check=per_check(run),
         per_operator=per_operator(run),
@@ -198,21 +198,13 @@ def render_html(run: RubricCheck) -> str:
     )
 
 
-def _picture(rows: dict[str, Tally]) -> Picture:
-    from grader.reporters.pages import figure, picture, whole_numbers
+def _chart(rows: dict[str, Tally]) -> BarChart:
+    from grader.reporters.charts import BLUE, GREY, RED, bar_chart
 
-    fig = figure(7.0, 0.5 * len(rows) + 1.4)
-    axes = fig.add_subplot()
-    labels = list(rows)[::-1]
-    killed = [rows[k].killed for k in labels]
-    survived = [rows[k].survived - rows[k].equivalent_suspected for k in labels]
-    equivalent = [rows[k].equivalent_suspected for k in labels]
-    axes.barh(labels, killed, color="#4c72b0", label="killed")
-    axes.barh(labels, survived, left=killed, color="#c44e52", label="survived")
-    axes.barh(labels, equivalent, left=[a + b for a, b in zip(killed, survived, strict=True)], color="#bbbbbb", label="equivalent-suspected")
-    axes.set_xlabel("mutants")
-    axes.legend(loc="lower right", fontsize=8)
-    whole_numbers(axes.xaxis)
-    fig.tight_layout()
-    return picture(fig, "Bar chart of killed, surviving and equivalent-suspected mutants per exercise")
+    return bar_chart(
+        "Bar chart of killed, surviving and equivalent-suspected mutants per exercise",
+        [(name, [(t.killed, BLUE), (t.survived - t.equivalent_suspected, RED), (t.equivalent_suspected, GREY)]) for name, t in rows.items()],
+        "mutants",
+        legend=[(BLUE, "killed"), (RED, "survived"), (GREY, "equivalent-suspected")],
+    )
 

@@ -3,22 +3,17 @@
 The templates are ``grader/templates/*.j2`` (package data; a student kit carries
 them with the code). Autoescaping is on for every template, so whatever a
 template prints is HTML-escaped unless the grader marked it safe, and nothing
-is: pictures are passed as data (alt text and base64 PNG) and the template
-writes the ``<img>`` tag. Templates pass student-influenced text through the
+is: charts are passed as geometry (:mod:`grader.reporters.charts`) and the
+template writes the inline ``<svg>``. Templates pass student-influenced text through the
 ``clean`` filter (:func:`grader.reporters.clean_text`: no control or bidi
 characters, bounded length) and let autoescaping do the rest. ``StrictUndefined``
 makes a misspelt name an error instead of an empty cell.
 
-Pictures are drawn with matplotlib's Agg canvas (no display, no pyplot state)
-and embedded as PNG data URIs, so every page is one self-contained file.
+Every page is one self-contained file: inline style, inline SVG charts.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import warnings
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,8 +23,6 @@ import jinja2
 from grader.reporters import CheckLines, check_lines, clean_text, graded_by_instructor
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from grader.results import CheckResult, ExerciseResult, SubmissionResult
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -74,37 +67,3 @@ def tone(check: CheckResult) -> str:
     if check.passed:
         return "ok"
     return "part" if check.score > 0 else "bad"
-
-
-@dataclass(frozen=True)
-class Picture:
-    """A picture for a page: its alt text and its PNG, base64-encoded (the template writes the ``<img>``)."""
-
-    alt: str
-    png_base64: str
-
-
-def figure(width: float, height: float) -> Figure:
-    """A matplotlib figure of this size in inches, on no display."""
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=90)
-
-
-def whole_numbers(axis: Any) -> None:
-    """Ticks on ``axis`` at whole numbers only (counts of submissions or mutants)."""
-    from matplotlib.ticker import MaxNLocator
-
-    axis.set_major_locator(MaxNLocator(integer=True))
-
-
-def picture(fig: Figure, alt: str) -> Picture:
-    """``fig`` drawn as a PNG."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a student name in a script the font lacks only warns
-        FigureCanvasAgg(fig).print_png(buffer)
-    return Picture(alt, base64.b64encode(buffer.getvalue()).decode("ascii"))
-

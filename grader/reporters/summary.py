@@ -1,7 +1,7 @@
-"""How the class did: a terminal table and ``summary.html`` with matplotlib pictures.
+"""How the class did: a terminal table and ``summary.html`` with its charts.
 
-The page is ``templates/summary.html.j2``, self-contained: plots are PNGs
-embedded as data URIs (:mod:`grader.reporters.pages`). Submissions that
+The page is ``templates/summary.html.j2``, self-contained: charts are inline
+SVG (:mod:`grader.reporters.charts`). Submissions that
 could not be graded are left out of the score statistics and listed instead.
 Every student's name links to their feedback page (``feedback/<name>.html``,
 relative, so the results folder can be moved or zipped). The rubric's
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from grader.reporters import clean_text
+from grader.reporters.charts import BLUE, ORANGE, RED, BarChart, Histogram, bar_chart, histogram
 from grader.reporters.gradebook import student_sort_key
-from grader.reporters.pages import Picture, figure, picture, render, whole_numbers
+from grader.reporters.pages import render
 from grader.results import RosterMatch, SubmissionResult
 from grader.rubric import ExerciseSpec
 from grader.shorten import shorten_items
@@ -132,14 +132,14 @@ def render_summary_html(
         graded=graded,
         roster=roster,
         statistics=[(label, _stats(values) if values else None, top) for label, values, top in _columns(graded, exercises)],
-        distribution=_distribution_picture(graded, exercises) if graded else None,
+        distribution=_distribution_charts(graded, exercises) if graded else None,
         mutation=mutation,
         failed=failed,
-        failed_picture=_failed_picture(failed) if failed else None,
+        failed_chart=_failed_chart(failed) if failed else None,
         problems=[(r, kind, r.reason if r.status != "graded" else shorten_items(list(r.errors), most=3)) for r, kind in found],
-        problems_picture=_problems_picture(found) if found else None,
+        problems_chart=_problems_chart(found) if found else None,
         slowest=slow,
-        slowest_picture=_slowest_picture(slow),
+        slowest_chart=_slowest_chart(slow),
         exercises=exercises,
         students=[(r, [_score_of(r, spec.id) for spec in exercises]) for r in sorted(results, key=lambda r: student_sort_key(r.student))],
         hrefs={student: feedback_href(target) for student, target in links.items() if target},
@@ -155,62 +155,29 @@ def feedback_href(file_name: str) -> str:
     return "feedback/" + quote(file_name, safe="")
 
 
-def _distribution_picture(graded: Sequence[SubmissionResult], exercises: Sequence[ExerciseSpec]) -> Picture:
+def _distribution_charts(graded: Sequence[SubmissionResult], exercises: Sequence[ExerciseSpec]) -> list[Histogram]:
     columns = _columns(graded, exercises)
     columns = [columns[-1], *columns[:-1]]  # the total first
-    ncols = min(3, len(columns))
-    nrows = -(-len(columns) // ncols)
-    fig = figure(4.0 * ncols, 2.8 * nrows)
-    for index, (label, values, top) in enumerate(columns, start=1):
-        axes = fig.add_subplot(nrows, ncols, index)
-        axes.hist(values, bins=10, range=(0, top or 1), color="#4c72b0", edgecolor="white")
-        axes.set_title(f"{_label(label)} (out of {top:g})", fontsize=10)
-        axes.set_xlabel("score")
-        axes.set_ylabel("submissions")
-        whole_numbers(axes.yaxis)
-    fig.tight_layout()
-    return picture(fig, "Histograms of the total score and of each exercise's score")
+    return [histogram(f"{label} (out of {top:g})", values, top) for label, values, top in columns]
 
 
-def _failed_picture(failed: list[FailedCheck]) -> Picture:
-    fig = figure(7.0, 0.45 * len(failed) + 1.2)
-    axes = fig.add_subplot()
-    labels = [_label(f.key) for f in reversed(failed)]
-    axes.barh(labels, [f.not_passed for f in reversed(failed)], color="#dd8452")
-    axes.set_xlabel(f"graded submissions that did not pass (of {failed[0].graded})")
-    whole_numbers(axes.xaxis)
-    fig.tight_layout()
-    return picture(fig, "Bar chart of the checks most often failed")
+def _failed_chart(failed: list[FailedCheck]) -> BarChart:
+    return bar_chart("Bar chart of the checks most often failed", [(f.key, [(f.not_passed, ORANGE)]) for f in failed],
+                     f"graded submissions that did not pass (of {failed[0].graded})")
 
 
-def _problems_picture(found: list[tuple[SubmissionResult, str]]) -> Picture:
+def _problems_chart(found: list[tuple[SubmissionResult, str]]) -> BarChart:
     counts = Counter(kind for _, kind in found)
     kinds = [k for k in ("could not be graded", "timed out", "crashed", "raised errors") if counts[k]]
-    fig = figure(6.0, 0.5 * len(kinds) + 1.2)
-    axes = fig.add_subplot()
-    axes.barh(kinds[::-1], [counts[k] for k in kinds[::-1]], color="#c44e52")
-    axes.set_xlabel("submissions")
-    whole_numbers(axes.xaxis)
-    fig.tight_layout()
-    return picture(fig, "Bar chart of submissions that errored, timed out or crashed")
+    return bar_chart("Bar chart of submissions that errored, timed out or crashed", [(k, [(counts[k], RED)]) for k in kinds], "submissions")
 
 
-def _slowest_picture(slow: list[SubmissionResult]) -> Picture:
-    colours = {"could not be graded": "#c44e52", "timed out": "#dd8452", "crashed": "#c44e52"}
-    fig = figure(7.0, 0.45 * len(slow) + 1.2)
-    axes = fig.add_subplot()
-    ordered = list(reversed(slow))
-    axes.barh(
-        [_label(r.student) for r in ordered],
-        [r.duration_s for r in ordered],
-        color=[colours.get(problem_kind(r), "#4c72b0") for r in ordered],
+def _slowest_chart(slow: list[SubmissionResult]) -> BarChart:
+    colours = {"could not be graded": RED, "timed out": ORANGE, "crashed": RED}
+    return bar_chart(
+        "Bar chart of the slowest submissions",
+        [(r.student, [(r.duration_s, colours.get(problem_kind(r), BLUE))]) for r in slow],
+        "seconds to grade (red: error or crash, orange: timed out)",
+        whole=False,
+        unit=" s",
     )
-    axes.set_xlabel("seconds to grade (red: error or crash, orange: timed out)")
-    fig.tight_layout()
-    return picture(fig, "Bar chart of the slowest submissions")
-
-
-def _label(text: str) -> str:
-    # "$" would start matplotlib mathtext, which can fail to parse on arbitrary names
-    return clean_text(text, 40).replace("$", r"\$")
-

@@ -60,7 +60,7 @@ def test_every_template_compiles_and_every_value_is_escaped_unless_marked_safe()
 
 
 def test_the_templates_mark_nothing_safe() -> None:
-    """Markup built by the grader goes in as data (pictures are alt text and base64), so no template needs |safe."""
+    """Markup built by the grader goes in as data (charts are geometry the template draws), so no template needs |safe."""
     for path in (p for p in TEMPLATES.rglob("*") if p.is_file()):  # the review app's Flask templates too
         assert not re.search(r"\|\s*safe\b|Markup|autoescape\s+false", path.read_text(encoding="utf-8")), path.name
 
@@ -95,7 +95,7 @@ def test_the_summary_page_shows_hostile_text_as_text(rubric: Rubric) -> None:
     exercises = [replace(rubric.exercises[0], id=f"ex1{SCRIPT}")]
     page = render_summary_html(results, exercises, f"A04 {HOSTILE}", {s: f"{n}.html" for s, n in names.items()}, mutation=mutation, roster=roster)
     assert_shown_as_text(page)
-    assert page.count("<img ") == 4  # the score histograms, failed checks, problems, slowest: pictures the grader drew
+    assert page.count('<figure class="chart"') == 4  # the score histograms, failed checks, problems, slowest: charts the grader drew
     hrefs = re.findall(r'<a href="([^"]*)">', page)
     assert hrefs and all(re.fullmatch(r"feedback/[A-Za-z0-9%._~-]+\.html", href) for href in hrefs), hrefs
 
@@ -123,4 +123,4 @@ def test_the_mutation_report_shows_hostile_text_as_text() -> None:
                       "2026-01-01T00:00:00+00:00", solution_score=10, template_score=0, max_score=10)
     page = render_mutation_html(run)
     assert_shown_as_text(page)
-    assert page.count("<pre>") == 1 and page.count("<img ") == 1
+    assert page.count("<pre>") == 1 and page.count('<figure class="chart"') == 1
