@@ -107,7 +107,7 @@ class RunPlan:
 
     submission: Submission
     prelude: Callable[..., str]  # the first cell's source, given ``prebooted=`` what the kernel's server prebooted ("" for nothing)
-    probe_code: Callable[[int], str]  # the probe cell's source, starting at a given call index
+    probe_code: Callable[[int, bool], str]  # the probe cell's source, starting at a given call index, careful or not
     limits: Limits
     mime: str  # the MIME type of probe answers
     hide: tuple[Path, ...]
@@ -129,6 +129,7 @@ class Resume:
     skip: frozenset[int] = frozenset()
     first_call: int = 0
     warm: bool = True
+    careful: bool = False  # each probe answer waited for until it has left the kernel (after a kernel died in the probes)
 
 
 @dataclass
@@ -141,6 +142,7 @@ class _Attempt:
     ending: Ending = Ending.FINISHED
     fatal_cell: int | None = None  # with CELL_STOPPED_KERNEL: that cell's number
     reason: str = ""  # with a *_STOPPED_KERNEL ending: what stopped the kernel, in a student's words
+    died: bool = False  # with a *_STOPPED_KERNEL ending: the kernel exited or died (rather than stopped answering)
     out_of_time: bool = False
     private_root: bool = False
     peak_mb: float = 0.0
@@ -153,7 +155,7 @@ class _Attempt:
 def execute_submission(
     submission: Submission,
     prelude: Callable[..., str],
-    probe_code: Callable[[int], str],
+    probe_code: Callable[[int, bool], str],
     limits: Limits,
     mime: str,
     hide: list[Path] | None = None,
@@ -167,7 +169,8 @@ def execute_submission(
     before forking the kernel ("" for a launched kernel): see ``ProbeRequest.prelude``.
 
     ``probe_code`` is a function giving the source of the probe cell that starts
-    at a given call index; answers are display outputs of MIME type ``mime``.
+    at a given call index, careful or not (see ``Resume.careful``); answers are
+    display outputs of MIME type ``mime``.
     With ``warm`` the kernel is forked from the warm-kernel server
     (:mod:`grader.kernel.warm`), falling back to a freshly launched one if that fails.
     In portable ``mode`` the kernel is a plain one (never warm) and the prelude
@@ -217,11 +220,14 @@ async def _execute(plan: RunPlan, resume: Resume | None, started: float) -> Exec
 def _next_attempt(resume: Resume, attempts: list[_Attempt]) -> Resume | None:
     """What the next attempt leaves out, or None when the last one needs no successor."""
     attempt = attempts[-1]
-    if not attempt.stopped_kernel or len(attempts) == _MAX_ATTEMPTS:
+    answered = [index for past in attempts for index in map(_answer_index, past.probe_outputs) if index is not None]
+    if attempt.ending is Ending.PROBES_STOPPED_KERNEL and attempt.died and not resume.careful:
+        # answers sent just before the kernel died may not have left it: run the unanswered calls again, carefully
+        return replace(resume, first_call=max(max(answered, default=-1) + 1, resume.first_call), careful=True)
+    if not attempt.stopped_kernel or len(attempts) >= _MAX_ATTEMPTS + resume.careful:
         return None
     if attempt.ending is Ending.CELL_STOPPED_KERNEL and attempt.fatal_cell is not None:
         return replace(resume, skip=resume.skip | {attempt.fatal_cell})
-    answered = [index for past in attempts for index in map(_answer_index, past.probe_outputs) if index is not None]
     # the call after the last answer stopped the kernel: skip it (and always move on)
     return replace(resume, first_call=max(max(answered, default=-1) + 2, resume.first_call + 1))
 
@@ -300,7 +306,7 @@ async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
     work = box / "work"
     try:
         km, uid = _prepare_box(box, work, plan, resume.warm)
-        sources = ["", *(cell.source for cell in plan.submission.code_cells), plan.probe_code(resume.first_call)]
+        sources = ["", *(cell.source for cell in plan.submission.code_cells), plan.probe_code(resume.first_call, resume.careful)]
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
         client = _notebook_client(nb, km, plan)
         try:
@@ -430,6 +436,7 @@ async def _run_cells(client: Any, nb: Any, plan: RunPlan, skip: frozenset[int], 
             await asyncio.wait_for(running, wedged_after)
         except Exception as exc:  # noqa: BLE001 - whatever the kernel does or sends costs this run only
             _fatal(attempt, steps, index, cell, plan.mime, await _fault_reason(exc, client))
+            attempt.died = not isinstance(exc, (asyncio.TimeoutError, ProbesHung))
             return
         if index not in client.idle_seen and index not in client.timed_out and not await _output_flows(client):
             _fatal(attempt, steps, index, cell, plan.mime, OVERSIZED)

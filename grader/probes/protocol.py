@@ -102,11 +102,11 @@ class ProbeRequest:
             "del _gm\n"
         )
 
-    def cell_source(self, start: int = 0) -> str:
-        """The probe cell: runs the calls from ``start`` on."""
+    def cell_source(self, start: int = 0, careful: bool = True) -> str:
+        """The probe cell: runs the calls from ``start`` on (``careful``: see the runtime's ``run``)."""
         request = json.dumps([call.as_json() for call in self.calls])
         module = f"_grader_probe_{self.token}"
-        return f"__import__('sys').modules[{module!r}].run({request!r}, {int(start)})\n"
+        return f"__import__('sys').modules[{module!r}].run({request!r}, {int(start)}, {bool(careful)})\n"
 
 
 def parse_answers(outputs: Iterable[str], calls: Sequence[ProbeCall]) -> list[Answer]:
