@@ -144,6 +144,17 @@ def test_probe_that_kills_the_kernel_resumes_in_a_fresh_one(tmp_path: Path, rubr
     assert "no answer while checking `manual_backprop`" in messages(result, "ex1")
 
 
+SIN_EXITS = "def _exits(self):\n    import os\n    os._exit(0)\n\nDualNumber.sin = _exits"
+
+
+def test_answers_given_just_before_a_probe_kills_the_kernel_all_count(tmp_path: Path, rubric: Rubric) -> None:
+    """The last answers before a fatal call may not have left the dying kernel: they are asked for again, not blamed."""
+    result = grade(write_notebook(tmp_path, "exitsin", EX1, EX2, SIN_EXITS), rubric)
+    assert result.exercises[0].score == result.exercises[0].max_score, messages(result, "ex1")  # every ex1 call answered
+    assert "the kernel exited (status 0); grading went on in a fresh kernel" in " ".join(result.errors)
+    assert "no answer while checking" in messages(result, "ex2")  # the calls that stopped the kernel cost ex2 only
+
+
 def test_python_module_with_faults(tmp_path: Path, rubric: Rubric) -> None:
     """A .py submission is split at "# %%" lines into cells that fail separately."""
     path = tmp_path / "module.py"
