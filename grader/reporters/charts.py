@@ -49,8 +49,8 @@ class Bar:
 
 
 @dataclass(frozen=True)
-class BarChart:
-    """Horizontal bars, one row per label, on a value axis from 0 (at ``left``) to ``right``."""
+class Frame:
+    """A chart's title (its alt text) and size, and its plot area ``left..right`` × ``top..bottom`` (px)."""
 
     title: str
     width: float
@@ -59,6 +59,13 @@ class BarChart:
     right: float
     top: float
     bottom: float
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """Horizontal bars, one row per label, on a value axis from 0 (at the frame's ``left``) to its ``right``."""
+
+    frame: Frame
     bars: tuple[Bar, ...]
     ticks: tuple[Tick, ...]
     axis_label: str
@@ -79,15 +86,9 @@ class Column:
 
 @dataclass(frozen=True)
 class Histogram:
-    """A small histogram: columns over ``x_ticks`` (scores), counts on ``y_ticks``; the plot area is ``left..right`` × ``top..bottom``."""
+    """A small histogram: columns over ``x_ticks`` (scores), counts on ``y_ticks``."""
 
-    title: str
-    width: float
-    height: float
-    left: float
-    right: float
-    top: float
-    bottom: float
+    frame: Frame
     columns: tuple[Column, ...]
     x_ticks: tuple[Tick, ...]
     y_ticks: tuple[Tick, ...]
@@ -139,7 +140,7 @@ def bar_chart(
     bottom = top + len(rows) * (BAR_HEIGHT + BAR_GAP)
     ticks = tuple(Tick(round(left + v * scale, 1), number(v)) for v in values)
     height = bottom + 44 + (22 if legend else 0)
-    return BarChart(title, right + 30, height, left, right, top, bottom, tuple(bars), ticks, axis_label, tuple(legend))
+    return BarChart(Frame(title, right + 30, height, left, right, top, bottom), tuple(bars), ticks, axis_label, tuple(legend))
 
 
 def histogram(title: str, values: Sequence[float], top: float, bins: int = 10) -> Histogram:
@@ -160,4 +161,4 @@ def histogram(title: str, values: Sequence[float], top: float, bins: int = 10) -
     )
     x_ticks = tuple(Tick(round(left + v * x_scale, 1), number(v)) for v in tick_values(top, whole=False, most=5) if v <= top * (1 + 1e-9))
     y_ticks = tuple(Tick(round(bottom - v * y_scale, 1), number(v)) for v in y_values)
-    return Histogram(clean_text(title, 60), 270.0, 190.0, left, right, plot_top, bottom, columns, x_ticks, y_ticks)
+    return Histogram(Frame(clean_text(title, 60), 270.0, 190.0, left, right, plot_top, bottom), columns, x_ticks, y_ticks)

@@ -39,7 +39,7 @@ def test_bars_are_in_proportion_and_stack_left_to_right() -> None:
     chart = bar_chart("t", [("a", [(10, BLUE)]), ("b", [(5, BLUE), (5, RED)]), ("c", [(0, BLUE), (2.5, RED)])], "mutants", whole=False)
     a, b, c = chart.bars
     assert a.y < b.y < c.y  # the first row on top
-    assert a.segments[0].x == chart.left and a.segments[0].width == pytest.approx(chart.ticks[-1].at - chart.left)  # 10 is the last tick
+    assert a.segments[0].x == chart.frame.left and a.segments[0].width == pytest.approx(chart.ticks[-1].at - chart.frame.left)  # 10 is the last tick
     assert b.segments[0].width == pytest.approx(a.segments[0].width / 2, abs=0.1)
     assert b.segments[1].x == pytest.approx(b.segments[0].x + b.segments[0].width, abs=0.1)  # stacked, no gap
     assert [s.colour for s in c.segments] == [RED]  # a zero segment draws nothing
