@@ -83,7 +83,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
             submission, functools.partial(request.prelude, seed, limits.probe_timeout_s, portable=mode is Mode.PORTABLE),
             request.cell_source, limits,
             request.mime, hide=[*default_hidden(rubric), *options.hide], warm=options.warm_kernels, mode=mode,
-            on_progress=options.on_progress,
+            on_progress=options.on_progress, call_exercises=call_exercises(planned, len(request.calls)),
         )
         if execution.kernel_failed:
             return unusable(path, rubric, execution.kernel_failed, started, options.student, Blame.INFRASTRUCTURE)
@@ -249,6 +249,15 @@ def prepare_judges(path: Path, planned: list[PlannedCheck], given: ModuleType | 
         except Exception:  # noqa: BLE001 - only a head start: judge() meets any real problem itself
             pass
     return module
+
+
+def call_exercises(planned: list[PlannedCheck], count: int) -> list[str]:
+    """The exercise of each of the ``count`` probe calls, by index (its stub question included)."""
+    owners = [""] * count
+    for item in planned:
+        for index in [*range(item.start, item.start + len(item.calls)), *([item.states_at] if item.states_at >= 0 else [])]:
+            owners[index] = item.exercise.id
+    return owners
 
 
 def default_hidden(rubric: Rubric) -> list[Path]:

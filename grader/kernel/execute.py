@@ -27,7 +27,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -107,7 +107,7 @@ class RunPlan:
 
     submission: Submission
     prelude: Callable[..., str]  # the first cell's source, given ``prebooted=`` what the kernel's server prebooted ("" for nothing)
-    probe_code: Callable[[int, bool], str]  # the probe cell's source, starting at a given call index, careful or not
+    probe_code: Callable[[int, bool, frozenset[int]], str]  # the probe cell's source: from a call index, careful or not, calls to skip
     limits: Limits
     mime: str  # the MIME type of probe answers
     hide: tuple[Path, ...]
@@ -115,6 +115,7 @@ class RunPlan:
     deadline: float  # time.monotonic() by which the whole run must end
     mode: Mode = Mode.SANDBOX
     on_progress: Callable[[CellProgress], None] | None = None
+    call_exercises: tuple[str, ...] = ()  # the exercise of each probe call, by index (empty: not known)
 
     def steps(self) -> tuple[Step, ...]:
         """The cells of every attempt, in order: prelude, the submission's code cells, probes."""
@@ -130,6 +131,8 @@ class Resume:
     first_call: int = 0
     warm: bool = True
     careful: bool = False  # each probe answer waited for until it has left the kernel (after a kernel died in the probes)
+    skip_calls: frozenset[int] = frozenset()  # probe calls not asked again: the rest of an exercise whose calls stopped two kernels
+    stopped_in: frozenset[str] = frozenset()  # exercises one of whose probe calls has stopped a kernel
 
 
 @dataclass
@@ -155,13 +158,14 @@ class _Attempt:
 def execute_submission(
     submission: Submission,
     prelude: Callable[..., str],
-    probe_code: Callable[[int, bool], str],
+    probe_code: Callable[[int, bool, frozenset[int]], str],
     limits: Limits,
     mime: str,
     hide: list[Path] | None = None,
     warm: bool = True,
     mode: Mode = Mode.SANDBOX,
     on_progress: Callable[[CellProgress], None] | None = None,
+    call_exercises: Sequence[str] = (),
 ) -> Execution:
     """Run ``submission`` in a sandboxed kernel: ``prelude(prebooted=…)``, its code cells, then ``probe_code(first_call)``.
 
@@ -176,12 +180,15 @@ def execute_submission(
     In portable ``mode`` the kernel is a plain one (never warm) and the prelude
     must have installed the probe runtime for interrupts (see ``ProbeRequest.prelude``).
     ``on_progress`` hears of a student cell that runs for more than ``PROGRESS_AFTER_S``.
+    ``call_exercises`` names each probe call's exercise: once two of one exercise's
+    calls have stopped a kernel, the rest of that exercise's calls are not asked
+    again, so that the other exercises still get their attempts.
     """
     started = time.monotonic()
     portable = mode is Mode.PORTABLE
     isolation = NO_ISOLATION if portable else detect_isolation()
     deadline = started + limits.submission_timeout_s
-    plan = RunPlan(submission, prelude, probe_code, limits, mime, tuple(hide or ()), isolation, deadline, mode, on_progress)
+    plan = RunPlan(submission, prelude, probe_code, limits, mime, tuple(hide or ()), isolation, deadline, mode, on_progress, tuple(call_exercises))
     return _run_loop(_execute(plan, Resume(warm=warm and not portable), started))
 
 
@@ -213,23 +220,38 @@ async def _execute(plan: RunPlan, resume: Resume | None, started: float) -> Exec
             if attempt.ending is Ending.NO_KERNEL:
                 attempt.reason = f"a warm kernel: {warm_failure or 'no reason given'}; a launched kernel: {attempt.reason or 'no reason given'}"
         attempts.append(attempt)
-        resume = _next_attempt(resume, attempts)
+        resume = _next_attempt(resume, attempts, plan.call_exercises)
     return _execution(plan, attempts, time.monotonic() - started)
 
 
-def _next_attempt(resume: Resume, attempts: list[_Attempt]) -> Resume | None:
-    """What the next attempt leaves out, or None when the last one needs no successor."""
+def _next_attempt(resume: Resume, attempts: list[_Attempt], call_exercises: Sequence[str] = ()) -> Resume | None:
+    """What the next attempt leaves out, or None when the last one needs no successor.
+
+    Each exercise whose probe calls stop kernels adds two attempts to the
+    limit, and its second such call leaves the rest of its calls out: a
+    function that kills every kernel it runs in costs its own exercise, and the
+    other exercises' calls are still asked.
+    """
     attempt = attempts[-1]
     answered = [index for past in attempts for index in map(_answer_index, past.probe_outputs) if index is not None]
+    after = max(max(answered, default=-1) + 1, resume.first_call)  # the first call not answered
     if attempt.ending is Ending.PROBES_STOPPED_KERNEL and attempt.died and not resume.careful:
         # answers sent just before the kernel died may not have left it: run the unanswered calls again, carefully
-        return replace(resume, first_call=max(max(answered, default=-1) + 1, resume.first_call), careful=True)
-    if not attempt.stopped_kernel or len(attempts) >= _MAX_ATTEMPTS + resume.careful:
+        return replace(resume, first_call=after, careful=True)
+    if not attempt.stopped_kernel or len(attempts) >= _MAX_ATTEMPTS + resume.careful + 2 * len(resume.stopped_in):
         return None
     if attempt.ending is Ending.CELL_STOPPED_KERNEL and attempt.fatal_cell is not None:
         return replace(resume, skip=resume.skip | {attempt.fatal_cell})
-    # the call after the last answer stopped the kernel: skip it (and always move on)
-    return replace(resume, first_call=max(max(answered, default=-1) + 2, resume.first_call + 1))
+    # the first call neither answered nor left out stopped the kernel: skip it (and always move on)
+    fatal = next((i for i in range(after, len(call_exercises)) if i not in resume.skip_calls), after)
+    resume = replace(resume, first_call=fatal + 1)
+    if fatal < len(call_exercises) and call_exercises[fatal]:
+        exercise = call_exercises[fatal]
+        if exercise in resume.stopped_in:
+            rest = {i for i in range(fatal + 1, len(call_exercises)) if call_exercises[i] == exercise}
+            resume = replace(resume, skip_calls=resume.skip_calls | rest)
+        resume = replace(resume, stopped_in=resume.stopped_in | {exercise})
+    return resume
 
 
 def _no_kernel(attempts: list[_Attempt]) -> str:
@@ -306,7 +328,7 @@ async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
     work = box / "work"
     try:
         km, uid = _prepare_box(box, work, plan, resume.warm)
-        sources = ["", *(cell.source for cell in plan.submission.code_cells), plan.probe_code(resume.first_call, resume.careful)]
+        sources = ["", *(cell.source for cell in plan.submission.code_cells), plan.probe_code(resume.first_call, resume.careful, resume.skip_calls)]
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
         client = _notebook_client(nb, km, plan)
         try:

@@ -102,11 +102,11 @@ class ProbeRequest:
             "del _gm\n"
         )
 
-    def cell_source(self, start: int = 0, careful: bool = True) -> str:
-        """The probe cell: runs the calls from ``start`` on (``careful``: see the runtime's ``run``)."""
+    def cell_source(self, start: int = 0, careful: bool = True, skip: Iterable[int] = ()) -> str:
+        """The probe cell: runs the calls from ``start`` on, but those in ``skip`` (``careful``: see the runtime's ``run``)."""
         request = json.dumps([call.as_json() for call in self.calls])
         module = f"_grader_probe_{self.token}"
-        return f"__import__('sys').modules[{module!r}].run({request!r}, {int(start)}, {bool(careful)})\n"
+        return f"__import__('sys').modules[{module!r}].run({request!r}, {int(start)}, {bool(careful)}, {sorted(int(i) for i in skip)!r})\n"
 
 
 def parse_answers(outputs: Iterable[str], calls: Sequence[ProbeCall]) -> list[Answer]:

@@ -12,9 +12,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 
+from grader.pipeline import Options, grade_submission
 from grader.rubric import Rubric
+from tests.conftest import ROOT
 from tests.security.corpus import (
     EX1,
     EX2,
@@ -147,12 +150,22 @@ def test_probe_that_kills_the_kernel_resumes_in_a_fresh_one(tmp_path: Path, rubr
 SIN_EXITS = "def _exits(self):\n    import os\n    os._exit(0)\n\nDualNumber.sin = _exits"
 
 
-def test_answers_given_just_before_a_probe_kills_the_kernel_all_count(tmp_path: Path, rubric: Rubric) -> None:
-    """The last answers before a fatal call may not have left the dying kernel: they are asked for again, not blamed."""
-    result = grade(write_notebook(tmp_path, "exitsin", EX1, EX2, SIN_EXITS), rubric)
-    assert result.exercises[0].score == result.exercises[0].max_score, messages(result, "ex1")  # every ex1 call answered
+def test_a_function_that_kills_every_kernel_costs_its_exercise_and_no_answer_before_it(tmp_path: Path, rubric: Rubric) -> None:
+    """The solution, then DualNumber.sin made to call os._exit: every ex2 call that uses sin kills its kernel.
+
+    ex1's answers are the last ones out before the first death: they may not have left the dying kernel, and are
+    asked for again rather than an innocent call blamed. ex2's second fatal call leaves its other calls out, so ex3
+    and ex4 are still graded (they used to run out of attempts and get nothing).
+    """
+    nb = nbformat.read(ROOT / "reference" / "solution.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(SIN_EXITS))
+    path = tmp_path / "exitsin.ipynb"
+    nbformat.write(nb, path)
+    result = grade_submission(path, rubric, Options())
+    scores = {exercise.id: exercise.score for exercise in result.exercises}
+    assert scores == {"ex1": 25, "ex2": 0, "ex3": 25, "ex4": 25}, result.errors
+    assert "no answer while checking `DualNumber`" in messages(result, "ex2")
     assert "the kernel exited (status 0); grading went on in a fresh kernel" in " ".join(result.errors)
-    assert "no answer while checking" in messages(result, "ex2")  # the calls that stopped the kernel cost ex2 only
 
 
 def test_python_module_with_faults(tmp_path: Path, rubric: Rubric) -> None:

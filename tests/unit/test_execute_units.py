@@ -71,6 +71,29 @@ def test_the_careful_retry_does_not_use_up_an_attempt() -> None:
     assert _next_attempt(Resume(), [*cells, _probes_died(range(0, 2), died=False)]) is None
 
 
+def test_an_exercise_whose_calls_stop_two_kernels_leaves_its_other_calls_to_the_other_exercises() -> None:
+    """A function that kills every kernel it runs in costs its own exercise; the later exercises' calls are still asked."""
+    owners = ("ex1", "ex2", "ex2", "ex2", "ex2", "ex3", "ex3")
+    died_at = {1, 2, 3, 4}  # every ex2 call kills its kernel
+    resume, attempts = Resume(), []
+    while resume is not None:
+        asked = [i for i in range(resume.first_call, len(owners)) if i not in resume.skip_calls]
+        fatal = next((i for i in asked if i in died_at), None)
+        answered = asked if fatal is None else asked[: asked.index(fatal)]
+        attempts.append(_probes_died(range(0)) if fatal is not None else _Attempt(warm=True))
+        attempts[-1].probe_outputs = [json.dumps({"i": i, "ok": True}) for i in answered]
+        resume = _next_attempt(resume, attempts, owners)
+    answered = sorted(i for a in attempts for i in (json.loads(t)["i"] for t in a.probe_outputs))
+    assert answered == [0, 5, 6]  # ex1's call and both of ex3's; ex2's last two calls were not asked again
+    assert len(attempts) == 4  # ex2's first fatal call (fast, then careful), its second, then ex3
+
+
+def test_without_the_calls_exercises_the_attempts_are_as_many_as_before() -> None:
+    attempts = [_probes_died(range(0, 0)) for _ in range(_MAX_ATTEMPTS + 1)]  # the careful retry's attempt included
+    assert _next_attempt(Resume(careful=True), attempts) is None
+    assert _next_attempt(Resume(careful=True), attempts[:-1]) == Resume(first_call=1, careful=True)
+
+
 def test_socket_folders_fit_a_unix_socket_address(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     deep = tmp_path / ("x" * 90)
     deep.mkdir()
