@@ -220,6 +220,8 @@ def answer_trouble(answer: Answer, name: str, ctx: JudgeContext) -> Verdict | No
         return None
     if answer.missing:
         return Verdict.error(f"no answer while checking `{name}`: the kernel died or ran out of time")
+    if answer.was_left_out:
+        return Verdict.error(f"`{name}` was not checked here: two earlier checks of this exercise stopped the kernel")
     if answer.error_type == "BadAnswer":
         return Verdict.broken(f"the kernel's answer while checking `{name}` does not follow the probe protocol ({answer.error_message})")
     if answer.error_type == "NameError":

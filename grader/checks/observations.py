@@ -123,7 +123,7 @@ class Observation(Check):
         what = f"the observation `{name}` on your code"
         if not answer.ok and answer.error_type == "Timeout":
             return Verdict.error(f"{what} did not finish in time")
-        if not answer.ok and not answer.missing and answer.error_type != "BadAnswer":
+        if not answer.ok and not answer.missing and not answer.was_left_out and answer.error_type != "BadAnswer":
             return Verdict.broken(f"{what} could not run in the kernel ({answer.error_type}: {answer.error_message})")
         trouble = answer_trouble(answer, what, ctx)
         if trouble is not None:

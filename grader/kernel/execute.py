@@ -212,6 +212,7 @@ def _run_loop(main: Coroutine[Any, Any, Execution]) -> Execution:
 
 async def _execute(plan: RunPlan, resume: Resume | None, started: float) -> Execution:
     attempts: list[_Attempt] = []
+    left_out: frozenset[int] = frozenset()
     while resume is not None:
         attempt = await _run_attempt(plan, resume)
         if attempt.ending is Ending.NO_KERNEL and resume.warm:
@@ -220,8 +221,9 @@ async def _execute(plan: RunPlan, resume: Resume | None, started: float) -> Exec
             if attempt.ending is Ending.NO_KERNEL:
                 attempt.reason = f"a warm kernel: {warm_failure or 'no reason given'}; a launched kernel: {attempt.reason or 'no reason given'}"
         attempts.append(attempt)
+        left_out = resume.skip_calls
         resume = _next_attempt(resume, attempts, plan.call_exercises)
-    return _execution(plan, attempts, time.monotonic() - started)
+    return replace(_execution(plan, attempts, time.monotonic() - started), left_out_calls=tuple(sorted(left_out)))
 
 
 def _next_attempt(resume: Resume, attempts: list[_Attempt], call_exercises: Sequence[str] = ()) -> Resume | None:
@@ -277,7 +279,7 @@ def _execution(plan: RunPlan, attempts: list[_Attempt], duration_s: float) -> Ex
             )
         if not attempt.stopped_kernel:
             continue
-        if tries == _MAX_ATTEMPTS:
+        if tries == len(attempts):  # stopped, and no attempt followed: the limit was reached
             events.append(f"the kernel was stopped {tries} times; the grader gave up on what was not run by then")
         elif attempt.ending is Ending.CELL_STOPPED_KERNEL and attempt.fatal_cell is not None:
             crashed = cells[attempt.fatal_cell]

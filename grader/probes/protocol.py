@@ -50,6 +50,14 @@ class Answer:
     def no_answer(cls) -> Answer:
         return cls(False, None, "NoAnswer", "the kernel gave no answer (it died or ran out of time while this was checked)")
 
+    @classmethod
+    def left_out(cls) -> Answer:
+        return cls(False, None, "LeftOut", "not asked: two earlier calls of this exercise had stopped the kernel")
+
+    @property
+    def was_left_out(self) -> bool:
+        return self.error_type == "LeftOut"
+
 
 @dataclass(frozen=True)
 class ProbeRequest:

@@ -164,7 +164,8 @@ def test_a_function_that_kills_every_kernel_costs_its_exercise_and_no_answer_bef
     result = grade_submission(path, rubric, Options())
     scores = {exercise.id: exercise.score for exercise in result.exercises}
     assert scores == {"ex1": 25, "ex2": 0, "ex3": 25, "ex4": 25}, result.errors
-    assert "no answer while checking `DualNumber`" in messages(result, "ex2")
+    assert "no answer while checking `DualNumber`" in messages(result, "ex2")  # the two calls that killed
+    assert "`DualNumber` was not checked here: two earlier checks of this exercise stopped the kernel" in messages(result, "ex2")
     assert "the kernel exited (status 0); grading went on in a fresh kernel" in " ".join(result.errors)
 
 
