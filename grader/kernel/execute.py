@@ -229,10 +229,13 @@ async def _execute(plan: RunPlan, resume: Resume | None, started: float) -> Exec
 def _next_attempt(resume: Resume, attempts: list[_Attempt], call_exercises: Sequence[str] = ()) -> Resume | None:
     """What the next attempt leaves out, or None when the last one needs no successor.
 
-    Each exercise whose probe calls stop kernels adds two attempts to the
-    limit, and its second such call leaves the rest of its calls out: a
-    function that kills every kernel it runs in costs its own exercise, and the
-    other exercises' calls are still asked.
+    A cell that stopped a kernel is left out of the next attempts and adds one
+    attempt to the limit: helper cells that each kill the kernel cost nothing
+    but themselves (each is left out once; the submission's time limit bounds
+    the reruns). Each exercise whose probe calls stop kernels adds two attempts,
+    and its second such call leaves the rest of its calls out: a function that
+    kills every kernel it runs in costs its own exercise, and the other
+    exercises' calls are still asked.
     """
     attempt = attempts[-1]
     answered = [index for past in attempts for index in map(_answer_index, past.probe_outputs) if index is not None]
@@ -240,7 +243,7 @@ def _next_attempt(resume: Resume, attempts: list[_Attempt], call_exercises: Sequ
     if attempt.ending is Ending.PROBES_STOPPED_KERNEL and attempt.died and not resume.careful:
         # answers sent just before the kernel died may not have left it: run the unanswered calls again, carefully
         return replace(resume, first_call=after, careful=True)
-    if not attempt.stopped_kernel or len(attempts) >= _MAX_ATTEMPTS + resume.careful + 2 * len(resume.stopped_in):
+    if not attempt.stopped_kernel or len(attempts) >= _MAX_ATTEMPTS + resume.careful + len(resume.skip) + 2 * len(resume.stopped_in):
         return None
     if attempt.ending is Ending.CELL_STOPPED_KERNEL and attempt.fatal_cell is not None:
         return replace(resume, skip=resume.skip | {attempt.fatal_cell})

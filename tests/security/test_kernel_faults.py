@@ -169,6 +169,17 @@ def test_a_function_that_kills_every_kernel_costs_its_exercise_and_no_answer_bef
     assert "the kernel exited (status 0); grading went on in a fresh kernel" in " ".join(result.errors)
 
 
+def test_helper_cells_that_each_kill_the_kernel_cost_only_themselves(tmp_path: Path, rubric: Rubric) -> None:
+    """Five cells that call os._exit, none holding a graded answer: each is left out in turn and both exercises are graded.
+
+    Four such cells used to use up every attempt, and the correct answers after them got 0.
+    """
+    result = grade(write_notebook(tmp_path, "exits", *[OS_EXIT] * 5, EX1, EX2), rubric)
+    assert {exercise.id: exercise.score for exercise in result.exercises} == {"ex1": 25, "ex2": 25}, result.errors
+    stopped = [line for line in result.errors if "stopped the kernel: the kernel exited (status 0); the notebook was run again without it" in line]
+    assert [line.split(" stopped")[0] for line in stopped] == [f"code cell {n}" for n in range(2, 7)], result.errors
+
+
 def test_python_module_with_faults(tmp_path: Path, rubric: Rubric) -> None:
     """A .py submission is split at "# %%" lines into cells that fail separately."""
     path = tmp_path / "module.py"
