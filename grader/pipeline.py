@@ -87,9 +87,7 @@ def grade_submission(path: Path, rubric: Rubric, options: Options = Options()) -
         )
         if execution.kernel_failed:
             return unusable(path, rubric, execution.kernel_failed, started, options.student, Blame.INFRASTRUCTURE)
-        answers = parse_answers(execution.probe_outputs, request.calls)
-        for index in execution.left_out_calls:
-            answers[index] = Answer.left_out() if answers[index].missing else answers[index]
+        answers = parse_answers(execution.probe_outputs, request.calls, execution.left_out_calls)
         sources = {cell.number: cell.source for cell in submission.code_cells}
         context = JudgeContext(_reference(reference), execution, sources, written_answers(submission.answer_cells))
     results = judge_and_score(planned, answers, context, exercises)

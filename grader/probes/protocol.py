@@ -117,8 +117,8 @@ class ProbeRequest:
         return f"__import__('sys').modules[{module!r}].run({request!r}, {int(start)}, {bool(careful)}, {sorted(int(i) for i in skip)!r})\n"
 
 
-def parse_answers(outputs: Iterable[str], calls: Sequence[ProbeCall]) -> list[Answer]:
-    """Turn the tagged outputs into one :class:`Answer` per call (``no_answer`` where none came).
+def parse_answers(outputs: Iterable[str], calls: Sequence[ProbeCall], left_out: Iterable[int] = ()) -> list[Answer]:
+    """Turn the tagged outputs into one :class:`Answer` per call (``no_answer`` where none came, ``left_out`` for calls not asked).
 
     An answer whose value does not have a shape its probe declares is not
     believed: it becomes a ``BadAnswer`` error (a grader bug, or a forgery).
@@ -130,7 +130,8 @@ def parse_answers(outputs: Iterable[str], calls: Sequence[ProbeCall]) -> list[An
             index, answer = parsed
             problem = answer_problem(calls[index].probe, answer.value) if answer.ok else ""
             answers[index] = Answer(False, None, "BadAnswer", problem[:500]) if problem else answer
-    return [answer if answer is not None else Answer.no_answer() for answer in answers]
+    not_asked = frozenset(left_out)
+    return [answer if answer is not None else Answer.left_out() if i in not_asked else Answer.no_answer() for i, answer in enumerate(answers)]
 
 
 def _parse_one(text: str, count: int) -> tuple[int, Answer] | None:

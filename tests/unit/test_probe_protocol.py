@@ -52,6 +52,15 @@ def test_an_answer_of_an_undeclared_shape_is_not_believed() -> None:
     assert answer_problem("numbers", {"s": {"number": 3.0}}) == ""
 
 
+def test_calls_left_out_say_so_and_only_when_no_answer_came() -> None:
+    calls = [ProbeCall("numbers", {"names": ["s"]})] * 3
+    outputs = [json.dumps({"i": 1, "ok": True, "value": {"s": {"number": 3.0}}})]
+    died, answered, left_out = parse_answers(outputs, calls, left_out=(1, 2))
+    assert died.missing and not died.was_left_out  # asked, and the kernel died: no answer
+    assert answered.ok  # an answer that came counts, whatever the list says
+    assert left_out.was_left_out and not left_out.missing
+
+
 def test_a_plugin_probe_module_is_sent_to_the_kernel_and_registered(monkeypatch: pytest.MonkeyPatch) -> None:
     plugin = Path(__file__).with_name("fixtures") / "plugin_probe.py"
     monkeypatch.setattr(probes, "plugin_modules", lambda: [("course.probes", str(plugin))])
