@@ -134,23 +134,34 @@ def _worker_main(
     signal.signal(signal.SIGTERM, _stop_worker)
     _stop_with_parent()
     _stop_with_pool()
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            _leave_now()
-        if warm is not None and _warmed(warm, job, rubric, settings):  # before the job's clock starts
-            warm = None
-        try:
-            conn.send(attempt(grade, job, rubric, settings))
-        except OSError:
-            return
+    try:
+        while True:
+            try:
+                job = conn.recv()
+            except (EOFError, OSError):
+                return
+            if job is None:
+                _leave_now()
+            if warm is not None and _warmed(warm, job, rubric, settings):  # before the job's clock starts
+                warm = None
+            try:
+                conn.send(attempt(grade, job, rubric, settings))
+            except OSError:
+                return
+    finally:  # stopped (SIGTERM) or orphaned
+        _forget_killed_kernels()
+
+
+def _forget_killed_kernels() -> None:
+    """Remove the box of the last kernel this worker killed: a worker leaves by os._exit, which runs no exit handlers."""
+    execute = sys.modules.get("grader.kernel.execute")
+    if execute is not None:
+        execute.forget_killed_kernels()
 
 
 def _leave_now() -> None:
     """A finished worker exits without Python's teardown (torch's takes ~0.4 s): its grades cleaned up after themselves."""
+    _forget_killed_kernels()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

@@ -20,6 +20,7 @@ killed and the probes resume in a fresh one after that call.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
@@ -325,16 +326,17 @@ def _answer_index(text: str) -> int | None:
 
 
 async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
-    import nbformat  # here: the Jupyter stack loads when a kernel runs, not with the module
     from nbclient.exceptions import DeadKernelError  # here: the Jupyter stack loads when a kernel runs, not with the module
 
+    await _bury_killed_kernels()  # nothing of an earlier kernel outlives it into this one
     attempt = _Attempt(warm=resume.warm)
     box = socket_folder("grade-", "runtime/kernel-65535")  # the kernel's ipc sockets live in box/runtime
     work = box / "work"
+    km = None
     try:
         km, uid = _prepare_box(box, work, plan, resume.warm)
         sources = ["", *(cell.source for cell in plan.submission.code_cells), plan.probe_code(resume.first_call, resume.careful, resume.skip_calls)]
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+        nb = _notebook_of(sources)
         client = _notebook_client(nb, km, plan)
         try:
             started = client.async_start_new_kernel(cwd=str(work), env=kernel_env(work), stdout=DEVNULL, stderr=DEVNULL)
@@ -356,8 +358,20 @@ async def _run_attempt(plan: RunPlan, resume: Resume) -> _Attempt:
             attempt.peak_mb = _peak_memory_mb(km)
             await _kill(km, client)
     finally:
-        shutil.rmtree(box, ignore_errors=True)
+        _killed.append(_Killed(km, box))  # seen gone and its box removed before this process needs another kernel
     return attempt
+
+
+def _notebook_of(sources: Sequence[str]) -> Any:
+    """The notebook a kernel runs: one code cell per source. Built without nbformat's schema validation of each
+    cell and of the whole (4 ms of every attempt, measured): it is the grader's own, never written to disk."""
+    import nbformat  # here: the Jupyter stack loads when a kernel runs, not with the module
+
+    cells: list[dict[str, Any]] = [
+        {"id": f"cell-{index}", "cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": source}
+        for index, source in enumerate(sources)
+    ]
+    return nbformat.from_dict({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells})
 
 
 def _prepare_box(box: Path, work: Path, plan: RunPlan, warm: bool) -> tuple[Any, int | None]:
@@ -680,29 +694,75 @@ def _peak_memory_mb(km: Any) -> float:
 
 
 async def _kill(km: Any, client: Any) -> None:
-    """Kill the kernel at once: its process group, and with it its PID namespace (on Windows, the kernel process)."""
+    """Kill the kernel at once: its process group, and with it its PID namespace (on Windows, the kernel process).
+
+    After SIGKILL the kernel runs no more code. Seeing it gone (a warm kernel's PID namespace takes
+    some 15 ms to tear down) waits for :func:`_bury_killed_kernels`, while this process judges.
+    """
     try:
         if client.kc is not None:
             client.kc.stop_channels()
     except Exception:  # noqa: BLE001
         pass
     provisioner = getattr(km, "provisioner", None)
-    try:  # kill and watch it go ourselves: jupyter_client would poll only every 0.1 s
+    try:
         if provisioner is not None and provisioner.has_process:
             await provisioner.kill()
-            for _ in range(400):
-                if await provisioner.poll() is not None:
-                    break
-                await asyncio.sleep(0.005)
     except Exception:  # noqa: BLE001
         pass
-    try:
-        await km.shutdown_kernel(now=True)
-    except Exception:  # noqa: BLE001
-        pass
+    _kill_group(km)
+
+
+def _kill_group(km: Any) -> None:
     process = getattr(getattr(km, "provisioner", None), "process", None)
     if process is not None and hasattr(os, "killpg"):  # Windows has no process groups to kill: the kill above is all
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+@dataclass
+class _Killed:
+    """A kernel sent SIGKILL (None: none started) and its box, until both are gone."""
+
+    km: Any
+    box: Path
+
+
+_killed: list[_Killed] = []  # this process's killed kernels not yet seen gone
+
+
+async def _bury_killed_kernels() -> None:
+    """See each killed kernel gone, then remove its box: before this process starts another kernel.
+
+    A warm kernel is PID 1 of its namespace: once it is seen gone, so is every process
+    it started. Nothing of one submission then runs while the next one's kernel does.
+    """
+    while _killed:
+        killed = _killed.pop(0)
+        provisioner = getattr(killed.km, "provisioner", None)
+        try:  # watch it go ourselves: jupyter_client would poll only every 0.1 s
+            if provisioner is not None and provisioner.has_process:
+                for _ in range(400):
+                    if await provisioner.poll() is not None:
+                        break
+                    await asyncio.sleep(0.005)
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            if killed.km is not None:
+                await killed.km.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001
+            pass
+        _kill_group(killed.km)
+        shutil.rmtree(killed.box, ignore_errors=True)
+
+
+def forget_killed_kernels() -> None:
+    """On leaving: remove the boxes of killed kernels not yet seen gone (SIGKILL stopped them; no kernel follows them here)."""
+    while _killed:
+        shutil.rmtree(_killed.pop().box, ignore_errors=True)
+
+
+atexit.register(forget_killed_kernels)  # a process that leaves by os._exit calls it itself

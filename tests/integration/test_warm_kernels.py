@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,22 @@ def test_a_deep_temp_folder_grades_and_leaves_no_server_folder_behind(tmp_path: 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert [p.name for p in temp.iterdir() if p.name.startswith("grader-zygote")] == []
+
+
+def test_a_grade_and_a_batch_leave_no_kernel_box_behind(tmp_path: Path) -> None:
+    """A killed kernel's box is removed once it is seen gone: by the next attempt, or by the process on leaving."""
+    temp = Path(tempfile.mkdtemp(prefix="t-", dir="/tmp"))  # short: pytest's folder is too deep for kernel sockets
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("first", "second"):
+        (folder / f"{name}.ipynb").write_bytes(SOLUTION.read_bytes())
+    env = {**os.environ, "TMPDIR": str(temp), "GRADER_KEEP_WARM": "0"}
+    single = [sys.executable, "-m", "grader", str(SOLUTION), "--only", "ex1"]
+    batch = [sys.executable, "-m", "grader", str(folder), "--out", str(tmp_path / "out"), "--jobs", "1", "--only", "ex1"]
+    try:
+        for command in (single, batch):
+            done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, env=env)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert [p.name for p in temp.iterdir() if p.name.startswith("grade-")] == []
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import tempfile
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.kernel import execute
 from grader.kernel.execute import _MAX_ATTEMPTS, KERNEL_DID_NOT_START, Ending, Resume, _Attempt, _next_attempt, _no_kernel
 from grader.kernel.sandbox import socket_folder
 
@@ -75,7 +77,8 @@ def test_an_exercise_whose_calls_stop_two_kernels_leaves_its_other_calls_to_the_
     """A function that kills every kernel it runs in costs its own exercise; the later exercises' calls are still asked."""
     owners = ("ex1", "ex2", "ex2", "ex2", "ex2", "ex3", "ex3")
     died_at = {1, 2, 3, 4}  # every ex2 call kills its kernel
-    resume, attempts = Resume(), []
+    resume: Resume | None = Resume()
+    attempts: list[_Attempt] = []
     while resume is not None:
         asked = [i for i in range(resume.first_call, len(owners)) if i not in resume.skip_calls]
         fatal = next((i for i in asked if i in died_at), None)
@@ -107,3 +110,63 @@ def test_socket_folders_fit_a_unix_socket_address(tmp_path: Path, monkeypatch: p
         assert socket_folder("grade-", "runtime/kernel-65535").parent == shallow  # the temp folder as usual when it fits
     finally:
         shutil.rmtree(shallow)
+
+
+class _DyingProvisioner:
+    """A killed kernel that is seen gone on the third look; each look records whether its box was still there."""
+
+    has_process = True
+    process = None
+
+    def __init__(self, box: Path) -> None:
+        self.box = box
+        self.looks: list[bool] = []
+
+    async def poll(self) -> int | None:
+        self.looks.append(self.box.exists())
+        return None if len(self.looks) < 3 else -9
+
+
+class _KilledManager:
+    def __init__(self, box: Path) -> None:
+        self.provisioner = _DyingProvisioner(box)
+        self.shut_down = False
+
+    async def shutdown_kernel(self, now: bool = False) -> None:
+        self.shut_down = now
+
+
+def test_a_killed_kernel_is_seen_gone_before_its_box_is_removed(tmp_path: Path) -> None:
+    box = tmp_path / "box"
+    box.mkdir()
+    manager = _KilledManager(box)
+    execute._killed.append(execute._Killed(manager, box))
+    asyncio.run(execute._bury_killed_kernels())
+    assert manager.provisioner.looks == [True, True, True]  # its box stayed until it was gone
+    assert manager.shut_down and not box.exists() and execute._killed == []
+
+
+def test_each_attempt_buries_the_kernels_killed_before_it_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    order: list[str] = []
+
+    async def bury() -> None:
+        order.append("bury")
+
+    def box(*_: object) -> Path:
+        order.append("box")
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(execute, "_bury_killed_kernels", bury)
+    monkeypatch.setattr(execute, "socket_folder", box)
+    with pytest.raises(RuntimeError, match="stop here"):
+        asyncio.run(execute._run_attempt(None, Resume()))  # type: ignore[arg-type]  # it stops before reading the plan
+    assert order == ["bury", "box"]
+
+
+def test_a_leaving_process_removes_the_boxes_of_the_kernels_it_killed(tmp_path: Path) -> None:
+    boxes = [tmp_path / "one", tmp_path / "two"]
+    for box in boxes:
+        (box / "runtime").mkdir(parents=True)
+        execute._killed.append(execute._Killed(None, box))
+    execute.forget_killed_kernels()
+    assert [box.exists() for box in boxes] == [False, False] and execute._killed == []
