@@ -366,10 +366,11 @@ def _grade_batch(submissions: list[str], options: dict[str, Any]) -> int:
         os.environ["GRADER_PORTABLE"] = "1"  # the batch's worker processes choose their kernels' mode from it
     if options["dask_scheduler"] is not None:
         return _grade_classes(submissions, options)
-    from grader.batch.workers import start_worker_server  # lazy: `grade --help` stays fast
-    from grader.kernel.warm import shared_server
+    from grader.kernel.warm import shared_server  # lazy: `grade --help` stays fast
 
     with shared_server():  # started first: the seconds of imports of both servers overlap reading the class and its rubric
+        from grader.batch.workers import start_worker_server  # after: the warm-kernel server's start is on every batch's critical path
+
         start_worker_server()
         return _grade_classes(submissions, options)
 
