@@ -299,13 +299,8 @@ def _become_kernel(request: dict[str, Any]) -> None:  # pragma: no cover - forke
         confine(launcher_parser().parse_args(request["sandbox_args"]))
         libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as after the execve of a launched kernel (its own /proc files)
         sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]
-        from ipykernel.kernelapp import IPKernelApp
-
-        app = IPKernelApp.instance()
-        # ipykernel sleeps 0.5 ms after each cell before replying, for clients that stop reading output at the reply;
-        # nbclient reads it until the kernel says it is idle (measured: 8 ms of every submission)
-        sleep = "--IPythonKernel._execute_sleep=0"
-        app.initialize(["-f", request["connection_file"], "--HistoryManager.hist_file=:memory:", "--IPKernelApp.parent_handle=0", sleep])
+        app = _kernel_app(request["connection_file"])
+        app.initialize([])
         app.start()
     except BaseException:  # noqa: BLE001
         import traceback
@@ -313,6 +308,33 @@ def _become_kernel(request: dict[str, Any]) -> None:  # pragma: no cover - forke
         traceback.print_exc()
     finally:
         os._exit(1)
+
+
+def _kernel_app(connection_file: str) -> Any:  # pragma: no cover - runs in the forked kernel
+    """The kernel's IPKernelApp, configured as ``-f connection_file`` and the options below would configure it.
+
+    Given as a config object: traitlets builds a command-line parser for every
+    configurable class to read even an empty command line (~10 ms of each
+    kernel's start, measured). ``initialize`` then treats it as command-line
+    configuration, above any configuration file, as it treats parsed options.
+    """
+    from ipykernel.kernelapp import IPKernelApp
+    from traitlets.config import Config
+
+    config = Config()
+    config.IPKernelApp.connection_file = connection_file
+    config.IPKernelApp.parent_handle = 0
+    config.HistoryManager.hist_file = ":memory:"
+    # ipykernel sleeps 0.5 ms after each cell before replying, for clients that stop reading output at the reply;
+    # nbclient reads it until the kernel says it is idle (measured: 8 ms of every submission)
+    config.IPythonKernel._execute_sleep = 0.0
+
+    class ConfiguredKernelApp(IPKernelApp):
+        def parse_command_line(self, argv: Any = None) -> None:
+            self.cli_config = Config(config)
+            self.update_config(self.cli_config)
+
+    return ConfiguredKernelApp.instance()
 
 
 def main(argv: list[str]) -> None:

@@ -69,6 +69,21 @@ def test_a_forked_kernel_runs_student_code_with_the_collector_on(make_notebook: 
     assert not [line for line in result.errors if "garbage collector" in line], result.errors
 
 
+KERNEL_CONFIGURATION = """
+import sys
+shell = get_ipython()
+assert shell.kernel._execute_sleep == 0, "the kernel sleeps after each cell"
+assert shell.history_manager.hist_file == ":memory:", "the kernel keeps its history on disk"
+assert sys.argv[1] == "-f" and sys.argv[2] == shell.kernel.parent.connection_file, "the kernel's command line is not a kernel's"
+"""
+
+
+def test_a_forked_kernel_is_configured_as_its_command_line_would_configure_it(make_notebook: MakeNotebook, rubric: Rubric) -> None:
+    result = grade_submission(make_notebook("configured", KERNEL_CONFIGURATION), rubric, Options(warm_kernels=True))
+    assert result.environment["warm_kernel"] is True
+    assert not [line for line in result.errors if "AssertionError" in line], result.errors
+
+
 KERNEL_SIDE = {"grader", "grader.kernel", "grader.kernel.sandbox", "grader.kernel.syscalls", "grader.probes", "grader.probes.boot", "grader.version"}
 GRADER_MODULES_IN_KERNEL = f"""
 import sys
