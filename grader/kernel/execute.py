@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from subprocess import DEVNULL
+from subprocess import DEVNULL, Popen
 from typing import Any
 
 from grader.kernel.caps import MAX_MESSAGE_BYTES
@@ -760,9 +760,18 @@ async def _bury_killed_kernels() -> None:
 
 
 def forget_killed_kernels() -> None:
-    """On leaving: remove the boxes of killed kernels not yet seen gone (SIGKILL stopped them; no kernel follows them here)."""
+    """On leaving: remove the boxes of killed kernels not yet seen gone (SIGKILL stopped them; no kernel follows them here).
+
+    A launched kernel, this process's child, is waited for first (Windows removes no file a live process holds open).
+    A warm kernel's end is reported by the warm-kernel server, which may already be gone: it is not waited for.
+    """
     while _killed:
-        shutil.rmtree(_killed.pop().box, ignore_errors=True)
+        killed = _killed.pop()
+        process = getattr(getattr(killed.km, "provisioner", None), "process", None)
+        if isinstance(process, Popen):
+            with contextlib.suppress(Exception):
+                process.wait(timeout=2)
+        shutil.rmtree(killed.box, ignore_errors=True)
 
 
 atexit.register(forget_killed_kernels)  # a process that leaves by os._exit calls it itself

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -170,3 +173,12 @@ def test_a_leaving_process_removes_the_boxes_of_the_kernels_it_killed(tmp_path: 
         execute._killed.append(execute._Killed(None, box))
     execute.forget_killed_kernels()
     assert [box.exists() for box in boxes] == [False, False] and execute._killed == []
+
+
+def test_a_leaving_process_waits_for_a_launched_kernel_it_killed_before_removing_its_box(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child.kill()
+    manager = SimpleNamespace(provisioner=SimpleNamespace(process=child))
+    execute._killed.append(execute._Killed(manager, tmp_path / "box"))
+    execute.forget_killed_kernels()
+    assert child.returncode is not None  # reaped: on Windows its files could not have been removed before
