@@ -10,13 +10,17 @@ execute stage imports it only when a kernel is about to run.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from queue import Empty
 from typing import Any
 
+import fastjsonschema
 import nbformat
 import zmq
 import zmq.asyncio
@@ -25,6 +29,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+from nbformat.validator import NotebookValidationError, ValidationError
 
 from grader.kernel.caps import MAX_ERROR_CHARS, MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, SEND_TIMEOUT_MS, TRUNCATED
 from grader.rubric import Limits
@@ -188,7 +193,48 @@ class CappedNotebookClient(NotebookClient):
         self.used_cell[cell_index] = used + size
         if not is_probe:
             self.used_total += size
-        return super().output(outs, msg, display_id, cell_index)
+        parent = msg["parent_header"].get("msg_id")
+        if display_id or self.clear_before_next_output or self.output_hook_stack[parent]:
+            return super().output(outs, msg, display_id, cell_index)  # the rare cases nbclient handles besides appending
+        out = output_node(msg)
+        if out is not None:
+            outs.append(out)
+        return out
+
+
+_OUTPUT_FIELDS = {
+    "execute_result": ("metadata", "data", "execution_count"),
+    "stream": ("name", "text"),
+    "display_data": ("metadata", "data"),
+    "error": ("ename", "evalue", "traceback"),
+}
+
+
+def output_node(msg: dict[str, Any]) -> Any:
+    """``nbformat.v4.output_from_msg``, checked against the same schema compiled once: None for a message of no output type.
+
+    nbformat checks each output with jsonschema resolving a sub-schema, 0.14 ms each (measured), a tenth of a
+    grading process's CPU; the compiled check takes 2 us. A message nbformat would refuse raises its error here too.
+    """
+    kind = msg["header"]["msg_type"]
+    fields = _OUTPUT_FIELDS.get(kind)
+    if fields is None:
+        return None  # nbclient logs such a message and keeps nothing
+    content = msg["content"]
+    node = nbformat.from_dict({"output_type": kind, **{name: content[name] for name in fields}})
+    try:
+        _output_checks()[kind](node)
+    except fastjsonschema.JsonSchemaException as exc:
+        raise NotebookValidationError(ValidationError(str(exc)), ref=kind) from None
+    return node
+
+
+@functools.cache
+def _output_checks() -> dict[str, Callable[[Any], Any]]:
+    """nbformat's own schema of each output type (the current minor version's, as nbformat uses), compiled."""
+    folder = Path(nbformat.v4.__file__).parent
+    schema = json.loads((folder / nbformat.v4.nbformat_schema[(4, nbformat.v4.nbformat_minor)]).read_text(encoding="utf-8"))
+    return {kind: fastjsonschema.compile({**schema, "$ref": f"#/definitions/{kind}"}) for kind in _OUTPUT_FIELDS}
 
 
 def is_answer(msg: dict[str, Any], mime: str) -> bool:

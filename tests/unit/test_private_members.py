@@ -132,3 +132,10 @@ def test_starting_and_stopping_a_kernel_are_still_the_methods_inside_the_pending
     assert _parameters(inner) == parameters and inspect.iscoroutinefunction(inner), f"{name} changed"
     assert "asyncio.sleep(0.01)" in inspect.getsource(inspect.getmodule(KernelManager).in_pending_state), "the wrapper changed"  # type: ignore[union-attr]
     assert getattr(SandboxKernelManager, public) is inner
+
+
+def test_nbclient_output_still_appends_output_from_msg_unless_a_hook_a_clear_or_a_display_id() -> None:
+    # CappedNotebookClient.output appends grader.kernel.clients.output_node itself in that common case, and hands the others to nbclient
+    source = inspect.getsource(NotebookClient.output)
+    for needed in ("self.output_hook_stack[parent_msg_id]", "output_from_msg(msg)", "self.clear_before_next_output", "if display_id:", "outs.append(out)"):
+        assert needed in source, f"nbclient's NotebookClient.output changed ({needed!r} is gone): see CappedNotebookClient.output"
