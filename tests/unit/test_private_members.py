@@ -137,5 +137,7 @@ def test_starting_and_stopping_a_kernel_are_still_the_methods_inside_the_pending
 def test_nbclient_output_still_appends_output_from_msg_unless_a_hook_a_clear_or_a_display_id() -> None:
     # CappedNotebookClient.output appends grader.kernel.clients.output_node itself in that common case, and hands the others to nbclient
     source = inspect.getsource(NotebookClient.output)
-    for needed in ("self.output_hook_stack[parent_msg_id]", "output_from_msg(msg)", "self.clear_before_next_output", "if display_id:", "outs.append(out)"):
+    expected: tuple[str, ...] = ("self.output_hook_stack[parent_msg_id]", "output_from_msg(msg)", "self.clear_before_next_output")
+    expected += ("if display_id:", "outs.append(out)")
+    for needed in expected:
         assert needed in source, f"nbclient's NotebookClient.output changed ({needed!r} is gone): see CappedNotebookClient.output"
