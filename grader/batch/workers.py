@@ -38,6 +38,7 @@ from typing import Any
 from grader.assignments import Assignment, installed_assignments, wrong_assignment_warning
 from grader.batch.store import ResumeKey, Settings
 from grader.errors import GraderError, SubmissionError
+from grader.kernel.execute import forget_killed_kernels
 from grader.load import load_submission
 from grader.rubric import Rubric
 
@@ -148,20 +149,13 @@ def _worker_main(
                 conn.send(attempt(grade, job, rubric, settings))
             except OSError:
                 return
-    finally:  # stopped (SIGTERM) or orphaned
-        _forget_killed_kernels()
-
-
-def _forget_killed_kernels() -> None:
-    """Remove the box of the last kernel this worker killed: a worker leaves by os._exit, which runs no exit handlers."""
-    execute = sys.modules.get("grader.kernel.execute")
-    if execute is not None:
-        execute.forget_killed_kernels()
+    finally:  # stopped (SIGTERM) or orphaned: a worker leaves by os._exit, which runs no exit handlers
+        forget_killed_kernels()
 
 
 def _leave_now() -> None:
     """A finished worker exits without Python's teardown (torch's takes ~0.4 s): its grades cleaned up after themselves."""
-    _forget_killed_kernels()
+    forget_killed_kernels()  # the box of the last kernel it killed
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

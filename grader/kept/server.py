@@ -126,16 +126,11 @@ def _serve(listener: socket.socket, idle_s: float) -> None:
                 _answer(connection)
                 status = 0
             finally:
-                _forget_killed_kernels()
+                from grader.kernel.execute import forget_killed_kernels  # here: this module imports the grader where it is used
+
+                forget_killed_kernels()  # the graded submission's last kernel box: os._exit runs no exit handlers
                 os._exit(status)
         connection.close()
-
-
-def _forget_killed_kernels() -> None:
-    """The graded submission's last kernel box (exit handlers do not run in a child that leaves by os._exit)."""
-    execute = sys.modules.get("grader.kernel.execute")
-    if execute is not None:
-        execute.forget_killed_kernels()
 
 
 def _reap() -> None:
