@@ -75,6 +75,9 @@ shell = get_ipython()
 assert shell.kernel._execute_sleep == 0, "the kernel sleeps after each cell"
 assert shell.history_manager.hist_file == ":memory:", "the kernel keeps its history on disk"
 assert sys.argv[1] == "-f" and sys.argv[2] == shell.kernel.parent.connection_file, "the kernel's command line is not a kernel's"
+import inspect
+# the server formatted one exception: a kernel's first error does not import the formatter and map every module's file
+assert "stack_data" in sys.modules and "inspect" in inspect.modulesbyfile.values(), "the traceback formatter is cold"
 """
 
 
