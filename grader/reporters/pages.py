@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+import jinja2.meta
 
 from grader.reporters import CheckLines, check_lines, clean_text, graded_by_instructor
 
@@ -43,6 +44,17 @@ def environment() -> jinja2.Environment:
     env.filters["g"] = general_number
     env.filters["tone"] = tone
     return env
+
+
+def compile_templates(*templates: str) -> None:
+    """Compile ``templates`` and every template they extend, include or import, ahead of their first :func:`render`."""
+    env = environment()
+    for name in templates:
+        source = env.loader.get_source(env, name)[0] if env.loader else ""
+        for found in jinja2.meta.find_referenced_templates(env.parse(source)):
+            if found:
+                compile_templates(found)
+        env.get_template(name)
 
 
 def render(template: str, **context: Any) -> str:

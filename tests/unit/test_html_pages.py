@@ -23,7 +23,7 @@ from grader.mutation.report import render_html as render_mutation_html
 from grader.mutation.runner import MutantResult, RubricCheck
 from grader.reporters.feedback import feedback_names, render_html
 from grader.reporters.notebook import LIVE_NOTE, NotebookReport, render_notebook_html
-from grader.reporters.pages import TEMPLATES, environment, render
+from grader.reporters.pages import TEMPLATES, compile_templates, environment, render
 from grader.reporters.summary import render_summary_html
 from grader.results import Blame, CheckResult, ExerciseResult, Outcome, Override, SubmissionResult
 from grader.rubric import Rubric
@@ -124,3 +124,12 @@ def test_the_mutation_report_shows_hostile_text_as_text() -> None:
     page = render_mutation_html(run)
     assert_shown_as_text(page)
     assert page.count("<pre>") == 1 and page.count('<figure class="chart"') == 1
+
+
+def test_compiling_a_page_ahead_compiles_what_it_extends_includes_and_imports() -> None:
+    # a batch compiles its pages while the workers grade: nothing of the summary page may be left for after the last result
+    environment.cache_clear()
+    compile_templates("summary.html.j2")
+    compiled = {name for _, name in environment().cache.keys()}  # type: ignore[union-attr]
+    environment.cache_clear()
+    assert compiled == {"summary.html.j2", "page.html.j2", "page.css.j2", "charts.html.j2"}
