@@ -88,6 +88,9 @@ def _warm_autodiff() -> None:
     torch.func.jvp(torch.sin, (torch.zeros(2),), (torch.ones(2),))
 
 
+_IDLE_BEFORE_LATER_S = 0.05
+
+
 def _warm_tracebacks() -> None:
     """Format one exception as a kernel's shell does.
 
@@ -156,7 +159,6 @@ def _serve(listener: socket.socket | None, still_ours: Any, idle_s: float = 0.0)
     sys.modules.setdefault("debugpy", None)  # type: ignore[arg-type]
     _import_all(WARM_MODULES)
     _warm_autodiff()
-    _warm_tracebacks()
     _preboot()
     _single_threaded()
     gc.freeze()  # the children's collector then leaves these objects alone: no copy-on-write of the whole heap
@@ -169,6 +171,7 @@ def _serve(listener: socket.socket | None, still_ours: Any, idle_s: float = 0.0)
         out.write(b'{"ready": true}\n')
     grader = os.getppid()
     last_active = time.monotonic()
+    later = [_warm_tracebacks]  # what few kernels need: done once no request has come for a moment, not before the first kernel
     while True:
         _reap()
         if kept:
@@ -177,9 +180,12 @@ def _serve(listener: socket.socket | None, still_ours: Any, idle_s: float = 0.0)
         elif os.getppid() != grader:  # the grader died: its kernels die with their keepers (see _run_keeper)
             return
         watched = ([] if kept else [stdin]) + [*channels] + ([listener] if listener else [])
-        ready, _, _ = select.select(list(dict.fromkeys(watched)), [], [], 0.5)
+        ready, _, _ = select.select(list(dict.fromkeys(watched)), [], [], _IDLE_BEFORE_LATER_S if later else 0.5)
         if ready:
             last_active = time.monotonic()
+        elif later:
+            later.pop(0)()
+            gc.freeze()
         for source in ready:
             if source is listener:
                 connection, _ = listener.accept()

@@ -75,9 +75,6 @@ shell = get_ipython()
 assert shell.kernel._execute_sleep == 0, "the kernel sleeps after each cell"
 assert shell.history_manager.hist_file == ":memory:", "the kernel keeps its history on disk"
 assert sys.argv[1] == "-f" and sys.argv[2] == shell.kernel.parent.connection_file, "the kernel's command line is not a kernel's"
-import inspect
-# the server formatted one exception: a kernel's first error does not import the formatter and map every module's file
-assert "stack_data" in sys.modules and "inspect" in inspect.modulesbyfile.values(), "the traceback formatter is cold"
 """
 
 
@@ -85,6 +82,21 @@ def test_a_forked_kernel_is_configured_as_its_command_line_would_configure_it(ma
     result = grade_submission(make_notebook("configured", KERNEL_CONFIGURATION), rubric, Options(warm_kernels=True))
     assert result.environment["warm_kernel"] is True
     assert not [line for line in result.errors if "AssertionError" in line], result.errors
+
+
+WARM_TRACEBACKS = """
+import inspect, sys
+assert "stack_data" in sys.modules and "inspect" in inspect.modulesbyfile.values(), "the traceback formatter is cold"
+"""
+
+
+def test_once_it_has_forked_a_kernel_the_server_warms_what_a_kernel_needs_to_show_an_error(make_notebook: MakeNotebook, rubric: Rubric) -> None:
+    # formatting a kernel's first error imports the formatter and maps every module's file (~0.1 s); the server does that
+    # once, when no request waits, so that the first kernel is not kept waiting for something few kernels need
+    first = grade_submission(make_notebook("first", "pass"), rubric, Options(warm_kernels=True))
+    later = grade_submission(make_notebook("later", WARM_TRACEBACKS), rubric, Options(warm_kernels=True))
+    assert first.environment["warm_kernel"] is later.environment["warm_kernel"] is True
+    assert not [line for line in later.errors if "cold" in line], later.errors
 
 
 KERNEL_SIDE = {"grader", "grader.kernel", "grader.kernel.sandbox", "grader.kernel.syscalls", "grader.probes", "grader.probes.boot", "grader.version"}
