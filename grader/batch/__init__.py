@@ -136,7 +136,8 @@ def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions, can
         unusable_count = sum(1 for c in candidates if c.problem)
         reused = len(records) - unusable_count
         _say(f"{len(candidates)} students: {len(jobs)} to grade, {reused} unchanged since the last run, {unusable_count} without a usable file")
-        if not _grade_into(out / RESULTS_FILE, records, jobs, rubric, settings, options):
+        feedback = FeedbackFiles(out, [*records, *(job.student for job in jobs)])
+        if not _grade_into(out / RESULTS_FILE, records, jobs, rubric, settings, options, feedback):
             _say(f"interrupted: what was graded is kept in {out / RESULTS_FILE}; run the same command again to go on")
             return ExitCode.INTERRUPTED
         ordered = _in_order(records)
@@ -144,7 +145,7 @@ def run_batch(submissions: list[str], rubric: Rubric, options: BatchOptions, can
         for warning in matched.warnings() if matched else []:
             _say(f"warning: {warning}")
         ReportSettings.of(rubric, options).save(out)
-        write_outputs(out, ordered, rubric, options.only, options, matched)
+        write_outputs(out, ordered, rubric, options.only, options, matched, feedback)
     counts = f"graded now: {len(jobs)}, reused: {reused}, in {time.monotonic() - started:.1f}s"
     _print_summary([r.result for r in ordered], graded_exercises(rubric, options.only), out, counts, options, matched)
     return ExitCode.OK
@@ -161,14 +162,21 @@ def _restart_results_file(path: Path, records: dict[str, Record], superseded: li
 
 
 def _grade_into(
-    path: Path, records: dict[str, Record], jobs: Sequence[Job], rubric: Rubric, settings: Settings, options: BatchOptions
+    path: Path,
+    records: dict[str, Record],
+    jobs: Sequence[Job],
+    rubric: Rubric,
+    settings: Settings,
+    options: BatchOptions,
+    feedback: FeedbackFiles,
 ) -> bool:
-    """Grade ``jobs``, appending each result to ``path`` as it arrives; False when interrupted (Ctrl-C, SIGTERM)."""
+    """Grade ``jobs``, appending each result to ``path`` and writing its feedback as it arrives; False when interrupted (Ctrl-C, SIGTERM)."""
     try:
         with _terminate_like_interrupt(), contextlib.closing(_grade_all(jobs, rubric, settings, options, records)) as graded:
             for record in graded:
                 records[record.result.student] = record
                 append_line(path, record.line())
+                feedback.write(record.result)
     except KeyboardInterrupt:
         return False
     return True
@@ -306,6 +314,41 @@ def hidden_folders(candidates: Sequence[Candidate], out: Path) -> tuple[Path, ..
     return tuple(sorted(f for f in safe if not any(other in f.parents for other in safe)))
 
 
+class FeedbackFiles:
+    """The students' feedback files in ``out/feedback``, each written as its result arrives (the batch's tail is then short).
+
+    File names are chosen among all of the class's ``students`` at once (see
+    :func:`~grader.reporters.feedback.feedback_names`); :func:`write_outputs`
+    writes only the files of results not written here.
+    """
+
+    def __init__(self, out: Path, students: Sequence[str]) -> None:
+        self.out = out
+        self.students = frozenset(students)
+        self.written: dict[str, SubmissionResult] = {}
+        self._names: dict[str, str] | None = None
+
+    @property
+    def names(self) -> dict[str, str]:
+        # Here, not in __init__: the HTML reporters (Jinja2) are imported while the workers grade (_import_reporters).
+        from grader.reporters.feedback import feedback_names
+
+        if self._names is None:
+            self._names = feedback_names(self.students)
+        return self._names
+
+    def write(self, result: SubmissionResult) -> None:
+        from grader.reporters.feedback import render_html, render_markdown
+
+        name = self.names[result.student]
+        write_atomic(self.out / "feedback" / f"{name}.md", render_markdown(result))
+        write_atomic(self.out / "feedback" / f"{name}.html", render_html(result))
+        self.written[result.student] = result
+
+    def current(self, result: SubmissionResult) -> bool:
+        return self.written.get(result.student) is result
+
+
 def write_outputs(
     out: Path,
     records: Sequence[Record],
@@ -313,10 +356,12 @@ def write_outputs(
     only: Sequence[str],
     options: BatchOptions | None = None,
     matched: RosterMatch | None = None,
+    feedback: FeedbackFiles | None = None,
 ) -> None:
-    """Write results.jsonl (compacted, in order), the gradebooks, feedback/ and summary.html, each atomically."""
-    # Here: the HTML reporters (Jinja2) are imported while the workers grade (_import_reporters), not before.
-    from grader.reporters.feedback import feedback_names, render_html, render_markdown
+    """Write results.jsonl (compacted, in order), the gradebooks, feedback/ and summary.html, each atomically.
+
+    ``feedback``: the files already written while the class was graded (only the other results' are written here).
+    """
     from grader.reporters.summary import render_summary_html
 
     exercises = graded_exercises(rubric, only)
@@ -328,11 +373,13 @@ def write_outputs(
         max_score = sum(ex.max_score for ex in exercises)
         for fmt in dict.fromkeys(f for f in options.gradebooks if f in RENDERERS):
             write_atomic(out / gradebook_file(fmt), RENDERERS[fmt](matched, rubric.title, max_score, decimals, options.missing))
-    names = feedback_names(r.student for r in results)
+    students = [r.student for r in results]
+    if feedback is None or feedback.students != frozenset(students):
+        feedback = FeedbackFiles(out, students)
     for result in results:
-        write_atomic(out / "feedback" / f"{names[result.student]}.md", render_markdown(result))
-        write_atomic(out / "feedback" / f"{names[result.student]}.html", render_html(result))
-    links = {student: f"{name}.html" for student, name in names.items()}
+        if not feedback.current(result):
+            feedback.write(result)
+    links = {student: f"{name}.html" for student, name in feedback.names.items()}
     page = render_summary_html(results, exercises, rubric.title, links, mutation=find_mutation_score(rubric.sha256), roster=matched)
     write_atomic(out / "summary.html", page)
 

@@ -469,3 +469,32 @@ def test_a_batch_result_of_another_assignment_s_notebook_carries_the_warning(tmp
     own.write_text(json.dumps({"cells": [{**body[0], "source": "def manual_backprop(a, b, c):\n    pass\n"}], "metadata": {},
                                 "nbformat": 4, "nbformat_minor": 4}))
     assert workers.grade_job(workers.Job("bob", own, None), rubric, Settings((), Limits()))["errors"] == []
+
+
+def test_each_feedback_is_written_as_its_result_arrives_and_only_once(rubric: Rubric, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an instructor can read a student's feedback while the class is graded, and the batch's tail is not 2 files per student
+    for student in ("alice", "bob"):
+        touch(tmp_path / "class" / f"{student}.ipynb")
+    out = tmp_path / "out"
+    present_when_bob_arrives: list[str] = []
+
+    def backend(jobs: list[Job], *_: Any) -> Any:
+        for job in jobs:
+            if job.student == "bob":
+                present_when_bob_arrives.extend(sorted(p.name for p in (out / "feedback").iterdir()))
+            yield job, ("ok", result(job.student, {"ex1": 10.0 if job.student == "alice" else 0.0}).as_dict())
+
+    written: list[str] = []
+    real_write = grader.batch.write_atomic
+
+    def counting_write(path: Path, text: str) -> None:
+        written.append(path.name)
+        real_write(path, text)
+
+    monkeypatch.setattr(grader.batch, "_backend", backend)
+    monkeypatch.setattr(grader.batch, "write_atomic", counting_write)
+    assert run_batch([str(tmp_path / "class")], rubric, BatchOptions(out=out, jobs=1, only=("ex1",))) == 0
+    assert present_when_bob_arrives == ["alice.html", "alice.md"]
+    assert sorted(name for name in written if name.startswith(("alice.", "bob."))) == ["alice.html", "alice.md", "bob.html", "bob.md"]
+    assert "check of ex1" in (out / "feedback" / "bob.md").read_text(encoding="utf-8")
+    assert 'href="feedback/bob.html"' in (out / "summary.html").read_text(encoding="utf-8")
