@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import grader
-from grader.batch import BatchOptions, _restart_results_file, hidden_folders, plan, run_batch
+from grader.batch import BatchOptions, _restart_results_file, hidden_folders, longest_first, plan, run_batch
 from grader.batch import store as store_module
 from grader.batch.discovery import Candidate, discover, unmatched_globs
 from grader.batch.remote import RubricBundle
@@ -194,6 +194,35 @@ def test_plan_reuses_unchanged_regrades_changed_and_force(tmp_path: Path, rubric
     assert [j.student for j in jobs] == ["alice", "bob"]
     records, _ = plan(candidates, rubric, settings, stored, replace(options, overrides={"alice": {"ex1/c": {"score": 9}}}))
     assert records["alice"].result.score == 9 and records["alice"].result.exercises[0].checks[0].override is not None
+
+
+def test_longest_first_starts_last_run_s_slowest_and_treats_the_unknown_as_typical() -> None:
+    jobs = [Job(student, Path(f"{student}.ipynb"), None) for student in ("ann", "ben", "cat", "dan", "eve")]
+    durations = {"ann": 1.0, "ben": 8.3, "cat": 1.0, "dan": 2.0, "gone": 3.0}  # eve is new; the typical run is 2.0 s
+    assert [j.student for j in longest_first(jobs, durations)] == ["ben", "dan", "eve", "ann", "cat"]
+    junk = {"ann": "8", "ben": float("nan"), "cat": -1.0, "dan": True, "eve": None}
+    assert [j.student for j in longest_first(jobs, junk)] == ["ann", "ben", "cat", "dan", "eve"]  # nothing believable: as given
+
+
+@posix_only
+def test_a_regrade_starts_with_the_submissions_that_took_longest_last_time(rubric: Rubric, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # one that ran until its time limit, started last, would alone decide when the class ends
+    for student in ("alice", "bob", "carol"):
+        touch(tmp_path / "class" / f"{student}.ipynb")
+    took = {"alice": 1.2, "bob": 9.0, "carol": 2.5}
+    orders: list[list[str]] = []
+
+    def backend(jobs: list[Job], *_: Any) -> Any:
+        orders.append([job.student for job in jobs])
+        for job in jobs:
+            yield job, ("ok", result(job.student, {"ex1": 10.0}, duration_s=took[job.student]).as_dict())
+
+    monkeypatch.setattr(grader.batch, "_backend", backend)
+    options = BatchOptions(out=tmp_path / "out", jobs=1, only=("ex1",), force=True)
+    assert run_batch([str(tmp_path / "class")], rubric, options) == 0
+    assert run_batch([str(tmp_path / "class")], rubric, options) == 0
+    assert orders == [["alice", "bob", "carol"], ["bob", "carol", "alice"]]
+    assert [row["student"] for row in csv.DictReader(io.StringIO((tmp_path / "out" / "gradebook.csv").read_text()))] == ["alice", "bob", "carol"]
 
 
 def test_the_results_folder_is_never_a_submission(tmp_path: Path) -> None:
