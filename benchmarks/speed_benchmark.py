@@ -6,7 +6,7 @@ the machine's load hits both sides alike:
 * **single**: ``grade reference/solution.ipynb`` from a cold start (a new
   process, no kept warm-kernel server) against executing the same notebook with
   plain nbclient in a new process (graceful shutdown, as people do it today).
-  Target: ratio <= 1.0.
+  Target: ratio <= 0.9.
 * **again**: the same, but a second and later ``grade`` that finds the
   warm-kernel server an earlier one kept (``GRADER_KEEP_WARM``, a private
   runtime folder; the first, untimed, grade starts it). Target: ratio <= 0.3.
@@ -14,7 +14,9 @@ the machine's load hits both sides alike:
   submissions (see ``batch_benchmark.make_class``: solved, untouched, partly
   wrong, a raising cell, one cell that loops past its time limit) against
   executing the same notebooks one after another with plain nbclient.
-  Target: ratio <= 0.15.
+  Target: ratio <= 0.10. Each run then grades the class again into the same
+  results (``--force``), as an instructor does after changing the rubric; that
+  grade starts with the submissions that took longest the first time.
 
 It also prints seconds per submission, the grader's peak memory (max RSS of
 the ``grade`` process), the kernels' peak memory from the JSON reports, and
@@ -134,7 +136,7 @@ def _stop_servers(runtime: str) -> None:
 
 def batch(runs: int, count: int, jobs: int, cell_timeout: float, work: Path) -> None:
     paths = make_class(work / "class", max(count, 20))
-    ratios, grades, plains, rss, floors = [], [], [], [], []
+    ratios, grades, plains, rss, floors, regrades = [], [], [], [], [], []
     kernel_peaks: list[float] = []
     for run in range(runs):
         out = work / f"results{run}"
@@ -150,6 +152,7 @@ def batch(runs: int, count: int, jobs: int, cell_timeout: float, work: Path) -> 
         results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
         kernel_peaks += [r.get("environment", {}).get("kernel_peak_mb", -1) for r in results]
         floors.append(_critical_path(results, started) / reference)
+        regrades.append(timed(command, ROOT)[0] / reference)
     n = len(paths)
     print(f"batch   {n} submissions, --jobs {jobs}: median {statistics.median(grades):.1f}s "
           f"({statistics.median(grades) / n:.2f} s/submission)")
@@ -157,6 +160,8 @@ def batch(runs: int, count: int, jobs: int, cell_timeout: float, work: Path) -> 
     print(f"        ratio median {statistics.median(ratios):.3f} (runs: {', '.join(f'{r:.3f}' for r in ratios)}; target <= 0.10)")
     print(f"        no schedule beats the first grade's start plus the longest submission: ratio {statistics.median(floors):.3f} "
           f"(runs: {', '.join(f'{r:.3f}' for r in floors)}), the longest being the one that runs until its {cell_timeout:g}s cell limit")
+    print(f"        graded again into the same results (--force, last time's slowest first): ratio {statistics.median(regrades):.3f} "
+          f"(runs: {', '.join(f'{r:.3f}' for r in regrades)})")
     print(f"        grade process peak RSS {max(rss)} MiB (main process; workers are separate), kernel peak {max(kernel_peaks):.0f} MiB")
 
 
