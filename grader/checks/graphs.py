@@ -282,7 +282,8 @@ _DEPTHS = param("array", "the depths (numbers of linear layers) the grader's own
 
 
 def _fresh(default: int, least: int) -> dict[str, Any]:
-    return param("integer", "how many graphs of the grader's own the chain function also runs on", default=default, minimum=least, maximum=6)
+    return param("integer", "how many graphs of the grader's own the chain function also runs on (an MLP, then a chain of "
+                 "operations, then a product of two leaves, in turn)", default=default, minimum=least, maximum=6)
 
 
 @register
@@ -487,22 +488,45 @@ class GradChainLayers(_ChainCheck):
         problem = self._problem(value, function)
         if problem:
             return Verdict.failed(f"on `{tensor}`: {problem}")
-        if len(calls) > 1 and not self._follows_next_functions(answers[1:], function):
+        names = chain_names(value.get("chain"), function)
+        evidence = self._evidence(answers[1:], function, [] if isinstance(names, str) else names)
+        if evidence in ("none", "fits_anyway"):
+            gives = (f"gives a real path only in the grader's graphs where its names for `{tensor}` fit too"
+                     if evidence == "fits_anyway" else "gives no real path in any of the grader's own graphs")
             return Verdict.failed(
-                f"`{function}` gives no real path in any of the grader's own graphs, so its chain for `{tensor}` "
+                f"`{function}` {gives}, so its chain for `{tensor}` "
                 "does not show that it follows next_functions (see the check of paths)"
             )
         return Verdict.passed(f"the chain for `{tensor}` passes through every linear layer of `{self.params['model']}`")
 
     @staticmethod
-    def _follows_next_functions(answers: Sequence[Answer], function: str) -> bool:
+    def _evidence(answers: Sequence[Answer], function: str, names_for_tensor: Sequence[str]) -> str:
+        """What the fresh graphs show: 'follows', 'fits_anyway', 'none', or 'undecided' when none can tell.
+
+        Only a graph in which the names given for the tensor are not a path can
+        tell: a list typed in for a 3-layer ReLU ``output`` is also a real path
+        in a deeper ReLU MLP of the grader's. A chain of operations (the second
+        fresh graph) never holds a path through linear layers, so with two or
+        more fresh graphs one of them always tells.
+        """
+        telling = fits_anyway = False
         for answer in answers:
             value = answer.value if answer.ok and isinstance(answer.value, dict) else {}
-            names = chain_names(value.get("chain"), function)
             graph = Graph.parse(value.get("graph"))
-            if not isinstance(names, str) and graph is not None and not isinstance(follow(graph, names), str):
-                return True
-        return False
+            if graph is None:  # the call failed (the function may have ended the kernel): it showed nothing
+                telling = True
+                continue
+            names = chain_names(value.get("chain"), function)
+            real = not isinstance(names, str) and not isinstance(follow(graph, names), str)
+            if not isinstance(follow(graph, names_for_tensor), str):
+                fits_anyway = fits_anyway or real
+                continue
+            if real:
+                return "follows"
+            telling = True
+        if telling:
+            return "fits_anyway" if fits_anyway else "none"
+        return "undecided"
 
     @staticmethod
     def _problem(value: dict[str, Any], function: str) -> str:

@@ -334,6 +334,55 @@ def test_chain_through_layers(rubric: Rubric, reference: Any, strategy: Any, out
     assert verdict.outcome is outcome, verdict.message
     assert fragment in verdict.message
 
+def relu_mlps_like_output(strategy: Callable[[dict[str, Any]], Any]) -> Respond:
+    """A student answering with ``strategy``, whose grader MLPs are ReLU MLPs without a reduction, as ``output``'s is.
+
+    A chain typed in for a 3-layer ReLU ``output`` is then a real path in the
+    grader's own 4- or 5-layer MLP (the CI run that found this drew such a one).
+    """
+    def respond(call: ProbeCall) -> Answer:
+        spec = call.args.get("build")
+        record = mlp(len(spec["sizes"]) - 1, prefix="layer") if spec and spec["kind"] == "mlp" else None
+        if record is None:
+            return student(strategy)(call)
+        return Answer(True, {**record, "chain": {"names": strategy(record["graph"])}})
+
+    return respond
+
+@pytest.mark.parametrize(
+    ("strategy", "outcome", "fragment"),
+    [
+        (lambda g: HARD_CODED, Outcome.FAILED,
+         "`grad_fn_chain` gives a real path only in the grader's graphs where its names for `output` fit too"),
+        (chain_ref, Outcome.PASSED, "passes through every linear layer"),
+        (chain_stop_before_leaf, Outcome.PASSED, "passes through every linear layer"),
+    ],
+)
+def test_chain_typed_in_for_output_earns_nothing_where_it_happens_to_fit(
+        rubric: Rubric, reference: Any, strategy: Any, outcome: Outcome, fragment: str) -> None:
+    check = make(rubric, "ex3", "chain_through_layers")
+    assert any(call.args.get("build", {}).get("kind") == "mlp" and len(call.args["build"]["sizes"]) > 3
+               for call in check.plan(random.Random(7))), "the test needs a grader MLP deeper than output's"
+    verdict = judge(check, context(reference), relu_mlps_like_output(strategy))
+    assert verdict.outcome is outcome, verdict.message
+    assert fragment in verdict.message
+
+def test_chain_that_ends_the_kernel_on_the_graders_graphs_shows_nothing(rubric: Rubric, reference: Any) -> None:
+    def respond(call: ProbeCall) -> Answer:
+        return Answer(False, None, "KernelDied", "the kernel died") if "build" in call.args else student(lambda g: HARD_CODED)(call)
+
+    verdict = judge(make(rubric, "ex3", "chain_through_layers"), context(reference), respond)
+    assert verdict.outcome is Outcome.FAILED, verdict.message
+    assert "gives no real path in any of the grader's own graphs" in verdict.message
+
+def test_typed_in_chain_fails_whatever_graphs_the_seed_draws(rubric: Rubric, reference: Any) -> None:
+    check = make(rubric, "ex3", "chain_through_layers")
+    for seed in range(40):
+        calls = check.plan(random.Random(seed))
+        respond = relu_mlps_like_output(lambda g: HARD_CODED)
+        verdict = check.judge(calls, [respond(call) for call in calls], context(reference))
+        assert verdict.outcome is Outcome.FAILED, (seed, verdict.message)
+
 @pytest.mark.parametrize(
     ("printed", "strategy", "outcome", "fragment"),
     [
