@@ -94,8 +94,8 @@ class FunctionVersusReference(Check):
                                      default=False),
             "exact_at_scale": param("object", "also call it at large inputs, where a finite-difference estimate loses digits", **fields({
                 "points": param("integer", "how many large points", default=3, minimum=1),
-                "low": param("number", "the least magnitude of a coordinate", default=5e7, exclusiveMinimum=0),
-                "high": param("number", "the greatest magnitude of a coordinate", default=2e8, exclusiveMinimum=0),
+                "low": param("number", "the least magnitude of a coordinate", default=1e12, exclusiveMinimum=0),
+                "high": param("number", "the greatest magnitude of a coordinate", default=4e12, exclusiveMinimum=0),
                 "rtol": param("number", "the relative tolerance there", default=1e-5, exclusiveMinimum=0),
             })),
             "labels": _LABELS,
@@ -129,7 +129,7 @@ class FunctionVersusReference(Check):
         scale = self.params.get("exact_at_scale")
         if not scale:
             return []
-        low, high = scale.get("low", 5e7), scale.get("high", 2e8)
+        low, high = scale.get("low", 1e12), scale.get("high", 4e12)
         points = []
         for _ in range(scale.get("points", 3)):
             sign = rng.choice([-1.0, 1.0])

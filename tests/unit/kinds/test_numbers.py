@@ -112,6 +112,25 @@ def test_finite_differences_are_told_from_the_chain_rule_at_large_inputs(
         assert "right at ordinary points but not at large inputs" in ordinary.message
         assert "finite-difference" in ordinary.message and "chain rule" in ordinary.message
 
+# The integration tests' notebooks get fresh cell ids, hence fresh seeds, on every run: a verdict must not hang on the draw.
+@pytest.mark.parametrize(
+    ("rule", "outcome"),
+    [
+        (difference_quotient(1e-3, central=True), Outcome.FAILED),  # passed at 4% of seeds with large inputs of only 5e7-2e8
+        (difference_quotient(1e-2), Outcome.FAILED),
+        (difference_quotient(1.0, central=True), Outcome.FAILED),
+        (float32_chain_rule, Outcome.PASSED),
+        (right_rule, Outcome.PASSED),
+    ],
+)
+def test_finite_differences_fail_whatever_points_are_drawn(rubric: Rubric, ctx: JudgeContext, rule: Any, outcome: Outcome) -> None:
+    check = make(rubric, "ex1", "gradient_anywhere")
+    respond = backprop_answers(rule)
+    for seed in range(100):
+        calls = check.plan(random.Random(seed))
+        verdict = check.judge(calls, [respond(call) for call in calls], ctx)
+        assert verdict.outcome is outcome, (seed, verdict.message)
+
 def test_wrong_dx3_rule_loses_only_its_share(rubric: Rubric, ctx: JudgeContext) -> None:
     verdict = judge(make(rubric, "ex1", "gradient_anywhere"), ctx, backprop_answers(lambda a, b, c: {**right_rule(a, b, c), "dy_dx3": c}))
     assert verdict.fraction == pytest.approx(2 / 3)
