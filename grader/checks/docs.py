@@ -70,7 +70,17 @@ def allowed_text(schema: Mapping[str, Any]) -> str:
 
 
 def _code(value: Any) -> str:
-    return "`" + json.dumps(value, ensure_ascii=False) + "`"
+    return "`" + (_float_text(value) if isinstance(value, float) else json.dumps(value, ensure_ascii=False)) + "`"
+
+
+def _float_text(value: float) -> str:
+    """A float as an author would type it in a rubric: ``1.0e+12`` rather than ``1000000000000.0``.
+
+    PyYAML reads ``1e+12`` or ``1e-05`` as strings, so an exponent always gets a mantissa with a point.
+    """
+    if value == 0 or 1e-4 <= abs(value) < 1e6:
+        return json.dumps(value)
+    return next(text for digits in range(1, 18) if float(text := f"{value:.{digits}e}") == value)
 
 
 def _cell(text: str) -> str:
