@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -78,7 +79,7 @@ def _float_text(value: float) -> str:
 
     PyYAML reads ``1e+12`` or ``1e-05`` as strings, so an exponent always gets a mantissa with a point.
     """
-    if value == 0 or 1e-4 <= abs(value) < 1e6:
+    if value == 0 or not math.isfinite(value) or 1e-4 <= abs(value) < 1e6:
         return json.dumps(value)
     return next(text for digits in range(1, 18) if float(text := f"{value:.{digits}e}") == value)
 

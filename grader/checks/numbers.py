@@ -12,6 +12,8 @@ from grader.checks.schema import fields, kind_params, param, tolerance_params
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Verdict
 
+# Where a difference quotient with any step below ~1e3 is lost in y's rounding (measured: tests/unit/kinds/test_numbers.py).
+_SCALE_LOW, _SCALE_HIGH = 1e12, 4e12
 _LABELS = param("object", "how a name or key is shown in messages (default: the name itself)", default={},
                  additionalProperties={"type": "string"})
 
@@ -94,8 +96,8 @@ class FunctionVersusReference(Check):
                                      default=False),
             "exact_at_scale": param("object", "also call it at large inputs, where a finite-difference estimate loses digits", **fields({
                 "points": param("integer", "how many large points", default=3, minimum=1),
-                "low": param("number", "the least magnitude of a coordinate", default=1e12, exclusiveMinimum=0),
-                "high": param("number", "the greatest magnitude of a coordinate", default=4e12, exclusiveMinimum=0),
+                "low": param("number", "the least magnitude of a coordinate", default=_SCALE_LOW, exclusiveMinimum=0),
+                "high": param("number", "the greatest magnitude of a coordinate", default=_SCALE_HIGH, exclusiveMinimum=0),
                 "rtol": param("number", "the relative tolerance there", default=1e-5, exclusiveMinimum=0),
             })),
             "labels": _LABELS,
@@ -129,7 +131,7 @@ class FunctionVersusReference(Check):
         scale = self.params.get("exact_at_scale")
         if not scale:
             return []
-        low, high = scale.get("low", 1e12), scale.get("high", 4e12)
+        low, high = scale.get("low", _SCALE_LOW), scale.get("high", _SCALE_HIGH)
         points = []
         for _ in range(scale.get("points", 3)):
             sign = rng.choice([-1.0, 1.0])
