@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from grader import load_rubric
 from grader.checks.text import own_words, words_of
 from grader.probes.protocol import Answer
 from grader.results import Outcome
 from grader.rubric import Rubric
+from tests.conftest import ROOT
 from tests.unit.kinds.support import context, judge, make
 
 GOOD = (
@@ -106,3 +108,48 @@ def test_a_line_break_inside_a_sentence_is_wrapping_not_a_sentence_end(rubric: R
                "        segment is run forward a\n        second time to rebuild its activations; it trades compute for memory.")
     verdict = judge(make(rubric, "ex4", "written_answer"), context(reference), lambda call: Answer(True, {"text": wrapped}))
     assert verdict.outcome is Outcome.PASSED, verdict.message
+
+
+# Assignment 06's written answer, as students who never saw its phrasings wrote it (condensed from answers written
+# blind, from the contract alone). Each states all three ideas; an answer's "(N, M, D)" reads "n m d" to a phrasing.
+BROADCASTING_ANSWERS = {
+    "tuple_tensor": (
+        "Two nested Python loops run the interpreter once for every coordinate of every pair, so its overhead is paid per "
+        "element; a tensor operation runs compiled code over the whole array. With X[:, None, :] of shape (N, 1, D) and "
+        "Y[None, :, :] of shape (1, M, D), broadcasting stretches each size-1 dimension without copying any data. The "
+        "subtraction therefore gives an (N, M, D) tensor of differences, and summing over the last dimension leaves (N, M)."),
+    "size_one_stretched": (
+        "With nested loops the interpreter executes bytecode for each pair, while torch does the arithmetic in compiled "
+        "loops. Comparing the shapes from the right, the dimensions of size 1 are stretched to M and to N respectively; "
+        "this is virtual, no data gets copied. The difference is therefore an (N, M, D) tensor, and summing its squares "
+        "over the last axis gives the (N, M) matrix."),
+    "expanded_view_stride_zero": (
+        "The loop version goes through the Python interpreter for every one of the N·M pairs, while the vectorised version "
+        "calls a few operations that compiled code runs over whole tensors. Each dimension of size 1 is expanded to match "
+        "the other tensor. This expansion is only a view with stride 0. The result of the subtraction is an (N,M,D) "
+        "tensor of all pairwise differences, which I square and sum over D."),
+    "times_signs": (
+        "Python loops pay the interpreter's overhead for every element, but one tensor call runs optimised C code over "
+        "the entire arrays. Broadcasting repeats the singleton dimensions virtually instead of copying. The difference "
+        "is an N×M×D tensor that is then summed over D into an N×M matrix."),
+}
+
+
+@pytest.fixture(scope="module")
+def rubric06() -> Rubric:
+    return load_rubric(ROOT / "rubrics" / "06_vectorised_tensor_code.yaml")
+
+
+@pytest.mark.parametrize("name", BROADCASTING_ANSWERS)
+def test_assignment06_answers_written_blind_get_every_idea(rubric06: Rubric, reference: Any, name: str) -> None:
+    text = BROADCASTING_ANSWERS[name]
+    verdict = judge(make(rubric06, "ex4", "written_answer"), context(reference), lambda call: Answer(True, {"text": text}))
+    assert verdict.outcome is Outcome.PASSED, verdict.message
+
+
+def test_assignment06_shapes_idea_needs_a_sentence_about_the_shapes(rubric06: Rubric, reference: Any) -> None:
+    # N·M·D as a count of loop steps reads "n m d" too, but says nothing about the broadcast result's shape
+    text = ("Python loops pay the interpreter for each of the N·M·D steps, while a tensor operation runs compiled code over "
+            "the whole array. Broadcasting stretches the size-1 dimensions without copying the data.")
+    verdict = judge(make(rubric06, "ex4", "written_answer"), context(reference), lambda call: Answer(True, {"text": text}))
+    assert verdict.outcome is Outcome.PARTIAL and "not mentioned: the shapes" in verdict.message, verdict.message
