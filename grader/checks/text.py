@@ -10,7 +10,10 @@ matching, every run of five or more words copied from the rubric's
 that is mostly the question, has fewer than ``min_words`` words of its own, or
 matches no idea scores 0. With ``topic`` (phrasings again) an answer must match
 at least one of them to count as on topic. The check is meant to be marked
-``review: true``.
+``review: true``. A phrasing (or an alternative of one) that needs a
+character such text never holds, such as the parentheses of ``\\(N, M, D\\)``
+(an answer's "(N, M, D)" reads ``n m d``), is a rubric error
+(:func:`unmatchable_parts`).
 
 Where the answer is: a markdown cell tagged ``answer:NAME`` (``grade assign``
 keeps the tag; :mod:`grader.load` reads the cell from the submission file, in
@@ -31,8 +34,10 @@ write sentences.
 
 from __future__ import annotations
 
+import importlib
 import random
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -41,6 +46,9 @@ from grader.checks import Check, JudgeContext, read_answer, register
 from grader.checks.schema import fields, kind_params, param
 from grader.probes.protocol import Answer, ProbeCall
 from grader.results import Outcome, Verdict
+
+# the standard library's own regular-expression parser, to see which characters a phrasing needs (see unmatchable_parts)
+_regex_parser: Any = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'’][a-z0-9]+)*")
 # A sentence ends at . ! ? ; before a space, at a blank line, or where a new bullet starts; a line break alone is
@@ -61,6 +69,10 @@ i me my we us our you your he him his she her it its they them their one ones
 is are was were be been being am has have had having do does did done can could may might must shall should will would
 there here thus therefore hence otherwise however else
 """.split())
+
+
+# every character a phrasing can meet: answers are matched as their words (see words_of), joined by single spaces
+_MATCHED_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-' ")
 
 
 def words_of(text: str) -> list[str]:
@@ -163,6 +175,10 @@ class KeyIdeas(Check):
                 re.compile(pattern, re.IGNORECASE)
             except re.error as exc:
                 problems.append((place, f"not a valid regular expression ({exc}): {pattern!r}"))
+                continue
+            if dead := unmatchable_parts(pattern):
+                problems.append((place, f"{dead[0]} can never match: answers are matched as their words, lower-cased and joined by "
+                                        f"single spaces, without punctuation (an answer's \"(N, M, D)\" reads \"n m d\"): {pattern!r}"))
         return problems
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
@@ -219,6 +235,64 @@ class KeyIdeas(Check):
         if missing:
             message += "; not mentioned: " + ", ".join(i["label"] for i in missing)
         return Verdict.partial(earned / total, message), matched
+
+
+def unmatchable_parts(pattern: str) -> list[str]:
+    """What in ``pattern`` can never match text as phrasings meet it (words, lower-cased, joined by single spaces).
+
+    That is the whole pattern, or an alternative of a ``(...|...)``, when every way
+    through it needs a character such text never holds, such as a parenthesis, a
+    comma or ``×``: ``\\(N, M, D\\)`` never matches, since an answer's "(N, M, D)"
+    reads ``n m d``; nor does the ``×`` of ``(x|×|by)``. Each is named by its text
+    when it is plain characters. Anchors, lookarounds and back references are
+    taken to allow a match.
+    """
+    parsed = _regex_parser.parse(pattern, re.IGNORECASE)
+    dead: list[str] = []
+    if not _sequence_can_match(parsed, dead):
+        return ["the whole phrasing"]
+    return dead
+
+
+def _sequence_can_match(items: Any, dead: list[str] | None = None) -> bool:
+    return all([_item_can_match(str(op), arg, dead) for op, arg in items])  # a list: every alternative is visited
+
+
+def _item_can_match(op: str, arg: Any, dead: list[str] | None) -> bool:
+    if op == "LITERAL":
+        return chr(arg).lower() in _MATCHED_CHARACTERS
+    if op == "IN":
+        return _class_can_match(arg)
+    if op == "BRANCH":
+        alive = [_sequence_can_match(branch, dead) for branch in arg[1]]
+        if dead is not None and any(alive):
+            dead += [_describe(branch) for branch, ok in zip(arg[1], alive, strict=True) if not ok]
+        return any(alive)
+    if op in ("SUBPATTERN", "ATOMIC_GROUP"):
+        return _sequence_can_match(arg if op == "ATOMIC_GROUP" else arg[-1], dead)
+    if op in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        fewest, _most, body = arg
+        return _sequence_can_match(body, dead) or fewest == 0
+    return True  # any character, a character but one, anchors, lookarounds, back references
+
+
+def _describe(items: Any) -> str:
+    """An alternative by its text when it is plain characters, else as "an alternative"."""
+    if all(str(op) == "LITERAL" for op, _ in items):
+        return f"the alternative {''.join(chr(arg) for _, arg in items)!r}"
+    return "an alternative"
+
+
+def _class_can_match(members: Any) -> bool:
+    """Whether a character class ``[...]`` admits a character of :data:`_MATCHED_CHARACTERS`."""
+    for op, arg in members:
+        if str(op) in ("NEGATE", "CATEGORY"):
+            return True  # a negated class, \\w, \\s, \\S, \\d, \\W ...: each admits a letter or a space
+        if str(op) == "LITERAL" and chr(arg).lower() in _MATCHED_CHARACTERS:
+            return True
+        if str(op) == "RANGE" and any(arg[0] <= ord(c) <= arg[1] for c in _MATCHED_CHARACTERS | set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")):
+            return True
+    return False
 
 
 def _first_match(regexes: Sequence[re.Pattern[str]], sentences: Sequence[str]) -> str:

@@ -65,6 +65,15 @@ def _set(path: list, value):  # type: ignore[no-untyped-def,type-arg]
         (_set(["exercises", 3, "checks", 3, "params", "ideas", 1, "phrasings", 0], "\\btrad(e"),
          "exercises[3].checks[3].params.ideas[1].phrasings[0]: not a valid regular expression "
          "(missing ), unterminated subpattern at position 6): '\\\\btrad(e'"),
+        # an answer's "(N, M)" reads "n m" to a phrasing: one that needs the parenthesis would never credit anyone
+        (_set(["exercises", 3, "checks", 3, "params", "ideas", 1, "phrasings", 0], "\\(N, M\\)"),
+         "exercises[3].checks[3].params.ideas[1].phrasings[0]: the whole phrasing can never match: answers are matched as their "
+         "words, lower-cased and joined by single spaces, without punctuation (an answer's \"(N, M, D)\" reads \"n m d\"): "
+         "'\\\\(N, M\\\\)'"),
+        (_set(["exercises", 3, "checks", 3, "params", "topic", 0], "\\b(recomput\\S*|C\\+\\+)"),
+         "exercises[3].checks[3].params.topic[0]: the alternative 'C++' can never match: answers are matched as their "
+         "words, lower-cased and joined by single spaces, without punctuation (an answer's \"(N, M, D)\" reads \"n m d\"): "
+         "'\\\\b(recomput\\\\S*|C\\\\+\\\\+)'"),
         (_set(["exercises", 0, "checks", 2, "params", "reference"], "autograd_backprob"),
          "exercises[0].checks[2].params.reference: the reference module autodiff04.py defines no 'autograd_backprob' "
          "(did you mean 'autograd_backprop'?)"),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from grader import load_rubric
-from grader.checks.text import own_words, words_of
+from grader.checks.text import own_words, unmatchable_parts, words_of
 from grader.probes.protocol import Answer
 from grader.results import Outcome
 from grader.rubric import Rubric
@@ -153,3 +153,23 @@ def test_assignment06_shapes_idea_needs_a_sentence_about_the_shapes(rubric06: Ru
             "the whole array. Broadcasting stretches the size-1 dimensions without copying the data.")
     verdict = judge(make(rubric06, "ex4", "written_answer"), context(reference), lambda call: Answer(True, {"text": text}))
     assert verdict.outcome is Outcome.PARTIAL and "not mentioned: the shapes" in verdict.message, verdict.message
+
+
+@pytest.mark.parametrize(
+    ("pattern", "dead"),
+    [
+        ("\\(\\s*N\\s*,\\s*M\\s*,\\s*D\\s*\\)", ["the whole phrasing"]),
+        ("\\bC\\+\\+", ["the whole phrasing"]),
+        ("[(,]", ["the whole phrasing"]),
+        ("\\bn (x|×|by) m\\b", ["the alternative '×'"]),
+        ("\\b(compiled|C\\+\\+|native)\\b", ["the alternative 'C++'"]),
+        ("\\bn m d\\b", []),
+        ("\\b(size[- ]?1|singleton)\\b( \\S+){0,6} stretch", []),
+        ("(\\()?n m", []),
+        ("[^a-z]x", []),
+        ("\\bmodel's\\b", []),
+        ("RE-COMPUTE", []),
+    ],
+)
+def test_a_phrasing_that_needs_punctuation_is_found(pattern: str, dead: list[str]) -> None:
+    assert unmatchable_parts(pattern) == dead
