@@ -176,22 +176,27 @@ def test_a_phrasing_that_needs_punctuation_is_found(pattern: str, dead: list[str
     assert unmatchable_parts(pattern) == dead
 
 
-# Written answers by authors who saw only the contract's list of key ideas, never the phrasings: 36 per question that
-# state every idea in their own style (markdown, LaTeX, plain words, analogies, non-native English...) and 12 that
-# each leave out one idea. One line per answer: "missing" names the ideas (1-based, in the rubric's order) it leaves
-# out; "credited_anyway" those a lenient phrasing credits all the same, with the reason in "why".
+# Written answers by authors who saw only the contract's list of key ideas, never the phrasings, in two rounds (the
+# second written after the phrasings had been widened for the first, so it measured them on answers they had not seen:
+# 4 of its 30 complete answers per question lost an idea, now none does). Per round and question, 30 to 36 answers state
+# every idea in their own style (markdown, LaTeX, plain words, analogies, non-native English, code...) and 6 to 12
+# each leave out one. One line per answer: "missing" names the ideas (1-based, in the rubric's order) it leaves out;
+# "credited_anyway" those a lenient phrasing credits all the same, with the reason in "why".
 WRITTEN_ANSWERS = ROOT / "tests" / "fixtures" / "written_answers"
 
 
 @pytest.mark.parametrize(
     ("rubric_file", "corpus"),
-    [("04_automatic_differentiation.yaml", "checkpointing_answer_04.jsonl"), ("06_vectorised_tensor_code.yaml", "broadcasting_answer_06.jsonl")],
+    [("04_automatic_differentiation.yaml", "checkpointing_answer_04.jsonl"),
+     ("04_automatic_differentiation.yaml", "checkpointing_answer_04_round2.jsonl"),
+     ("06_vectorised_tensor_code.yaml", "broadcasting_answer_06.jsonl"),
+     ("06_vectorised_tensor_code.yaml", "broadcasting_answer_06_round2.jsonl")],
 )
 def test_answers_written_blind_earn_exactly_the_ideas_they_state(reference: Any, rubric_file: str, corpus: str) -> None:
     check = make(load_rubric(ROOT / "rubrics" / rubric_file), "ex4", "written_answer")
     ideas = [idea["id"] for idea in check.params["ideas"]]
     answers = [json.loads(line) for line in (WRITTEN_ANSWERS / corpus).read_text(encoding="utf-8").splitlines()]
-    assert len(answers) == 48 and sum(not a["missing"] for a in answers) == 36
+    assert sum(not a["missing"] for a in answers) >= 30 and sum(bool(a["missing"]) for a in answers) >= 6
     wrong = {}
     for answer in answers:
         verdict = judge(check, context(reference), lambda call, text=answer["text"]: Answer(True, {"text": text}))
