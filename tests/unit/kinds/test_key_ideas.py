@@ -176,11 +176,11 @@ def test_a_phrasing_that_needs_punctuation_is_found(pattern: str, dead: list[str
     assert unmatchable_parts(pattern) == dead
 
 
-# Written answers by authors who saw only the contract's list of key ideas, never the phrasings, in two rounds (the
-# second written after the phrasings had been widened for the first, so it measured them on answers they had not seen:
-# 4 of its 30 complete answers per question lost an idea, now none does). Per round and question, 30 to 36 answers state
-# every idea in their own style (markdown, LaTeX, plain words, analogies, non-native English, code...) and 6 to 12
-# each leave out one. One line per answer: "missing" names the ideas (1-based, in the rubric's order) it leaves out;
+# Written answers by authors who saw only the contract's list of key ideas, never the phrasings, in three rounds. Each
+# later round was written after the phrasings had been widened for the ones before, so it measured them on answers they
+# had not seen: round 2 found 4 of 30 complete answers per question losing an idea, round 3 found 3 of 24 (04) and 1 of
+# 24 (06); now none does. Per round and question, 24 to 36 answers state every idea in their own style (markdown,
+# LaTeX, plain words, analogies, non-native English, code, worked numbers...) and 6 to 12 each leave out one. One line per answer: "missing" names the ideas (1-based, in the rubric's order) it leaves out;
 # "credited_anyway" those a lenient phrasing credits all the same, with the reason in "why".
 WRITTEN_ANSWERS = ROOT / "tests" / "fixtures" / "written_answers"
 
@@ -190,13 +190,15 @@ WRITTEN_ANSWERS = ROOT / "tests" / "fixtures" / "written_answers"
     [("04_automatic_differentiation.yaml", "checkpointing_answer_04.jsonl"),
      ("04_automatic_differentiation.yaml", "checkpointing_answer_04_round2.jsonl"),
      ("06_vectorised_tensor_code.yaml", "broadcasting_answer_06.jsonl"),
-     ("06_vectorised_tensor_code.yaml", "broadcasting_answer_06_round2.jsonl")],
+     ("04_automatic_differentiation.yaml", "checkpointing_answer_04_round3.jsonl"),
+     ("06_vectorised_tensor_code.yaml", "broadcasting_answer_06_round2.jsonl"),
+     ("06_vectorised_tensor_code.yaml", "broadcasting_answer_06_round3.jsonl")],
 )
 def test_answers_written_blind_earn_exactly_the_ideas_they_state(reference: Any, rubric_file: str, corpus: str) -> None:
     check = make(load_rubric(ROOT / "rubrics" / rubric_file), "ex4", "written_answer")
     ideas = [idea["id"] for idea in check.params["ideas"]]
     answers = [json.loads(line) for line in (WRITTEN_ANSWERS / corpus).read_text(encoding="utf-8").splitlines()]
-    assert sum(not a["missing"] for a in answers) >= 30 and sum(bool(a["missing"]) for a in answers) >= 6
+    assert sum(not a["missing"] for a in answers) >= 24 and sum(bool(a["missing"]) for a in answers) >= 6
     wrong = {}
     for answer in answers:
         verdict = judge(check, context(reference), lambda call, text=answer["text"]: Answer(True, {"text": text}))
