@@ -180,8 +180,9 @@ def test_a_phrasing_that_needs_punctuation_is_found(pattern: str, dead: list[str
 # later round was written after the phrasings had been widened for the ones before, so it measured them on answers they
 # had not seen: round 2 found 4 of 30 complete answers per question losing an idea, round 3 found 3 of 24 (04) and 1 of
 # 24 (06); now none does. Per round and question, 24 to 36 answers state every idea in their own style (markdown,
-# LaTeX, plain words, analogies, non-native English, code, worked numbers...) and 6 to 12 each leave out one. One line per answer: "missing" names the ideas (1-based, in the rubric's order) it leaves out;
-# "credited_anyway" those a lenient phrasing credits all the same, with the reason in "why".
+# LaTeX, plain words, analogies, non-native English, code, worked numbers...) and 6 to 12 each leave out one. One line
+# per answer: "missing" names the ideas (1-based, in the rubric's order) it leaves out; "credited_anyway" those a
+# lenient phrasing credits all the same, with the reason in "why".
 WRITTEN_ANSWERS = ROOT / "tests" / "fixtures" / "written_answers"
 
 
