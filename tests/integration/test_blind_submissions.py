@@ -5,9 +5,10 @@ Each was written from the assignment's contract and template alone (``tests/fixt
 as its authors could think of, plus three each with one mistake against a named sentence of the contract;
 round 2 wrote solutions that sit at the edges of what the contract allows (callables that are not plain
 functions, decorators, stubs kept and answered elsewhere, drafts redefined later, reentrant checkpoints,
-bias-free layers...). Every correct one must score 100, and every wrong one lose points on exactly the
-checks for its mistake and nowhere else: a grader that is narrower than its contract, or one that lets a
-mistake through, fails here.
+bias-free layers, first-order-only backward, ValueError subclasses, stubs in branches never reached...).
+Every correct one must score 100, and every wrong one lose points on exactly the checks for its mistake
+and nowhere else: a grader that is narrower than its contract, or one that lets a mistake through, fails
+here.
 """
 
 from __future__ import annotations
@@ -58,5 +59,5 @@ def test_blind_submission_gets_what_its_contract_promises(name: str) -> None:
 
 
 def test_the_corpus_is_whole() -> None:
-    assert len(SUBMISSIONS) == 53 and set(MISTAKES) <= set(SUBMISSIONS)
+    assert len(SUBMISSIONS) == 63 and set(MISTAKES) <= set(SUBMISSIONS)
     assert {name.split("/")[0] for name in SUBMISSIONS} == set(RUBRICS)
