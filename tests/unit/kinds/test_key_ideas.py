@@ -111,6 +111,16 @@ def test_a_line_break_inside_a_sentence_is_wrapping_not_a_sentence_end(rubric: R
     assert verdict.outcome is Outcome.PASSED, verdict.message
 
 
+def test_saying_what_is_not_saved_earns_the_kept_idea_but_not_saving_no_time(rubric: Rubric, reference: Any) -> None:
+    start = "Checkpointing recomputes activations in the backward pass by running the forward again. "
+    credited = {}
+    for name, middle in (("others", "The forward keeps the segment inputs, others it doesn't save. "), ("time", "It doesn't save time. ")):
+        text = start + middle + "It costs extra compute, but memory goes down a lot."
+        verdict = judge(make(rubric, "ex4", "written_answer"), context(reference), lambda call, t=text: Answer(True, {"text": t}))
+        credited[name] = "which activations are kept" in verdict.message.split("; not mentioned")[0]
+    assert credited == {"others": True, "time": False}
+
+
 # Assignment 06's written answer, as students who never saw its phrasings wrote it (condensed from answers written
 # blind, from the contract alone). Each states all three ideas; an answer's "(N, M, D)" reads "n m d" to a phrasing.
 BROADCASTING_ANSWERS = {
