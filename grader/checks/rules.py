@@ -215,6 +215,10 @@ class Calls(_RuleCheck):
     any student code ran. List every door to a forbidden function
     (``torch.softmax``, ``torch.nn.functional.softmax``,
     ``torch.Tensor.softmax``, ``torch.special.softmax``): each is its own object.
+    An ATen operator (``torch.ops.aten._softmax``) is noted by a torch dispatch
+    mode, whatever Python reached it (``torch._softmax``, ``torch._VF``,
+    ``getattr(torch.ops.aten, name)``, a library function): list the operators
+    the forbidden function runs too, and that door is shut as well.
     """
 
     kind = "calls"

@@ -5,8 +5,11 @@ Both run the student's function under a *watch*: a trace function
 code, a profile function (``sys.setprofile``) that notes the calls of watched
 functions (``call`` events by code object, ``c_call`` events by the built-in's
 identity), and a torch function mode that counts the torch functions called
-(and notes watched ones, however they were reached). They report counts and
-names only; the judge decides (``grader/checks/rules.py``).
+(and notes watched ones, however they were reached). A watched ATen operator
+(``torch.ops.aten._cdist_forward``) is noted by a torch dispatch mode, at the
+level every path into it goes through: ``torch.cdist``, ``torch._VF.cdist`` and
+``getattr(torch.ops.aten, name)`` alike. They report counts and names only; the
+judge decides (``grader/checks/rules.py``).
 
 *The student's own code* is every frame whose code was not loaded from the
 standard library, site-packages, torch or numpy, and is not the grader's probe
@@ -19,7 +22,7 @@ in the notebook's globals still counts).
 The watch is put on right around the call and checked after it: a student's
 code that calls ``sys.settrace``, ``sys.setprofile``, ``threading.settrace`` or
 ``threading.setprofile``, starts a thread, or leaves a different trace function,
-profile function or torch function mode in place is reported as ``tampered``,
+profile function, torch function mode or torch dispatch mode in place is reported as ``tampered``,
 which the judges count against the rule. Every reference is taken at install,
 before any student code, so rebinding ``sys.settrace`` or ``torch.softmax``
 changes the student's program, not what is watched.
@@ -52,7 +55,9 @@ def _rule_references(torch):
     import threading
     import types
 
+    from torch._ops import OpOverload, OpOverloadPacket
     from torch.overrides import TorchFunctionMode
+    from torch.utils._python_dispatch import TorchDispatchMode
 
     class CountingMode(TorchFunctionMode):
         """Counts the torch functions called while it is on (not those torch runs inside one) and notes the watched ones."""
@@ -67,6 +72,21 @@ def _rule_references(torch):
             self.count += 1
             hit = self.watched.get(id(func))
             if hit is not None and hit[0] is func and hit[1] not in self.seen:
+                self.seen.append(hit[1])
+            return func(*args, **(kwargs or {}))
+
+    class NotingDispatchMode(TorchDispatchMode):
+        """Notes the watched ATen operators run while it is on, whichever Python call reached them."""
+
+        def __init__(self, watched):
+            super().__init__()
+            self.watched = watched
+            self.seen = []
+
+        def __torch_dispatch__(self, func, types_, args=(), kwargs=None):
+            packet = func.overloadpacket
+            hit = self.watched.get(id(packet))
+            if hit is not None and hit[0] is packet and hit[1] not in self.seen:
                 self.seen.append(hit[1])
             return func(*args, **(kwargs or {}))
 
@@ -112,6 +132,12 @@ def _rule_references(torch):
         "rules_mode_exit": TorchFunctionMode.__exit__,
         "rules_mode_count": torch._C._len_torch_function_stack,
         "rules_mode_at": torch._C._get_function_stack_at,
+        "rules_operator_types": (OpOverloadPacket, OpOverload),
+        "rules_dispatch_mode": NotingDispatchMode,
+        "rules_dispatch_enter": TorchDispatchMode.__enter__,
+        "rules_dispatch_exit": TorchDispatchMode.__exit__,
+        "rules_dispatch_count": torch._C._len_torch_dispatch_stack,
+        "rules_dispatch_at": torch._C._get_dispatch_stack_at,
     }
 
 
@@ -186,9 +212,13 @@ def _walk(value, parts):
 
 
 def _watch_table(found):
-    """Python functions by code object; anything else by identity; built-in methods also by (name, class)."""
-    codes, objects, methods = {}, {}, {}
+    """Python functions by code object; ATen operators by their overload packet; anything else by identity; built-in methods also by (name, class)."""
+    codes, objects, methods, operators = {}, {}, {}, {}
     for name, value in found:
+        if isinstance(value, _state["rules_operator_types"]):
+            packet = getattr(value, "overloadpacket", value)  # torch.ops.aten.softmax.int watches all of aten.softmax
+            operators[id(packet)] = (packet, name)
+            continue
         function = value
         for _ in range(20):  # a decorated function: watch the function it wraps (a shared wrapper's code would match others)
             inner = getattr(function, "__wrapped__", None)
@@ -202,7 +232,7 @@ def _watch_table(found):
         owner = getattr(value, "__objclass__", None)
         if owner is not None and type(getattr(value, "__name__", None)) is str:
             methods.setdefault(value.__name__, []).append((owner, name))
-    return codes, objects, methods
+    return codes, objects, methods, operators
 
 
 # ---------------------------------------------------------------- the watch
@@ -211,8 +241,9 @@ def _watch_table(found):
 def watched_call(fn, args, kwargs, watched=(), max_steps=None):
     """``(ok, result, record)``: ``fn`` called under the watch; ``record`` has steps, torch_calls, seen and tampered."""
     kit = _state
-    codes, objects, methods = _watch_table(watched)
+    codes, objects, methods, operators = _watch_table(watched)
     mode = kit["rules_counting_mode"](objects)
+    dispatch = kit["rules_dispatch_mode"](operators) if operators else None  # only when asked: every torch op then calls Python
     guards, guard_codes = kit["rules_guards"], kit["rules_guard_codes"]
     student_codes = {}
     steps = [0]
@@ -266,7 +297,10 @@ def watched_call(fn, args, kwargs, watched=(), max_steps=None):
 
     previous_trace, previous_profile = kit["rules_gettrace"](), kit["rules_getprofile"]()
     depth = kit["rules_mode_count"]()
+    dispatch_depth = kit["rules_dispatch_count"]()
     kit["rules_mode_enter"](mode)
+    if dispatch is not None:
+        kit["rules_dispatch_enter"](dispatch)
     kit["rules_setprofile"](profiler)
     kit["rules_settrace"](tracer)
     armed[0] = True
@@ -277,6 +311,10 @@ def watched_call(fn, args, kwargs, watched=(), max_steps=None):
         trace_now, profile_now = kit["rules_gettrace"](), kit["rules_getprofile"]()
         kit["rules_settrace"](previous_trace)
         kit["rules_setprofile"](previous_profile)
+        dispatch_on_top = dispatch is None or (
+            kit["rules_dispatch_count"]() == dispatch_depth + 1 and kit["rules_dispatch_at"](dispatch_depth) is dispatch)
+        if dispatch is not None and dispatch_on_top:
+            kit["rules_dispatch_exit"](dispatch, None, None, None)
         modes_now = kit["rules_mode_count"]()
         on_top = modes_now == depth + 1 and kit["rules_mode_at"](depth) is mode
         if on_top:
@@ -286,7 +324,9 @@ def watched_call(fn, args, kwargs, watched=(), max_steps=None):
             tampered.append("it replaced the grader's trace or profile function")
         if not on_top:
             tampered.append("it changed torch's function modes")
-    for name in mode.seen:
+        if not dispatch_on_top:
+            tampered.append("it changed torch's dispatch modes")
+    for name in mode.seen + (dispatch.seen if dispatch is not None else []):
         note(name)
     record = {"steps": steps[0], "torch_calls": mode.count, "seen": seen}
     if over[0]:

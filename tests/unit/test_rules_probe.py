@@ -61,6 +61,26 @@ def by_formula(x):
     e = (x - x.max(1, keepdim=True).values).exp()
     return e / e.sum(1, keepdim=True)
 
+def by_private_function(x):
+    return torch._softmax(x, 1, False)
+
+def by_aten_name(x):
+    return getattr(torch.ops.aten, bytes.fromhex("5f736f66746d6178").decode())(x, 1, False)
+
+def by_library(x):
+    return torch.distributions.Categorical(logits=x).probs
+
+def distances_by_vf(x):
+    return torch._VF.cdist(x, x, 2.0, None) ** 2
+
+def distances_by_formula(x):
+    return ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+
+def pops_the_dispatch_mode(x):
+    from torch.utils._python_dispatch import _pop_mode
+    _pop_mode()
+    return torch._softmax(x, 1, False)
+
 original = torch.softmax
 torch.softmax = lambda x, dim: original(x, dim)
 
@@ -146,6 +166,32 @@ def test_a_watched_function_is_seen_however_it_is_reached(ask: Ask, function: st
     names = ["torch.softmax", "torch.nn.functional.softmax", "torch.Tensor.softmax"]
     answer = ask("watch_calls", target={"function": function}, calls=sized(4), names=names)
     assert sorted(answer["results"][0]["seen"]) == sorted(seen)
+
+
+@pytest.mark.parametrize(
+    ("function", "seen"),
+    [
+        ("by_private_function", ["torch.ops.aten._softmax"]),
+        ("by_aten_name", ["torch.ops.aten._softmax"]),
+        ("by_library", ["torch.ops.aten._softmax"]),
+        ("by_alias", ["torch.ops.aten._softmax"]),
+        ("by_formula", []),
+        ("distances_by_vf", ["torch.ops.aten._euclidean_dist"]),
+        ("distances_by_formula", []),
+    ],
+)
+def test_a_watched_operator_is_seen_at_the_dispatcher_whatever_python_reached_it(ask: Ask, function: str, seen: list[str]) -> None:
+    names = ["torch.ops.aten._softmax", "torch.ops.aten._cdist_forward", "torch.ops.aten._euclidean_dist"]
+    rng = random.Random(0)
+    calls = [{"args": [generate({"tensor": {"shape": [30, 30]}}, rng, {})], "kwargs": {}}]  # cdist takes its matmul path at this size
+    answer = ask("watch_calls", target={"function": function}, calls=calls, names=names)
+    assert answer["results"][0]["seen"] == seen and "tampered" not in answer["results"][0]
+
+
+def test_code_that_takes_off_the_operator_watch_is_reported(ask: Ask) -> None:
+    answer = ask("watch_calls", target={"function": "pops_the_dispatch_mode"}, calls=sized(4), names=["torch.ops.aten._softmax"])
+    assert answer["results"][0]["tampered"] == "it changed torch's dispatch modes"
+    assert torch._C._len_torch_dispatch_stack() == 0
 
 
 def test_a_name_the_kernel_cannot_resolve_is_unknown(ask: Ask) -> None:
