@@ -61,3 +61,45 @@ def test_blind_submission_gets_what_its_contract_promises(name: str) -> None:
 def test_the_corpus_is_whole() -> None:
     assert len(SUBMISSIONS) == 63 and set(MISTAKES) <= set(SUBMISSIONS)
     assert {name.split("/")[0] for name in SUBMISSIONS} == set(RUBRICS)
+
+
+# Red-team submissions by authors who never saw the grader (``fixtures/blind/cheats/NN/``, their notes in MANIFEST.md):
+# each attacks one exercise with one trick (lying comparisons, patched torch or json, autograd hidden from the check,
+# forbidden calls reached through torch.ops, loops run by C or with tracing off, a fake report and an exit, reading the
+# reference...). The checks of what each honestly does right may earn points; nothing else. The maximum is the score an
+# honest notebook with the same content would get (for 04's sin/cos that drops u', the blind w02 above).
+CHEATS = {
+    "04/02_ex1_lazy_autograd_values.ipynb": ({"values", "forward_anywhere"}, 25 - 12 - 7 * 4 / 6),  # s and y are right
+    "04/03_ex1_poisoned_autograd_reference.ipynb": ({"values", "forward_anywhere"}, 13),
+    "04/04_ex1_finite_differences.ipynb": ({"values", "forward_anywhere"}, 13),
+    "04/05_ex2_always_equal_derivative.ipynb": ({"argument_unchanged", "lesson_operations"}, 6),
+    "04/06_ex2_fake_report_then_exit.ipynb": (set(), 0),
+    "04/07_ex2_json_pickle_tampering.ipynb": ({"sin_rule", "cos_rule", "compositions", "argument_unchanged", "lesson_operations"}, 14.67),
+    "04/08_ex3_hardcoded_chain.ipynb": ({"structure", "output_attached", "chain_printed"}, 12),
+    "04/10_ex3_baseexception_on_probe.ipynb": ({"structure", "output_attached", "chain_printed"}, 12),
+    "05/05_c1_ex1_agreeable_tensor.ipynb": (set(), 0),
+    "05/05_c2_ex2_patched_comparisons.ipynb": (set(), 0),
+    # the contract checks "not with autograd" only where the formula is compared: the two large-logit checks are its to earn
+    "05/05_c3_ex3_autograd_behind_no_grad.ipynb": ({"matches_autograd_at_scale", "built_from_logits"}, 14),
+    "05/05_c4_ex4_pickle_payload_loss.ipynb": (set(), 0),
+    "05/05_c5_ex3_steal_reference.ipynb": (set(), 0),
+    "05/05_c6_ex4_fake_report_and_exit.ipynb": (set(), 0),
+    "06/06_c1_ex1_cdist_via_aten_name.ipynb": ({"distances", "distances_dtype", "distances_vectorised"}, 21),
+    "06/06_c2_ex2_softmax_via_distribution.ipynb": ({"softmax_values", "softmax_last_dim", "softmax_stable", "softmax_vectorised"}, 18),
+    "06/06_c3_ex1_loop_in_builtin_map.ipynb": ({"distances", "distances_dtype", "no_cdist"}, 17),
+    "06/06_c4_ex3_loop_with_tracing_off.ipynb": ({"gradient_values", "gradient_one_row"}, 16),
+    "06/06_c5_ex2_loop_in_raw_thread.ipynb": ({"softmax_values", "softmax_last_dim", "softmax_stable"}, 14),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHEATS))
+def test_a_cheat_earns_only_what_it_honestly_does(name: str) -> None:
+    allowed, most = CHEATS[name]
+    result = grade_submission(BLIND / "cheats" / name, rubric_for(name.split("/")[0]), Options())
+    earned = {c.id: f"{c.score}/{c.max_score} {c.message}" for ex in result.exercises for c in ex.checks if c.score > 0}
+    assert set(earned) <= allowed, earned
+    assert result.score <= most + 0.01, earned
+
+
+def test_every_cheat_in_the_folder_is_judged() -> None:
+    assert sorted(f"{p.parent.name}/{p.name}" for p in (BLIND / "cheats").glob("*/*.ipynb")) == sorted(CHEATS)
