@@ -8,7 +8,10 @@ each segment count and then backward, and reports per run:
 * the output, ``x.grad`` and every parameter's gradient;
 * ``saved_bytes``: the bytes of the tensors saved for backward while the
   function ran (``saved_tensors_hooks``; one count per storage, parameters
-  left out), next to the same count for a plain ``model(x)``;
+  left out), next to the same count for a plain ``model(x)``. Tensors handed
+  to saved-tensor hooks the student's code pushes (not torch's own, such as
+  ``torch.utils.checkpoint``'s) count too when they are still alive after the
+  forward pass: hooks that keep the activations in a side table save nothing;
 * ``backward_order``: the positions of the layers that ran (forward pre-hooks)
   during the backward pass, i.e. the recomputed ones.
 

@@ -9,6 +9,10 @@ if TYPE_CHECKING:  # the kernel runs this module in the runtime's namespace: eve
 
 def _references(torch):
     """The torch objects these probes use, taken when the runtime is installed (before any student code)."""
+    import os
+
+    from torch.multiprocessing.reductions import StorageWeakRef
+
     nn = torch.nn
     autograd = torch._C._autograd
     activations = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "identity": nn.Identity}
@@ -21,6 +25,9 @@ def _references(torch):
         "pre_hook": nn.Module.register_forward_pre_hook,
         "push_saved_hooks": autograd._push_saved_tensors_default_hooks,
         "pop_saved_hooks": autograd._pop_saved_tensors_default_hooks,
+        "autograd_module": autograd,
+        "storage_weak_ref": StorageWeakRef,
+        "torch_prefix": os.path.dirname(torch.__file__),
         "no_grad": torch.no_grad,
         "fork_rng": torch.random.fork_rng,
         "tensor": torch.tensor,
@@ -77,12 +84,20 @@ def _build_sequential(layers):
 
 
 class _Recorder:
-    """Counts, for one run, the bytes saved for backward and the calls of each layer in each phase."""
+    """Counts, for one run, the bytes saved for backward and the calls of each layer in each phase.
+
+    Saved bytes are the tensors the grader's own saved-tensor hooks pack, and
+    also those handed to saved-tensor hooks the student's code pushes (torch's
+    own, such as ``torch.utils.checkpoint``'s, are left alone) that are still
+    alive when the forward pass returns: a hook that keeps what it is given in
+    a side table saves nothing, whatever it hands autograd instead.
+    """
 
     def __init__(self, model):
         self.phase = None
         self.params = {_state["data_ptr"](_state["storage"](p)) for _, p in named_parameters(model)}
         self.saved = {}
+        self.handed = {}
         self.layers = [module for _, module in sorted(own_dict(model, "_modules").items(), key=lambda item: int(item[0]))]
         self.forward_calls = [0] * len(self.layers)
         self.backward_order = []
@@ -107,14 +122,41 @@ class _Recorder:
             self.saved[key] = size
         return tensor
 
+    def _watched(self, pack):
+        """``pack``, noting each tensor it is handed (a weak reference to its storage, and its size)."""
+
+        def noted(tensor):
+            try:
+                storage = _state["storage"](tensor)
+                key = _state["data_ptr"](storage)
+                if key not in self.params and key not in self.handed:
+                    self.handed[key] = (_state["storage_weak_ref"](storage), _state["nbytes"](storage))
+            except BaseException:  # noqa: BLE001 - a tensor without a plain storage must not break the student's forward
+                pass
+            return pack(tensor)
+
+        return noted
+
+    def _push(self, pack, unpack):
+        code = getattr(pack, "__code__", None) or getattr(getattr(pack, "__func__", None), "__code__", None)
+        theirs = code is None or not str(code.co_filename).startswith(_state["torch_prefix"])
+        return _state["push_saved_hooks"](self._watched(pack) if theirs else pack, unpack)
+
     def forward(self, run):
         self.phase = "forward"
+        module = _state["autograd_module"]
         _state["push_saved_hooks"](self.pack, _unpack)
+        module._push_saved_tensors_default_hooks = self._push
         try:
             return run()
         finally:
+            module._push_saved_tensors_default_hooks = _state["push_saved_hooks"]
             _state["pop_saved_hooks"]()
             self.phase = None
+            for key, (ref, size) in self.handed.items():
+                if not ref.expired():
+                    self.saved[key] = size
+            self.handed = {}
 
     def backward(self, output, upstream):
         self.phase = "backward"
