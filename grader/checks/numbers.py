@@ -192,7 +192,7 @@ class FunctionVersusReference(Check):
                 return Verdict.failed(f"`{name}` gave no usable result")
             if result.get("autograd"):
                 return Verdict.failed(
-                    f"`{name}` used autograd (.backward(), torch.autograd.grad or torch.func), which is switched off "
+                    f"`{name}` used autograd (.backward(), torch.autograd.grad, torch.func or a grad_fn called), which is switched off "
                     "for this check: compute the gradient with the chain rule yourself"
                 )
             if "raised" in result:

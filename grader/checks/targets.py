@@ -289,7 +289,7 @@ class TensorCheck(Check):
     def _failed_call(self, record: dict[str, Any], text: str) -> Verdict | None:
         if record.get("autograd"):
             return Verdict.failed(
-                f"{text} used autograd (.backward(), torch.autograd.grad or torch.func), which is switched off for this check: "
+                f"{text} used autograd (.backward(), torch.autograd.grad, torch.func or a grad_fn called), which is switched off for this check: "
                 "compute it with tensor operations yourself"
             ).because(Failure.FORBIDDEN_CALL)
         if "raised" in record:

@@ -199,6 +199,7 @@ def _runtime_references(torch):
         "requires_grad_": base.requires_grad_,
         "requires_grad_of": base.__dict__["requires_grad"].__get__,
         "grad_fn_of": base.__dict__["grad_fn"].__get__,
+        "Tensor": torch.Tensor,
         "grad_of": base.__dict__["grad"].__get__,
         "to": base.to,
         "copy_": base.copy_,
@@ -576,16 +577,56 @@ class BlockedEngine:
         return getattr(self.real, name)
 
 
+class WatchedNode:
+    """A tensor's ``grad_fn`` (or one of its ``next_functions``) while autograd is off: everything but calling it.
+
+    Calling a graph node runs torch's own derivative of that operation, which
+    is autograd without the engine; reading its name or walking the graph is
+    not, and works as before.
+    """
+
+    def __init__(self, node, guard):
+        object.__setattr__(self, "_node", node)
+        object.__setattr__(self, "_guard", guard)
+
+    def __call__(self, *args, **kwargs):
+        object.__getattribute__(self, "_guard").used = True
+        raise AutogradBlocked("autograd is switched off while the grader checks this function (a grad_fn was called)")
+
+    def __getattr__(self, name):
+        node, guard = object.__getattribute__(self, "_node"), object.__getattribute__(self, "_guard")
+        value = getattr(node, name)
+        if name == "next_functions":
+            return tuple((watched_node(fn, guard), index) for fn, index in value)
+        return value
+
+    def __repr__(self):
+        return repr(object.__getattribute__(self, "_node"))
+
+    def __eq__(self, other):
+        return object.__getattribute__(self, "_node") == getattr(other, "_node", other)
+
+    def __hash__(self):
+        return hash(object.__getattribute__(self, "_node"))
+
+
+def watched_node(node, guard):
+    return None if node is None else WatchedNode(node, guard)
+
+
 def call_without_autograd(function, *args, **kwargs):
     """``call_student`` with torch's autograd engine replaced: ``(False, {"autograd": True})`` when the function tried it.
 
     ``Tensor.backward``, ``torch.autograd.grad`` and ``torch.func``'s reverse
     mode all end in the engine, however they were imported, so this catches
     them alike; forward mode (``torch.func.jvp``, ``jacfwd``, dual tensors)
-    never reaches the engine, so where it starts is blocked too.
+    never reaches the engine, so where it starts is blocked too. So is calling
+    a graph node (``y.grad_fn(upstream)``), torch's derivative of one operation:
+    ``Tensor.grad_fn`` gives a :class:`WatchedNode` meanwhile.
     """
     variable = _state["Variable"]
     guard = BlockedEngine(_state["engine"])
+    tensor, grad_fn_of = _state["Tensor"], _state["grad_fn_of"]
 
     def forward_mode_blocked(*args, **kwargs):
         guard.used = True
@@ -594,12 +635,18 @@ def call_without_autograd(function, *args, **kwargs):
     variable._execution_engine = guard
     for owner, name, _ in _state["forward_ad"]:
         setattr(owner, name, forward_mode_blocked)
+    theirs = tensor.__dict__.get("grad_fn")  # torch.Tensor inherits grad_fn: a student's own would be here
+    tensor.grad_fn = property(lambda self: watched_node(grad_fn_of(self), guard))
     try:
         ok, result = call_student(function, *args, **kwargs)
     finally:
         variable._execution_engine = _state["engine"]
         for owner, name, original in _state["forward_ad"]:
             setattr(owner, name, original)
+        if theirs is None:
+            del tensor.grad_fn
+        else:
+            tensor.grad_fn = theirs
     return (False, {"autograd": True}) if guard.used else (ok, result)
 
 

@@ -375,7 +375,7 @@ WRONG: dict[str, tuple[tuple[str, ...], Expected]] = {
                 "bad_targets": (3, "raises ValueError"),
             }),
             "ex3": (7, {
-                "formula_values": (0, "used autograd (.backward(), torch.autograd.grad or torch.func), which is switched off"),
+                "formula_values": (0, "used autograd (.backward(), torch.autograd.grad, torch.func or a grad_fn called), which is switched off"),
                 "matches_autograd_at_scale": (7, MATCHES),
                 "built_from_logits": (0, "its output is not attached to the graph"),
             }),

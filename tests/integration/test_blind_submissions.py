@@ -69,6 +69,7 @@ def test_the_corpus_is_whole() -> None:
 # reference...). The checks of what each honestly does right may earn points; nothing else. The maximum is the score an
 # honest notebook with the same content would get (for 04's sin/cos that drops u', the blind w02 above).
 CHEATS = {
+    "04/01_ex1_gradfn_node_calls.ipynb": ({"values", "forward_anywhere"}, 13),  # torch's own derivatives, node by node
     "04/02_ex1_lazy_autograd_values.ipynb": ({"values", "forward_anywhere"}, 25 - 12 - 7 * 4 / 6),  # s and y are right
     "04/03_ex1_poisoned_autograd_reference.ipynb": ({"values", "forward_anywhere"}, 13),
     "04/04_ex1_finite_differences.ipynb": ({"values", "forward_anywhere"}, 13),

@@ -185,6 +185,37 @@ def test_a_dict_subclass_is_read_with_dicts_own_methods(runtime: Callable[[str],
     assert lying == {"results": [{"values": {"y": {"number": 1.0}, "dy_dx1": {"missing": True}}}]}
 
 
+def test_with_autograd_off_calling_a_grad_fn_is_autograd_but_reading_the_graph_is_not(runtime: Callable[[str], Ask]) -> None:
+    ask = runtime(
+        """
+        import torch
+        def by_nodes(a, b, c):
+            x1, x2, x3 = (torch.tensor(v, requires_grad=True) for v in (a, b, c))
+            y = (x1 + x2) * x3
+            node = getattr(y, "grad" + "_fn")
+            d_s, d_x3 = node(torch.tensor(1.0))
+            d_x1, d_x2 = node.next_functions[0][0](d_s)
+            return {"y": float(y), "dy_dx1": float(d_x1), "dy_dx2": float(d_x2), "dy_dx3": float(d_x3)}
+        def reads_the_graph(a, b, c):
+            x1, x2, x3 = (torch.tensor(v, requires_grad=True) for v in (a, b, c))
+            y = (x1 + x2) * x3
+            names = [type(y.grad_fn._node if hasattr(y.grad_fn, "_node") else y.grad_fn).__name__, y.grad_fn.name()]
+            names += [fn.name() for fn, _ in y.grad_fn.next_functions if fn is not None]
+            assert names[1:3] == ["MulBackward0", "AddBackward0"] and names[3].endswith("AccumulateGrad"), names
+            return {"y": float(y), "dy_dx1": float(x3), "dy_dx2": float(x3), "dy_dx3": float(x1 + x2)}
+        """
+    )
+    keys = ["y", "dy_dx1", "dy_dx2", "dy_dx3"]
+    called = ask("call_numeric", function="by_nodes", args_list=[[1.0, 2.0, 4.0]], keys=keys, forbid_autograd=True)
+    assert called == {"results": [{"autograd": True}]}
+    read = ask("call_numeric", function="reads_the_graph", args_list=[[1.0, 2.0, 4.0]], keys=keys, forbid_autograd=True)
+    assert read == {"results": [{"values": {"y": {"number": 12.0}, "dy_dx1": {"number": 4.0}, "dy_dx2": {"number": 4.0},
+                                            "dy_dx3": {"number": 3.0}}}]}
+    unwatched = ask("call_numeric", function="by_nodes", args_list=[[1.0, 2.0, 4.0]], keys=keys)
+    assert unwatched["results"][0]["values"]["dy_dx3"] == {"number": 3.0}  # the same function, autograd allowed
+    assert "grad_fn" not in torch.Tensor.__dict__  # the watch is taken off
+
+
 DUAL = """
 import math
 class DualNumber:

@@ -80,7 +80,7 @@ def softmax(z):
     (g,) = torch.autograd.grad(torch.logsumexp(x, 1).sum(), x)
     return g
 """
-AUTOGRAD_OFF = "used autograd (.backward(), torch.autograd.grad or torch.func), which is switched off for this check"
+AUTOGRAD_OFF = "used autograd (.backward(), torch.autograd.grad, torch.func or a grad_fn called), which is switched off for this check"
 SQUARE = {"function": "square", "reference": "square", "arity": 1, "keys": ["f", "df"], "points": 3}
 SQUARE_BY_HAND = "def square(x):\n    return {'f': x * x, 'df': 2 * x}"
 SQUARE_BY_AUTOGRAD = """
