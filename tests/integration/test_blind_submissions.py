@@ -79,8 +79,8 @@ CHEATS = {
     "04/08_ex3_hardcoded_chain.ipynb": ({"structure", "output_attached", "chain_printed"}, 12),
     "04/10_ex3_baseexception_on_probe.ipynb": ({"structure", "output_attached", "chain_printed"}, 12),
     # saved-tensor hooks that keep every activation in a side table and hand autograd an int: the activations are still
-    # held, so no memory is saved. Its fake recomputation (every layer re-run on a throwaway input) still passes one of
-    # the two segment counts of `segments`: open, see the stop note of 2026-12-08.
+    # held, so no memory is saved. Its show of recomputing (every layer re-run once in backward, the results thrown away)
+    # still passes one of the two segment counts of `segments` by chance: open, see the stop note of 2026-12-08.
     "04/11_ex4_fake_checkpoint_saved_tensor_hooks.ipynb": ({"same_numbers", "segments"}, 9 + 1.5),
     "05/05_c1_ex1_agreeable_tensor.ipynb": (set(), 0),
     "05/05_c2_ex2_patched_comparisons.ipynb": (set(), 0),
