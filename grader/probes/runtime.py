@@ -179,8 +179,23 @@ def _runtime_references(torch):
 
     import numpy
     from torch.autograd.variable import Variable
+    from torch.utils._python_dispatch import TorchDispatchMode
 
     base = getattr(torch._C, "TensorBase", None) or torch._C._TensorBase
+    graph_task = torch._C._current_graph_task_id
+
+    class EngineWatch(TorchDispatchMode):
+        """Sees every operation the call runs; one run by the autograd engine (a backward pass) marks the guard used."""
+
+        def __init__(self, guard):
+            super().__init__()
+            self.guard = guard
+
+        def __torch_dispatch__(self, func, types_, args=(), kwargs=None):
+            if graph_task() != -1:
+                self.guard.used = True
+            return func(*args, **(kwargs or {}))
+
     return {
         **wire.take_refs(torch),
         "dumps": json.dumps,
@@ -200,6 +215,11 @@ def _runtime_references(torch):
         "requires_grad_of": base.__dict__["requires_grad"].__get__,
         "grad_fn_of": base.__dict__["grad_fn"].__get__,
         "Tensor": torch.Tensor,
+        "engine_watch": EngineWatch,
+        "dispatch_enter": TorchDispatchMode.__enter__,
+        "dispatch_exit": TorchDispatchMode.__exit__,
+        "dispatch_count": torch._C._len_torch_dispatch_stack,
+        "dispatch_at": torch._C._get_dispatch_stack_at,
         "grad_of": base.__dict__["grad"].__get__,
         "to": base.to,
         "copy_": base.copy_,
@@ -622,7 +642,10 @@ def call_without_autograd(function, *args, **kwargs):
     them alike; forward mode (``torch.func.jvp``, ``jacfwd``, dual tensors)
     never reaches the engine, so where it starts is blocked too. So is calling
     a graph node (``y.grad_fn(upstream)``), torch's derivative of one operation:
-    ``Tensor.grad_fn`` gives a :class:`WatchedNode` meanwhile.
+    ``Tensor.grad_fn`` gives a :class:`WatchedNode` meanwhile. An engine the
+    student took a reference to beforehand is caught where it computes: a
+    torch dispatch mode sees each operation, and one run inside a backward pass
+    (a graph task) counts as autograd; so does taking that mode off.
     """
     variable = _state["Variable"]
     guard = BlockedEngine(_state["engine"])
@@ -637,9 +660,15 @@ def call_without_autograd(function, *args, **kwargs):
         setattr(owner, name, forward_mode_blocked)
     theirs = tensor.__dict__.get("grad_fn")  # torch.Tensor inherits grad_fn: a student's own would be here
     tensor.grad_fn = property(lambda self: watched_node(grad_fn_of(self), guard))
+    watch, depth = _state["engine_watch"](guard), _state["dispatch_count"]()
+    _state["dispatch_enter"](watch)
     try:
         ok, result = call_student(function, *args, **kwargs)
     finally:
+        if _state["dispatch_count"]() == depth + 1 and _state["dispatch_at"](depth) is watch:
+            _state["dispatch_exit"](watch, None, None, None)
+        else:
+            guard.used = True  # the watch was taken off: what ran after it cannot be told apart
         variable._execution_engine = _state["engine"]
         for owner, name, original in _state["forward_ad"]:
             setattr(owner, name, original)

@@ -185,7 +185,7 @@ def test_a_dict_subclass_is_read_with_dicts_own_methods(runtime: Callable[[str],
     assert lying == {"results": [{"values": {"y": {"number": 1.0}, "dy_dx1": {"missing": True}}}]}
 
 
-def test_with_autograd_off_calling_a_grad_fn_is_autograd_but_reading_the_graph_is_not(runtime: Callable[[str], Ask]) -> None:
+def test_with_autograd_off_a_grad_fn_called_or_an_engine_kept_is_autograd_but_reading_the_graph_is_not(runtime: Callable[[str], Ask]) -> None:
     ask = runtime(
         """
         import torch
@@ -196,6 +196,13 @@ def test_with_autograd_off_calling_a_grad_fn_is_autograd_but_reading_the_graph_i
             d_s, d_x3 = node(torch.tensor(1.0))
             d_x1, d_x2 = node.next_functions[0][0](d_s)
             return {"y": float(y), "dy_dx1": float(d_x1), "dy_dx2": float(d_x2), "dy_dx3": float(d_x3)}
+        engine = torch.autograd.Variable._execution_engine  # taken before the grader blocks it
+        def by_captured_engine(a, b, c):
+            with torch.enable_grad():
+                x1, x2, x3 = (torch.tensor(v, requires_grad=True) for v in (a, b, c))
+                y = (x1 + x2) * x3
+                grads = engine.run_backward((y,), (torch.ones_like(y),), False, False, (x1, x2, x3), False, False)
+            return {"y": float(y), "dy_dx1": float(grads[0]), "dy_dx2": float(grads[1]), "dy_dx3": float(grads[2])}
         def reads_the_graph(a, b, c):
             x1, x2, x3 = (torch.tensor(v, requires_grad=True) for v in (a, b, c))
             y = (x1 + x2) * x3
@@ -208,12 +215,14 @@ def test_with_autograd_off_calling_a_grad_fn_is_autograd_but_reading_the_graph_i
     keys = ["y", "dy_dx1", "dy_dx2", "dy_dx3"]
     called = ask("call_numeric", function="by_nodes", args_list=[[1.0, 2.0, 4.0]], keys=keys, forbid_autograd=True)
     assert called == {"results": [{"autograd": True}]}
+    captured = ask("call_numeric", function="by_captured_engine", args_list=[[1.0, 2.0, 4.0]], keys=keys, forbid_autograd=True)
+    assert captured == {"results": [{"autograd": True}]}
     read = ask("call_numeric", function="reads_the_graph", args_list=[[1.0, 2.0, 4.0]], keys=keys, forbid_autograd=True)
     assert read == {"results": [{"values": {"y": {"number": 12.0}, "dy_dx1": {"number": 4.0}, "dy_dx2": {"number": 4.0},
                                             "dy_dx3": {"number": 3.0}}}]}
     unwatched = ask("call_numeric", function="by_nodes", args_list=[[1.0, 2.0, 4.0]], keys=keys)
     assert unwatched["results"][0]["values"]["dy_dx3"] == {"number": 3.0}  # the same function, autograd allowed
-    assert "grad_fn" not in torch.Tensor.__dict__  # the watch is taken off
+    assert "grad_fn" not in torch.Tensor.__dict__ and torch._C._len_torch_dispatch_stack() == 0  # the watch is taken off
 
 
 DUAL = """
