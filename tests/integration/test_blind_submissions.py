@@ -94,6 +94,30 @@ CHEATS = {
     "06/06_c3_ex1_loop_in_builtin_map.ipynb": ({"distances", "distances_dtype", "no_cdist"}, 17),
     "06/06_c4_ex3_loop_with_tracing_off.ipynb": ({"gradient_values", "gradient_one_row"}, 16),
     "06/06_c5_ex2_loop_in_raw_thread.ipynb": ({"softmax_values", "softmax_last_dim", "softmax_stable"}, 14),
+    # round 2, by two more blind red-team authors told what round 1 had tried
+    "04/r2_04_ex1_forward_mode_ad.ipynb": ({"values", "forward_anywhere"}, 13),
+    "04/r2_04_ex1_steal_grader_grads.ipynb": ({"values", "forward_anywhere", "gradient_anywhere"}, 21),  # its fallback rule: 2 of 3 right
+    "04/r2_04_ex2_nan_derivative.ipynb": ({"argument_unchanged", "lesson_operations"}, 6),
+    "04/r2_04_ex3_tied_single_linear.ipynb": ({"structure", "output_attached", "chain_is_path", "chain_printed"}, 16.67),
+    # a plain forward plus layers re-run in backward and thrown away: like 11 above, half of `segments` by chance (open)
+    "04/r2_04_ex4_fake_recompute_hook.ipynb": ({"same_numbers", "segments", "written_answer"}, 16.5),
+    "05/r2_05_ex1_apply_bypass.ipynb": ({"forward_values", "bad_slope"}, 10),
+    "05/r2_05_ex1_mutate_input_inplace.ipynb": ({"bad_slope"}, 3),  # its forward overwrites the grader's x with |x|
+    "05/r2_05_ex2_hunt_reference_in_memory.ipynb": ({"softmax_values", "softmax_last_dim", "cross_entropy_values",
+                                                     "cross_entropy_gradients"}, 14),  # its naive fallback, on moderate logits
+    "05/r2_05_ex3_autograd_in_worker_thread.ipynb": ({"matches_autograd_at_scale", "built_from_logits"}, 14),  # as 05_c3
+    "05/r2_05_ex4_misreported_layers.ipynb": ({"structure", "structure_other_sizes", "step_parameters", "step_loss", "train_loop"}, 22.67),
+    "05/r2_05_ex4_momentum_on_seen_models.ipynb": ({"structure", "structure_other_sizes", "step_parameters", "step_loss"}, 19),
+    "06/r2_01_ex1_vectorised_fake_torch_filename.ipynb": (set(), 0),  # its code claims to be torch's: not the student's answer
+    "06/r2_02_ex1_vectorised_no_line_numbers.ipynb": ({"distances", "distances_dtype", "no_cdist"}, 17),
+    "06/r2_03_ex1_cdist_via_torchscript.ipynb": ({"distances", "distances_dtype", "distances_vectorised"}, 21),
+    "06/r2_05_ex2_vectorised_loop_planted_in_numpy.ipynb": ({"softmax_values", "softmax_last_dim", "softmax_stable",
+                                                             "softmax_from_formula"}, 21),
+    "06/r2_06_ex2_softmax_via_pickle_reduce.ipynb": ({"softmax_values", "softmax_last_dim", "softmax_stable", "softmax_vectorised"}, 18),
+    "06/r2_07_ex2_softmax_via_attention.ipynb": ({"softmax_values", "softmax_last_dim", "softmax_stable", "softmax_vectorised"}, 18),
+    "06/r2_08_ex3_vectorised_starmap_reduce.ipynb": ({"gradient_values", "gradient_one_row"}, 16),
+    "06/r2_09_ex3_by_hand_autograd_switched_back_on.ipynb": ({"gradient_vectorised"}, 9),  # an engine kept from before
+    "06/r2_10_ex4_answer_hidden_grader_note.ipynb": ({"final_weights", "loss_history", "float32_kept"}, 19),
 }
 
 
