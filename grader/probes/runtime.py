@@ -182,7 +182,7 @@ def _runtime_references(torch):
     from torch.utils._python_dispatch import TorchDispatchMode
 
     base = getattr(torch._C, "TensorBase", None) or torch._C._TensorBase
-    graph_task = torch._C._current_graph_task_id
+    graph_task = getattr(torch._C, "_current_graph_task_id", lambda: -1)  # a torch without it: the engine swap still holds
 
     class EngineWatch(TorchDispatchMode):
         """Sees every operation the call runs; one run by the autograd engine (a backward pass) marks the guard used."""
