@@ -27,7 +27,7 @@ def _references(torch):
         "pop_saved_hooks": autograd._pop_saved_tensors_default_hooks,
         "autograd_module": autograd,
         "storage_weak_ref": StorageWeakRef,
-        "torch_prefix": os.path.dirname(torch.__file__),
+        "torch_prefix": os.path.join(os.path.dirname(torch.__file__), ""),  # with the separator: not torchvision
         "no_grad": torch.no_grad,
         "fork_rng": torch.random.fork_rng,
         "tensor": torch.tensor,

@@ -134,10 +134,6 @@ def _rule_references(torch):
         "rules_mode_at": torch._C._get_function_stack_at,
         "rules_operator_types": (OpOverloadPacket, OpOverload),
         "rules_dispatch_mode": NotingDispatchMode,
-        "rules_dispatch_enter": TorchDispatchMode.__enter__,
-        "rules_dispatch_exit": TorchDispatchMode.__exit__,
-        "rules_dispatch_count": torch._C._len_torch_dispatch_stack,
-        "rules_dispatch_at": torch._C._get_dispatch_stack_at,
     }
 
 
@@ -297,10 +293,8 @@ def watched_call(fn, args, kwargs, watched=(), max_steps=None):
 
     previous_trace, previous_profile = kit["rules_gettrace"](), kit["rules_getprofile"]()
     depth = kit["rules_mode_count"]()
-    dispatch_depth = kit["rules_dispatch_count"]()
     kit["rules_mode_enter"](mode)
-    if dispatch is not None:
-        kit["rules_dispatch_enter"](dispatch)
+    dispatch_depth = push_dispatch_mode(dispatch) if dispatch is not None else 0
     kit["rules_setprofile"](profiler)
     kit["rules_settrace"](tracer)
     armed[0] = True
@@ -311,10 +305,7 @@ def watched_call(fn, args, kwargs, watched=(), max_steps=None):
         trace_now, profile_now = kit["rules_gettrace"](), kit["rules_getprofile"]()
         kit["rules_settrace"](previous_trace)
         kit["rules_setprofile"](previous_profile)
-        dispatch_on_top = dispatch is None or (
-            kit["rules_dispatch_count"]() == dispatch_depth + 1 and kit["rules_dispatch_at"](dispatch_depth) is dispatch)
-        if dispatch is not None and dispatch_on_top:
-            kit["rules_dispatch_exit"](dispatch, None, None, None)
+        dispatch_on_top = dispatch is None or pop_dispatch_mode(dispatch, dispatch_depth)
         modes_now = kit["rules_mode_count"]()
         on_top = modes_now == depth + 1 and kit["rules_mode_at"](depth) is mode
         if on_top:

@@ -25,6 +25,7 @@ the "How to write a probe" section of ``grader/probes/__init__.py``):
 :mod:`grader.probes.wire`), the schema fragments below (``NAME``, ``NUMBER``,
 ``ERROR``, ``RAISED``, ``MISSING``, ``REJECTED``, ``NOT_CALLABLE``, ``TENSOR``),
 ``lookup``, ``lookup_or_missing``, ``call_student``, ``call_without_autograd``,
+``push_dispatch_mode``, ``pop_dispatch_mode``,
 ``error_record``, ``type_name``, ``encode_number``, ``encode_tensor``,
 ``is_tensor``, ``is_module``, ``named_modules``, ``named_parameters``,
 ``own_dict``, ``class_attribute``, ``submission_function``, ``function_like``,
@@ -558,6 +559,21 @@ def named_parameters(root, recurse=True):
     return found
 
 
+def push_dispatch_mode(mode):
+    """Put a torch dispatch mode on (through references taken at install); the stack depth under it, for :func:`pop_dispatch_mode`."""
+    depth = _state["dispatch_count"]()
+    _state["dispatch_enter"](mode)
+    return depth
+
+
+def pop_dispatch_mode(mode, depth):
+    """Take ``mode`` off if it is still on top where it was put; False when the student's code took it off or buried it."""
+    if _state["dispatch_count"]() == depth + 1 and _state["dispatch_at"](depth) is mode:
+        _state["dispatch_exit"](mode, None, None, None)
+        return True
+    return False
+
+
 def call_student(function, *args, **kwargs):
     """``(True, result)``, or ``(False, record)`` when the student's function raised.
 
@@ -660,14 +676,12 @@ def call_without_autograd(function, *args, **kwargs):
         setattr(owner, name, forward_mode_blocked)
     theirs = tensor.__dict__.get("grad_fn")  # torch.Tensor inherits grad_fn: a student's own would be here
     tensor.grad_fn = property(lambda self: watched_node(grad_fn_of(self), guard))
-    watch, depth = _state["engine_watch"](guard), _state["dispatch_count"]()
-    _state["dispatch_enter"](watch)
+    watch = _state["engine_watch"](guard)
+    depth = push_dispatch_mode(watch)
     try:
         ok, result = call_student(function, *args, **kwargs)
     finally:
-        if _state["dispatch_count"]() == depth + 1 and _state["dispatch_at"](depth) is watch:
-            _state["dispatch_exit"](watch, None, None, None)
-        else:
+        if not pop_dispatch_mode(watch, depth):
             guard.used = True  # the watch was taken off: what ran after it cannot be told apart
         variable._execution_engine = _state["engine"]
         for owner, name, original in _state["forward_ad"]:
